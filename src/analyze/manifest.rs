@@ -1,0 +1,310 @@
+//! Cargo manifests read directly: packages, workspace members, inheritance, binary targets.
+
+use crate::model::{BinTarget, Package};
+use anyhow::{bail, Result};
+use std::path::Path;
+
+/// Reads the root manifest and every workspace member into packages (root package first).
+pub fn read_packages(root: &Path) -> Result<Vec<Package>> {
+    let root_manifest = load(root, "Cargo.toml")?;
+    let ws = root_manifest.get("workspace").and_then(|w| w.as_table());
+    let ws_package = ws.and_then(|w| w.get("package")).and_then(|p| p.as_table());
+    let ws_deps = ws
+        .and_then(|w| w.get("dependencies"))
+        .and_then(|p| p.as_table());
+    let mut packages = Vec::new();
+    if root_manifest.contains_key("package") {
+        packages.push(read_package(root, "", &root_manifest, ws_package, ws_deps)?);
+    }
+    if let Some(ws) = ws {
+        let excludes: Vec<&str> = str_list(ws.get("exclude"));
+        for pattern in str_list(ws.get("members")) {
+            for dir in expand_member(root, pattern) {
+                if excludes
+                    .iter()
+                    .any(|e| dir == *e || dir.starts_with(&format!("{e}/")))
+                    || dir.is_empty()
+                {
+                    continue;
+                }
+                if packages.iter().any(|p: &Package| p.dir == dir) {
+                    continue;
+                }
+                let rel = format!("{dir}/Cargo.toml");
+                if !root.join(&rel).is_file() {
+                    bail!("{}: workspace member `{dir}` has no Cargo.toml; fix `members` in Cargo.toml", root.join("Cargo.toml").display());
+                }
+                let manifest = load(root, &rel)?;
+                packages.push(read_package(root, &dir, &manifest, ws_package, ws_deps)?);
+            }
+        }
+    }
+    if packages.is_empty() {
+        bail!(
+            "{}: neither [package] nor workspace members; imggen needs a package with a binary",
+            root.join("Cargo.toml").display()
+        );
+    }
+    let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+    for pkg in &mut packages {
+        pkg.path_deps.retain(|d| names.contains(d));
+    }
+    Ok(packages)
+}
+
+fn load(root: &Path, rel: &str) -> Result<toml::Table> {
+    let path = root.join(rel);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read ({e})", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start].lines().count().max(1));
+        anyhow::anyhow!(
+            "{}{}: invalid TOML: {}; fix the manifest (cargo would reject it too)",
+            path.display(),
+            line.map(|l| format!(":{l}")).unwrap_or_default(),
+            e.message().trim_end_matches('.')
+        )
+    })
+}
+
+fn str_list(v: Option<&toml::Value>) -> Vec<&str> {
+    v.and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+        .collect()
+}
+
+/// Expands a `members` entry; `*` and `?` match within one path component.
+fn expand_member(root: &Path, pattern: &str) -> Vec<String> {
+    let pattern = pattern.trim_end_matches('/');
+    let mut found = vec![String::new()];
+    for comp in pattern.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        let mut next = Vec::new();
+        for base in &found {
+            if comp.contains(['*', '?', '[']) {
+                let mut names: Vec<String> = std::fs::read_dir(root.join(base))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| glob_component(comp, n))
+                    .collect();
+                names.sort();
+                next.extend(names.into_iter().map(|n| join(base, &n)));
+            } else {
+                next.push(join(base, comp));
+            }
+        }
+        found = next;
+    }
+    found.retain(|d| root.join(d).join("Cargo.toml").is_file() || !pattern.contains('*'));
+    found
+}
+
+fn join(base: &str, name: &str) -> String {
+    if base.is_empty() {
+        name.to_string()
+    } else {
+        format!("{base}/{name}")
+    }
+}
+
+fn glob_component(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    !name.starts_with('.') && go(pattern.as_bytes(), name.as_bytes())
+}
+
+/// A package field that may be `{ workspace = true }`.
+fn inherited(
+    pkg: &toml::Table,
+    ws_package: Option<&toml::Table>,
+    key: &str,
+    manifest: &str,
+) -> Result<Option<String>> {
+    match pkg.get(key) {
+        None => Ok(None),
+        Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+        Some(toml::Value::Table(t))
+            if t.get("workspace").and_then(|w| w.as_bool()) == Some(true) =>
+        {
+            match ws_package.and_then(|w| w.get(key)) {
+                Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+                _ => bail!("{manifest}: `{key}.workspace = true` but [workspace.package] has no `{key}`; add it to the workspace manifest"),
+            }
+        }
+        Some(_) => Ok(None),
+    }
+}
+
+fn read_package(
+    root: &Path,
+    dir: &str,
+    manifest: &toml::Table,
+    ws_package: Option<&toml::Table>,
+    ws_deps: Option<&toml::Table>,
+) -> Result<Package> {
+    let manifest_path = root.join(dir).join("Cargo.toml").display().to_string();
+    let Some(pkg) = manifest.get("package").and_then(|p| p.as_table()) else {
+        bail!(
+            "{manifest_path}: no [package] table; add one or remove this member from the workspace"
+        );
+    };
+    let Some(name) = pkg.get("name").and_then(|n| n.as_str()).map(str::to_string) else {
+        bail!("{manifest_path}: [package] has no `name`; add one");
+    };
+    let field = |key: &str| inherited(pkg, ws_package, key, &manifest_path);
+    let rel = |p: &str| join(dir, p);
+    let exists = |p: &str| root.join(dir).join(p).is_file();
+
+    let mut bins: Vec<BinTarget> = Vec::new();
+    for bin in manifest
+        .get("bin")
+        .and_then(|b| b.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let bname = bin
+            .get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or(&name)
+            .to_string();
+        let path = match bin.get("path").and_then(|p| p.as_str()) {
+            Some(p) => p.to_string(),
+            None if bname == name && exists("src/main.rs") => "src/main.rs".into(),
+            None if exists(&format!("src/bin/{bname}/main.rs")) => {
+                format!("src/bin/{bname}/main.rs")
+            }
+            None => format!("src/bin/{bname}.rs"),
+        };
+        let required_features = str_list(bin.get("required-features"))
+            .into_iter()
+            .map(String::from)
+            .collect();
+        bins.push(BinTarget {
+            name: bname,
+            path: rel(&path),
+            required_features,
+        });
+    }
+    let autobins = pkg
+        .get("autobins")
+        .and_then(|a| a.as_bool())
+        .unwrap_or(true);
+    if autobins {
+        let mut auto = Vec::new();
+        if exists("src/main.rs") {
+            auto.push((name.clone(), "src/main.rs".to_string()));
+        }
+        let bin_dir = root.join(dir).join("src/bin");
+        let mut entries: Vec<_> = std::fs::read_dir(&bin_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let fname = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            if path.is_file() && fname.ends_with(".rs") {
+                auto.push((
+                    fname.trim_end_matches(".rs").to_string(),
+                    format!("src/bin/{fname}"),
+                ));
+            } else if path.join("main.rs").is_file() {
+                auto.push((fname.clone(), format!("src/bin/{fname}/main.rs")));
+            }
+        }
+        for (bname, path) in auto {
+            let full = rel(&path);
+            if !bins.iter().any(|b| b.name == bname || b.path == full) {
+                bins.push(BinTarget {
+                    name: bname,
+                    path: full,
+                    required_features: vec![],
+                });
+            }
+        }
+    }
+
+    let mut path_deps = Vec::new();
+    let mut dep_tables: Vec<&toml::Table> = Vec::new();
+    for key in ["dependencies", "build-dependencies"] {
+        if let Some(t) = manifest.get(key).and_then(|d| d.as_table()) {
+            dep_tables.push(t);
+        }
+    }
+    for target in manifest
+        .get("target")
+        .and_then(|t| t.as_table())
+        .into_iter()
+        .flat_map(|t| t.values())
+    {
+        if let Some(t) = target.get("dependencies").and_then(|d| d.as_table()) {
+            dep_tables.push(t);
+        }
+    }
+    for table in dep_tables {
+        for (dname, spec) in table {
+            let is_path = spec.get("path").is_some()
+                || (spec.get("workspace").and_then(|w| w.as_bool()) == Some(true)
+                    && ws_deps
+                        .and_then(|w| w.get(dname))
+                        .and_then(|d| d.get("path"))
+                        .is_some());
+            if is_path {
+                let real = spec
+                    .get("package")
+                    .and_then(|p| p.as_str())
+                    .unwrap_or(dname);
+                path_deps.push(real.to_string());
+            }
+        }
+    }
+
+    Ok(Package {
+        version: field("version")?,
+        rust_version: field("rust-version")?,
+        description: field("description")?,
+        license: field("license")?,
+        repository: field("repository")?,
+        dir: dir.to_string(),
+        default_run: pkg
+            .get("default-run")
+            .and_then(|d| d.as_str())
+            .map(String::from),
+        has_lib: manifest.contains_key("lib") || exists("src/lib.rs"),
+        bins,
+        features: manifest
+            .get("features")
+            .and_then(|f| f.as_table())
+            .map(|f| f.keys().cloned().collect())
+            .unwrap_or_default(),
+        path_deps,
+        source: Default::default(),
+        name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_component;
+
+    #[test]
+    fn member_globs() {
+        assert!(glob_component("*", "api"));
+        assert!(glob_component("svc-*", "svc-a"));
+        assert!(!glob_component("svc-*", "lib-a"));
+        assert!(glob_component("a?c", "abc"));
+        assert!(!glob_component("*", ".hidden"));
+    }
+}

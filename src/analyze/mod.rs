@@ -1,0 +1,150 @@
+//! `analyze`: reads a project from disk into a `ProjectModel`.
+//!
+//! Offline and fast: manifests are parsed directly (no `cargo metadata`, no dependency
+//! resolution), so it works without a Rust toolchain, without network, and stays well under
+//! 100 ms for a 100-member workspace (see `benches/analyze.rs`).
+
+mod manifest;
+mod source;
+
+use crate::model::{LockedPackage, Lockfile, ProjectFiles, ProjectModel};
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use source::{scan_config_port, HEALTH_PATHS};
+
+/// Reads the project at `root` into a `ProjectModel`.
+pub fn analyze(root: &Path) -> Result<ProjectModel> {
+    if !root.exists() {
+        bail!(
+            "{}: no such directory; pass the path of a cargo project",
+            root.display()
+        );
+    }
+    if !root.join("Cargo.toml").is_file() {
+        bail!(
+            "{}: no Cargo.toml here; run imggen in the root of a cargo package or workspace",
+            root.display()
+        );
+    }
+    let mut packages = manifest::read_packages(root)?;
+    for pkg in &mut packages {
+        pkg.source = source::scan_package(root, pkg);
+    }
+    let workspace = packages.len() > 1 || packages.iter().all(|p| !p.dir.is_empty());
+    let lockfile = read_lockfile(root)?;
+    let toolchain_channel = read_toolchain(root)?;
+    let top_dirs = top_dirs(root);
+    let sqlx_offline_data = root.join(".sqlx").is_dir()
+        || packages
+            .iter()
+            .any(|p| root.join(&p.dir).join(".sqlx").is_dir());
+    let config_port = source::scan_config_port(root);
+    Ok(ProjectModel {
+        root_name: root
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "app".into()),
+        workspace,
+        packages,
+        lockfile,
+        toolchain_channel,
+        files: ProjectFiles {
+            sqlx_offline_data,
+            top_dirs,
+            config_port,
+        },
+    })
+}
+
+fn read_lockfile(root: &Path) -> Result<Option<Lockfile>> {
+    let path = root.join("Cargo.lock");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: invalid lockfile ({}); regenerate it with `cargo generate-lockfile`",
+            path.display(),
+            e.message()
+        )
+    })?;
+    let version = table
+        .get("version")
+        .and_then(|v| v.as_integer())
+        .unwrap_or(1) as u32;
+    let mut packages = BTreeMap::new();
+    for pkg in table
+        .get("package")
+        .and_then(|p| p.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let Some(name) = pkg.get("name").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        let dependencies = pkg
+            .get("dependencies")
+            .and_then(|d| d.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str())
+            .map(|d| d.split(' ').next().unwrap_or(d).to_string())
+            .collect();
+        packages.entry(name.to_string()).or_insert(LockedPackage {
+            version: pkg
+                .get("version")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            dependencies,
+        });
+    }
+    Ok(Some(Lockfile { version, packages }))
+}
+
+fn read_toolchain(root: &Path) -> Result<Option<String>> {
+    for name in ["rust-toolchain.toml", "rust-toolchain"] {
+        let path = root.join(name);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let trimmed = text.trim();
+        if name == "rust-toolchain" && !trimmed.contains('[') {
+            return Ok(Some(trimmed.to_string()));
+        }
+        let table: toml::Table = toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: invalid TOML ({}); fix the file",
+                path.display(),
+                e.message()
+            )
+        })?;
+        let channel = table
+            .get("toolchain")
+            .and_then(|t| t.get("channel"))
+            .and_then(|c| c.as_str())
+            .with_context(|| {
+                format!(
+                    "{}: no [toolchain] channel; add one, e.g. channel = \"1.95.0\"",
+                    path.display()
+                )
+            })?;
+        return Ok(Some(channel.to_string()));
+    }
+    Ok(None)
+}
+
+fn top_dirs(root: &Path) -> Vec<String> {
+    let mut dirs: Vec<String> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    dirs
+}

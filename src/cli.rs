@@ -1,0 +1,296 @@
+//! The command line: parses arguments, runs the pipeline, maps results to exit codes.
+//!
+//! Exit codes: 0 success, 1 drift found by `generate --check`, 2 any error.
+
+use crate::config::{self, Config, Libc, Platform};
+use crate::model::ProjectModel;
+use crate::output::{self, WriteStatus};
+use crate::plan::{self, ImagePlan};
+use crate::render::{self, GeneratedFile};
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// imggen: container images and deploy files for Rust services, right the first time.
+#[derive(Parser, Debug)]
+#[command(name = "imggen", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Analyze the project, write imggen.toml and generate every file.
+    Init(InitArgs),
+    /// Regenerate every file from imggen.toml and the project; --check compares instead.
+    Generate(GenerateArgs),
+    /// Print the analysis and the decisions, before any file is written.
+    Plan(PlanArgs),
+    /// Build the image through the Docker Engine API, and push it with --push.
+    Build(crate::engine::BuildArgs),
+}
+
+/// The project path and the flags that override configuration (highest precedence).
+#[derive(Args, Debug, Default, Clone)]
+pub struct ProjectArgs {
+    /// Project root (the directory with Cargo.toml).
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Binary target to package.
+    #[arg(long)]
+    pub bin: Option<String>,
+    /// C library: gnu (Debian runtime) or musl (static binary, scratch runtime).
+    #[arg(long, value_parser = ["gnu", "musl"])]
+    pub libc: Option<String>,
+    /// Runtime base profile: bookworm-slim, scratch or distroless-cc.
+    #[arg(long)]
+    pub base: Option<String>,
+    /// Port the app listens on.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Cargo profile to build with.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Cargo features to enable (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// Build without the package's default features.
+    #[arg(long)]
+    pub no_default_features: bool,
+    /// Rust version of the builder image.
+    #[arg(long)]
+    pub rust_version: Option<String>,
+    /// Use BuildKit cache mounts for the cargo registry and target/.
+    #[arg(long)]
+    pub cache_mounts: bool,
+    /// Platform to write deploy files for (repeatable): fly, cloud-run, render, vm.
+    #[arg(long = "platform", value_parser = ["fly", "cloud-run", "render", "vm"])]
+    pub platforms: Vec<String>,
+}
+
+impl ProjectArgs {
+    /// The flags as a configuration layer.
+    pub fn to_config(&self) -> Result<Config> {
+        Ok(Config {
+            bin: self.bin.clone(),
+            libc: match self.libc.as_deref() {
+                Some("musl") => Some(Libc::Musl),
+                Some(_) => Some(Libc::Gnu),
+                None => None,
+            },
+            base: self.base.clone(),
+            port: self.port,
+            profile: self.profile.clone(),
+            features: (!self.features.is_empty()).then(|| self.features.clone()),
+            no_default_features: self.no_default_features.then_some(true),
+            rust_version: self.rust_version.clone(),
+            cache_mounts: self.cache_mounts.then_some(true),
+            platforms: if self.platforms.is_empty() {
+                None
+            } else {
+                Some(
+                    self.platforms
+                        .iter()
+                        .map(|p| Platform::parse(p))
+                        .collect::<Result<_>>()?,
+                )
+            },
+            ..Config::default()
+        })
+    }
+}
+
+/// `imggen init`.
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Overwrite imggen.toml and files imggen did not generate.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `imggen generate`.
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Write nothing; print a diff of every drifted or missing file and exit 1 if any.
+    #[arg(long)]
+    pub check: bool,
+    /// Overwrite files imggen did not generate.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Output format of `imggen plan`.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `imggen plan`.
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// text for people, json for tools.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Everything the pipeline produced for one project.
+pub struct Loaded {
+    pub root: PathBuf,
+    pub model: ProjectModel,
+    pub config: Config,
+    pub plan: ImagePlan,
+    pub files: Vec<GeneratedFile>,
+}
+
+/// Runs analyze -> config -> plan -> render for a project.
+pub fn load(args: &ProjectArgs) -> Result<Loaded> {
+    let root = args.path.clone();
+    let model = crate::analyze::analyze(&root)?;
+    let file_config = read_config_file(&root)?;
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let env = Config::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let config = Config::resolve(file_config, env, args.to_config()?);
+    let plan = plan::plan(&model, &config)?;
+    let files = render::render(&plan)?;
+    Ok(Loaded {
+        root,
+        model,
+        config,
+        plan,
+        files,
+    })
+}
+
+fn read_config_file(root: &Path) -> Result<Option<Config>> {
+    let path = root.join(config::FILE_NAME);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(Config::parse_file(
+            &text,
+            &path.display().to_string(),
+        )?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => bail!("{}: cannot read ({e})", path.display()),
+    }
+}
+
+/// Parses arguments, runs the command, and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs one parsed command.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Init(args) => init(args),
+        Command::Generate(args) => generate(args),
+        Command::Plan(args) => print_plan(args),
+        Command::Build(args) => crate::engine::run(args),
+    }
+}
+
+fn print_warnings(plan: &ImagePlan) {
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+fn report(written: &[(String, WriteStatus)]) {
+    for (path, status) in written {
+        let what = match status {
+            WriteStatus::Created => "created",
+            WriteStatus::Updated => "updated",
+            WriteStatus::Unchanged => "unchanged",
+        };
+        eprintln!("{what:>9} {path}");
+    }
+}
+
+fn init(args: InitArgs) -> Result<ExitCode> {
+    let config_path = args.project.path.join(config::FILE_NAME);
+    if config_path.exists() && !args.force {
+        bail!(
+            "{}: already exists; run `imggen generate` to regenerate, or `imggen init --force` to start over",
+            config_path.display()
+        );
+    }
+    if config_path.exists() {
+        std::fs::remove_file(&config_path)?;
+    }
+    let loaded = load(&args.project)?;
+    output::ensure_overwritable(&loaded.root, &loaded.files, args.force)?;
+    let toml = crate::init::config_file(&loaded.plan, &args.project.to_config()?);
+    output::write_atomic(&config_path, toml.as_bytes())?;
+    eprintln!("  created {}", config::FILE_NAME);
+    report(&output::write_all(&loaded.root, &loaded.files)?);
+    print_warnings(&loaded.plan);
+    eprintln!("next: review the files, commit them, and run `imggen generate --check` in CI");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn generate(args: GenerateArgs) -> Result<ExitCode> {
+    let loaded = load(&args.project)?;
+    print_warnings(&loaded.plan);
+    if args.check {
+        let drift = output::check(&loaded.root, &loaded.files);
+        for d in &drift {
+            print!("{}", d.diff);
+        }
+        if drift.is_empty() {
+            eprintln!("all {} generated files are up to date", loaded.files.len());
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!(
+            "{} of {} generated files drifted: {}; run `imggen generate` and commit the result",
+            drift.len(),
+            loaded.files.len(),
+            drift
+                .iter()
+                .map(|d| if d.missing {
+                    format!("{} (missing)", d.path)
+                } else {
+                    d.path.clone()
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Ok(ExitCode::from(1));
+    }
+    output::ensure_overwritable(&loaded.root, &loaded.files, args.force)?;
+    report(&output::write_all(&loaded.root, &loaded.files)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_plan(args: PlanArgs) -> Result<ExitCode> {
+    let loaded = load(&args.project)?;
+    let files: Vec<&str> = loaded.files.iter().map(|f| f.path.as_str()).collect();
+    match args.format {
+        Format::Json => {
+            let out = serde_json::json!({
+                "project": loaded.model,
+                "plan": loaded.plan,
+                "files": files,
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Format::Text => print!("{}", crate::init::plan_text(&loaded.plan, &files)),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,402 @@
+//! `imggen.toml`, `IMGGEN_*` variables and command-line flags, layered in one place.
+//!
+//! Precedence: defaults < imggen.toml < `IMGGEN_*` environment < flags. Every layer is the same
+//! `Config` type, so a key means the same thing wherever it is set, and unknown keys are errors
+//! that name the key. Defaults are not stored here: `plan` decides them from the analysis.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The config file's name at the project root.
+pub const FILE_NAME: &str = "imggen.toml";
+/// The only config format version this imggen reads.
+pub const VERSION: u32 = 1;
+/// `IMGGEN_*` variables that carry secrets rather than configuration.
+pub const CREDENTIAL_VARS: &[&str] = &["IMGGEN_REGISTRY_USERNAME", "IMGGEN_REGISTRY_PASSWORD"];
+
+/// The C library the binary links: glibc (Debian runtime) or musl (static, scratch runtime).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Libc {
+    #[default]
+    Gnu,
+    Musl,
+}
+
+/// A deploy target whose files imggen writes.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Platform {
+    Fly,
+    CloudRun,
+    Render,
+    Vm,
+}
+
+impl Platform {
+    /// Every platform, in the order files are listed.
+    pub const ALL: [Platform; 4] = [
+        Platform::Fly,
+        Platform::CloudRun,
+        Platform::Render,
+        Platform::Vm,
+    ];
+
+    /// The name used in config and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::Fly => "fly",
+            Platform::CloudRun => "cloud-run",
+            Platform::Render => "render",
+            Platform::Vm => "vm",
+        }
+    }
+
+    /// Parses a config or flag value.
+    pub fn parse(s: &str) -> Result<Platform> {
+        Platform::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .with_context(|| {
+                format!("unknown platform `{s}`; use one of fly, cloud-run, render, vm")
+            })
+    }
+}
+
+/// The web server in front of the app on a plain Linux server.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Proxy {
+    #[default]
+    Caddy,
+    Nginx,
+}
+
+/// `[fly]`: Fly.io settings for fly.toml.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FlyConfig {
+    pub app: Option<String>,
+    pub primary_region: Option<String>,
+    /// "stop", "suspend" or "off".
+    pub auto_stop_machines: Option<String>,
+    pub min_machines_running: Option<u32>,
+    /// VM memory, e.g. "512mb" or "1gb".
+    pub memory: Option<String>,
+    pub cpus: Option<u32>,
+    /// "shared" or "performance".
+    pub cpu_kind: Option<String>,
+    /// Command run once per deploy before new machines start (e.g. migrations).
+    pub release_command: Option<String>,
+}
+
+/// `[cloud_run]`: Google Cloud Run settings for service.yaml / job.yaml.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CloudRunConfig {
+    pub service: Option<String>,
+    /// Cost guard: the most instances Cloud Run may start.
+    pub max_instances: Option<u32>,
+    pub min_instances: Option<u32>,
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub concurrency: Option<u32>,
+    /// Write a Cloud Run job instead of a service (default: when the binary serves nothing).
+    pub job: Option<bool>,
+}
+
+/// `[render]`: Render settings for render.yaml.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RenderConfig {
+    pub service: Option<String>,
+    pub plan: Option<String>,
+    pub region: Option<String>,
+}
+
+/// `[vm]`: a plain Linux server with systemd and a TLS-terminating proxy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VmConfig {
+    pub domain: Option<String>,
+    pub proxy: Option<Proxy>,
+    /// A built single-page frontend (index.html + assets) the proxy serves.
+    pub static_dir: Option<String>,
+}
+
+/// `[image]`: names the build and push use.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ImageConfig {
+    /// Repository, e.g. "ghcr.io/acme/api" (default: the binary's name).
+    pub name: Option<String>,
+    /// Tags to build; default: the git short sha and "latest".
+    pub tags: Option<Vec<String>>,
+}
+
+/// One configuration layer. Every field is optional: unset means "the layer below decides".
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub version: Option<u32>,
+    pub bin: Option<String>,
+    pub profile: Option<String>,
+    pub features: Option<Vec<String>>,
+    pub no_default_features: Option<bool>,
+    pub libc: Option<Libc>,
+    pub base: Option<String>,
+    pub rust_version: Option<String>,
+    pub builder_image: Option<String>,
+    pub port: Option<u16>,
+    pub health_path: Option<String>,
+    pub stop_signal: Option<String>,
+    pub init: Option<bool>,
+    pub cache_mounts: Option<bool>,
+    pub include: Option<Vec<String>>,
+    pub build_packages: Option<Vec<String>>,
+    pub runtime_packages: Option<Vec<String>>,
+    pub env: Option<BTreeMap<String, String>>,
+    pub platforms: Option<Vec<Platform>>,
+    pub image: Option<ImageConfig>,
+    pub fly: Option<FlyConfig>,
+    pub cloud_run: Option<CloudRunConfig>,
+    pub render: Option<RenderConfig>,
+    pub vm: Option<VmConfig>,
+}
+
+macro_rules! overlay {
+    ($low:expr, $high:expr, $($f:ident),*) => {
+        Config { $($f: $high.$f.or($low.$f)),* }
+    };
+}
+
+impl Config {
+    /// Parses imggen.toml text; `origin` names the file in errors.
+    pub fn parse_file(text: &str, origin: &str) -> Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            anyhow::anyhow!(
+                "{origin}: {}; fix or remove that key (every key is listed in the README)",
+                e.message().trim_end_matches('.')
+            )
+        })?;
+        match config.version {
+            Some(VERSION) => Ok(config),
+            Some(v) => bail!(
+                "{origin}: version = {v} is not supported; this imggen reads version = {VERSION}"
+            ),
+            None => bail!("{origin}: missing `version = {VERSION}` at the top; add it"),
+        }
+    }
+
+    /// Reads `IMGGEN_*` variables into a layer; any other `IMGGEN_*` name is an error.
+    pub fn from_env<'a>(vars: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Config> {
+        let mut table = toml::Table::new();
+        for (name, value) in vars {
+            let Some(suffix) = name.strip_prefix("IMGGEN_") else {
+                continue;
+            };
+            if CREDENTIAL_VARS.contains(&name) {
+                continue;
+            }
+            let key = suffix.to_ascii_lowercase();
+            let Some(kind) = ENV_KEYS.iter().find(|(k, _)| *k == key).map(|(_, t)| *t) else {
+                bail!(
+                    "environment variable {name} is not an imggen setting; unset it (settings: {})",
+                    ENV_KEYS
+                        .iter()
+                        .map(|(k, _)| format!("IMGGEN_{}", k.to_ascii_uppercase()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            };
+            table.insert(key, env_value(name, value, kind)?);
+        }
+        table.deserialize_into_config("the IMGGEN_* environment")
+    }
+
+    /// Stacks `self` (higher precedence) over `low`; sections are replaced whole.
+    pub fn over(self, low: Config) -> Config {
+        overlay!(
+            low,
+            self,
+            version,
+            bin,
+            profile,
+            features,
+            no_default_features,
+            libc,
+            base,
+            rust_version,
+            builder_image,
+            port,
+            health_path,
+            stop_signal,
+            init,
+            cache_mounts,
+            include,
+            build_packages,
+            runtime_packages,
+            env,
+            platforms,
+            image,
+            fly,
+            cloud_run,
+            render,
+            vm
+        )
+    }
+
+    /// Resolves all layers: defaults < file < environment < flags.
+    pub fn resolve(file: Option<Config>, env: Config, flags: Config) -> Config {
+        flags.over(env.over(file.unwrap_or_default()))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum EnvKind {
+    Str,
+    Bool,
+    Int,
+    List,
+}
+
+/// Keys settable from the environment, and how their value is read.
+const ENV_KEYS: &[(&str, EnvKind)] = &[
+    ("bin", EnvKind::Str),
+    ("profile", EnvKind::Str),
+    ("features", EnvKind::List),
+    ("no_default_features", EnvKind::Bool),
+    ("libc", EnvKind::Str),
+    ("base", EnvKind::Str),
+    ("rust_version", EnvKind::Str),
+    ("builder_image", EnvKind::Str),
+    ("port", EnvKind::Int),
+    ("health_path", EnvKind::Str),
+    ("stop_signal", EnvKind::Str),
+    ("init", EnvKind::Bool),
+    ("cache_mounts", EnvKind::Bool),
+    ("platforms", EnvKind::List),
+];
+
+fn env_value(name: &str, value: &str, kind: EnvKind) -> Result<toml::Value> {
+    Ok(match kind {
+        EnvKind::Str => toml::Value::String(value.to_string()),
+        EnvKind::Bool => match value {
+            "1" | "true" | "yes" => toml::Value::Boolean(true),
+            "0" | "false" | "no" | "" => toml::Value::Boolean(false),
+            _ => bail!("{name}={value} is not a boolean; use true or false"),
+        },
+        EnvKind::Int => toml::Value::Integer(
+            value
+                .parse()
+                .with_context(|| format!("{name}={value} is not a number; set a whole number"))?,
+        ),
+        EnvKind::List => toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        ),
+    })
+}
+
+trait IntoConfig {
+    fn deserialize_into_config(self, origin: &str) -> Result<Config>;
+}
+
+impl IntoConfig for toml::Table {
+    fn deserialize_into_config(self, origin: &str) -> Result<Config> {
+        toml::Value::Table(self)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                anyhow::anyhow!("{origin}: {}", e.message().trim_end_matches('.'))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::parse_file("version = 1\nprot = 3000\n", "imggen.toml").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("imggen.toml") && msg.contains("prot"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_key_in_section_is_named() {
+        let err = Config::parse_file("version = 1\n[fly]\nregion = \"ams\"\n", "imggen.toml")
+            .unwrap_err();
+        assert!(err.to_string().contains("region"), "{err}");
+    }
+
+    #[test]
+    fn version_is_required_and_checked() {
+        assert!(Config::parse_file("port = 1\n", "imggen.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("version"));
+        assert!(Config::parse_file("version = 2\n", "imggen.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("version = 2"));
+    }
+
+    #[test]
+    fn layers_stack_in_order() {
+        let file = Config::parse_file(
+            "version = 1\nport = 1000\nbin = \"a\"\nlibc = \"musl\"\n",
+            "f",
+        )
+        .unwrap();
+        let env = Config::from_env([
+            ("IMGGEN_PORT", "2000"),
+            ("IMGGEN_BIN", "b"),
+            ("PATH", "/bin"),
+        ])
+        .unwrap();
+        let flags = Config {
+            port: Some(3000),
+            ..Config::default()
+        };
+        let c = Config::resolve(Some(file), env, flags);
+        assert_eq!(c.port, Some(3000));
+        assert_eq!(c.bin.as_deref(), Some("b"));
+        assert_eq!(c.libc, Some(Libc::Musl));
+    }
+
+    #[test]
+    fn env_values_are_typed() {
+        let c = Config::from_env([
+            ("IMGGEN_CACHE_MOUNTS", "true"),
+            ("IMGGEN_FEATURES", "a, b"),
+            ("IMGGEN_PLATFORMS", "fly,cloud-run"),
+            ("IMGGEN_REGISTRY_PASSWORD", "secret"),
+        ])
+        .unwrap();
+        assert_eq!(c.cache_mounts, Some(true));
+        assert_eq!(c.features, Some(vec!["a".into(), "b".into()]));
+        assert_eq!(c.platforms, Some(vec![Platform::Fly, Platform::CloudRun]));
+    }
+
+    #[test]
+    fn unknown_env_var_is_named() {
+        let err = Config::from_env([("IMGGEN_PROT", "1")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("IMGGEN_PROT"), "{err}");
+        let err = Config::from_env([("IMGGEN_PORT", "x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("IMGGEN_PORT=x"), "{err}");
+        let err = Config::from_env([("IMGGEN_LIBC", "bionic")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bionic"), "{err}");
+    }
+}

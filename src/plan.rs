@@ -1,0 +1,945 @@
+//! `plan`: pure decisions from a `ProjectModel` and the resolved `Config` to an `ImagePlan`.
+//!
+//! No IO here. Every value that more than one generated file uses (port, health path, binary,
+//! stop signal, user) is decided once in `ImagePlan`; templates only print it.
+
+use crate::config::{Config, Libc, Platform};
+use crate::model::{BinTarget, Package, PortKind, ProjectModel, SourceFacts};
+use crate::profiles::{self, BaseProfile, UserMethod};
+use anyhow::{bail, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Rust used when neither imggen.toml, rust-toolchain.toml nor `package.rust-version` says.
+pub const DEFAULT_RUST_VERSION: &str = "1.95.0";
+/// Port used when the analysis finds none.
+pub const DEFAULT_PORT: u16 = 8080;
+/// The static musl target.
+pub const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
+/// Name, uid and gid of the non-root user the image creates.
+pub const APP_USER: &str = "app";
+/// Default uid/gid of that user (above the distribution's system range).
+pub const APP_UID: u32 = 10001;
+/// Working directory of the app in the image; run-time files are copied under it.
+pub const APP_DIR: &str = "/app";
+
+/// Everything the generated files need, decided once.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ImagePlan {
+    /// Image and app name (the binary's name).
+    pub name: String,
+    pub package: String,
+    /// Package directory relative to the project root ("" for the root package).
+    pub package_dir: String,
+    pub bin: String,
+    pub cargo: CargoPlan,
+    pub rust_version: String,
+    pub builder_image: String,
+    pub base: BaseProfile,
+    pub build_packages: Vec<AptPackage>,
+    pub runtime_packages: Vec<AptPackage>,
+    pub port: u16,
+    /// The app reads `PORT`, so the image sets it to `port`.
+    pub port_env: bool,
+    pub health_path: Option<String>,
+    pub signal: SignalPlan,
+    pub user: UserPlan,
+    /// Directories copied to `/app/<name>` in the image: (path in the project, name in /app).
+    pub runtime_dirs: Vec<RuntimeDir>,
+    pub sqlx_offline: bool,
+    pub cache_mounts: bool,
+    /// The binary serves network traffic (false for batch programs).
+    pub server: bool,
+    /// Environment for the platform files (never PORT: each platform sets that its own way).
+    pub env: BTreeMap<String, String>,
+    /// OCI labels fixed by the project (revision and created are added at build time).
+    pub labels: BTreeMap<String, String>,
+    /// Directories the build reads at compile time (never excluded from the context).
+    pub build_inputs: Vec<String>,
+    pub platforms: Vec<Platform>,
+    pub warnings: Vec<String>,
+    pub decisions: Vec<Decision>,
+}
+
+/// Cargo invocation shared by `cargo chef cook` and `cargo build`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CargoPlan {
+    pub profile: String,
+    /// Folder under target/ (release -> release, dev -> debug).
+    pub profile_dir: String,
+    pub features: Vec<String>,
+    pub no_default_features: bool,
+    pub locked: bool,
+    pub target: Option<String>,
+    /// Flags both cook and build take: profile, target, features, --locked.
+    pub common_args: String,
+    /// Where the built binary lands, relative to the build directory.
+    pub binary_path: String,
+}
+
+/// A Debian package installed in a stage, and which crate needs it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AptPackage {
+    pub name: String,
+    pub why: String,
+}
+
+/// How the container stops.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SignalPlan {
+    /// STOPSIGNAL, fly kill_signal, systemd KillSignal.
+    pub stop_signal: String,
+    /// Run under tini as PID 1 (the app does not handle SIGTERM itself).
+    pub init: bool,
+    pub why: String,
+}
+
+/// The non-root user the process runs as.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UserPlan {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    /// How it exists in the image (see the base profile).
+    pub method: UserMethod,
+}
+
+/// A directory the binary reads at run time.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RuntimeDir {
+    /// Path in the project (relative to the root).
+    pub from: String,
+    /// Path inside the image.
+    pub to: String,
+}
+
+/// One line of `imggen plan`: what was decided and why.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Decision {
+    pub topic: String,
+    pub value: String,
+    pub why: String,
+}
+
+/// Native crates and the Debian packages they need.
+struct NativeRule {
+    krate: &'static str,
+    /// When the lockfile shows this crate as a dependency of `krate`, the library is vendored.
+    vendored_if: &'static [&'static str],
+    build: &'static [&'static str],
+    runtime: &'static [&'static str],
+    /// Packages needed instead when vendored.
+    vendored_build: &'static [&'static str],
+    /// Linking it into a static musl binary does not work with Debian's libraries.
+    musl_hint: Option<&'static str>,
+}
+
+const NATIVE: &[NativeRule] = &[
+    NativeRule {
+        krate: "openssl-sys",
+        vendored_if: &["openssl-src"],
+        build: &["libssl-dev", "pkg-config"],
+        runtime: &["libssl3"],
+        vendored_build: &["make", "perl"],
+        musl_hint: Some("switch to rustls (e.g. reqwest with default-features = false and features = [\"rustls-tls\"]) or enable the `vendored` feature of openssl"),
+    },
+    NativeRule {
+        krate: "pq-sys",
+        vendored_if: &["pq-src"],
+        build: &["libpq-dev", "pkg-config"],
+        runtime: &["libpq5"],
+        vendored_build: &[],
+        musl_hint: Some("enable pq-sys's `bundled` feature or use a pure-Rust driver (sqlx, tokio-postgres)"),
+    },
+    NativeRule {
+        krate: "libsqlite3-sys",
+        vendored_if: &["cc"],
+        build: &["libsqlite3-dev", "pkg-config"],
+        runtime: &["libsqlite3-0"],
+        vendored_build: &[],
+        musl_hint: Some("enable the `bundled` feature of rusqlite / libsqlite3-sys"),
+    },
+    NativeRule {
+        krate: "mysqlclient-sys",
+        vendored_if: &[],
+        build: &["default-libmysqlclient-dev", "pkg-config"],
+        runtime: &["libmariadb3"],
+        vendored_build: &[],
+        musl_hint: Some("use a pure-Rust MySQL driver (sqlx or mysql_async)"),
+    },
+    NativeRule {
+        krate: "rdkafka-sys",
+        vendored_if: &[],
+        build: &["cmake", "g++", "libsasl2-dev", "libssl-dev", "make", "pkg-config", "zlib1g-dev"],
+        runtime: &["libsasl2-2", "libssl3"],
+        vendored_build: &[],
+        musl_hint: Some("build rdkafka for glibc (libc = \"gnu\")"),
+    },
+    NativeRule {
+        krate: "aws-lc-sys",
+        vendored_if: &[],
+        build: &["cmake"],
+        runtime: &[],
+        vendored_build: &[],
+        musl_hint: None,
+    },
+    NativeRule {
+        krate: "aws-lc-fips-sys",
+        vendored_if: &[],
+        build: &["cmake", "golang"],
+        runtime: &[],
+        vendored_build: &[],
+        musl_hint: None,
+    },
+    NativeRule {
+        krate: "libz-sys",
+        vendored_if: &[],
+        build: &["pkg-config", "zlib1g-dev"],
+        runtime: &[],
+        vendored_build: &[],
+        musl_hint: None,
+    },
+    NativeRule {
+        krate: "prost-build",
+        vendored_if: &["protoc-bin-vendored", "protobuf-src"],
+        build: &["protobuf-compiler"],
+        runtime: &[],
+        vendored_build: &[],
+        musl_hint: None,
+    },
+];
+
+/// Decides the image for `model` under `config`.
+pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
+    let mut warnings = Vec::new();
+    let mut decisions = Vec::new();
+    let mut decide = |topic: &str, value: String, why: String| {
+        decisions.push(Decision {
+            topic: topic.into(),
+            value,
+            why,
+        });
+    };
+
+    let (pkg, bin, bin_why) = choose_bin(model, config)?;
+    decide(
+        "binary",
+        format!("{} (package {})", bin.name, pkg.name),
+        bin_why,
+    );
+    let facts = merged_facts(model, pkg);
+
+    // Libc and base image.
+    let libc = config.libc.unwrap_or_default();
+    let base_name = config
+        .base
+        .clone()
+        .unwrap_or_else(|| profiles::default_for(libc).to_string());
+    let base =
+        profiles::by_name(&base_name).map_err(|e| anyhow::anyhow!("imggen.toml `base`: {e}"))?;
+    if base.libc != libc {
+        bail!(
+            "base `{}` runs {} binaries but libc = \"{}\"; set libc = \"{}\" or choose another base",
+            base.name,
+            libc_name(base.libc),
+            libc_name(libc),
+            libc_name(base.libc)
+        );
+    }
+    decide(
+        "runtime base",
+        base.image.clone(),
+        if config.base.is_some() {
+            "imggen.toml `base`".into()
+        } else {
+            format!("default for libc = \"{}\"", libc_name(libc))
+        },
+    );
+
+    // Toolchain.
+    let (rust_version, rust_why) = rust_version(model, pkg, config, &mut warnings);
+    let builder_image = config.builder_image.clone().unwrap_or_else(|| {
+        format!(
+            "lukemathwalker/cargo-chef:latest-rust-{rust_version}-{}",
+            base.debian_release
+        )
+    });
+    decide("rust", rust_version.clone(), rust_why);
+    decide(
+        "builder image",
+        builder_image.clone(),
+        if config.builder_image.is_some() {
+            "imggen.toml `builder_image`".into()
+        } else {
+            format!(
+                "cargo-chef on Debian {} to match the runtime's glibc",
+                base.debian_release
+            )
+        },
+    );
+    if let Some(lock) = &model.lockfile {
+        if lock.version >= 4 && version_lt(&rust_version, (1, 78)) {
+            warnings.push(format!(
+                "Cargo.lock is format version 4, which cargo {rust_version} cannot read; use Rust 1.78 or newer"
+            ));
+        }
+    }
+
+    // Cargo invocation.
+    let profile = config.profile.clone().unwrap_or_else(|| "release".into());
+    let profile_dir = match profile.as_str() {
+        "release" | "bench" => "release".to_string(),
+        "dev" | "test" => "debug".to_string(),
+        other => other.to_string(),
+    };
+    let mut features: Vec<String> = config.features.clone().unwrap_or_default();
+    for f in &bin.required_features {
+        if !features.contains(f) {
+            features.push(f.clone());
+        }
+    }
+    for f in &features {
+        let plain = !f.contains('/') && !f.contains(':');
+        if plain && !pkg.features.contains(f) {
+            bail!(
+                "feature `{f}` is not defined by package {}; fix `features` in imggen.toml (it has: {})",
+                pkg.name,
+                if pkg.features.is_empty() { "none".to_string() } else { pkg.features.join(", ") }
+            );
+        }
+    }
+    let no_default_features = config.no_default_features.unwrap_or(false);
+    let locked = model.lockfile.is_some();
+    if !locked {
+        warnings.push("no Cargo.lock: every build resolves dependencies anew; run `cargo generate-lockfile` and commit it".into());
+    }
+    let target = (libc == Libc::Musl).then(|| MUSL_TARGET.to_string());
+    let mut common = vec![if profile == "release" {
+        "--release".to_string()
+    } else {
+        format!("--profile {profile}")
+    }];
+    if let Some(t) = &target {
+        common.push(format!("--target {t}"));
+    }
+    if no_default_features {
+        common.push("--no-default-features".into());
+    }
+    if !features.is_empty() {
+        common.push(format!("--features {}", features.join(",")));
+    }
+    if locked {
+        common.push("--locked".into());
+    }
+    let binary_path = match &target {
+        Some(t) => format!("target/{t}/{profile_dir}/{}", bin.name),
+        None => format!("target/{profile_dir}/{}", bin.name),
+    };
+    let cargo = CargoPlan {
+        profile,
+        profile_dir,
+        features,
+        no_default_features,
+        locked,
+        target,
+        common_args: common.join(" "),
+        binary_path,
+    };
+
+    // Port.
+    let (port, port_why) = choose_port(model, &facts, config);
+    decide("port", port.to_string(), port_why);
+    for p in facts
+        .ports
+        .iter()
+        .filter(|p| matches!(p.host.as_deref(), Some("127.0.0.1" | "localhost" | "::1")))
+    {
+        warnings.push(format!(
+            "{}: the app binds {}:{}, which nothing outside the container can reach; bind 0.0.0.0",
+            p.at,
+            p.host.as_deref().unwrap_or_default(),
+            p.port
+        ));
+    }
+    if config.port.is_some() && !facts.reads_port_env {
+        if let Some(found) = facts.ports.first().filter(|p| p.port != port) {
+            warnings.push(format!(
+                "imggen.toml sets port = {port} but the app listens on {} ({}) and does not read PORT; make them agree",
+                found.port, found.at
+            ));
+        }
+    }
+    let server = facts.server || !facts.ports.is_empty() || config.port.is_some();
+
+    // Health route.
+    let health_path = config.health_path.clone().or_else(|| {
+        crate::analyze::HEALTH_PATHS
+            .iter()
+            .find(|h| facts.health_paths.iter().any(|f| f == *h))
+            .map(|h| h.to_string())
+    });
+    decide(
+        "health route",
+        health_path.clone().unwrap_or_else(|| "none".into()),
+        match (&config.health_path, &health_path) {
+            (Some(_), _) => "imggen.toml `health_path`".into(),
+            (None, Some(_)) => "a route literal in the sources".into(),
+            (None, None) => "no health route found; platforms check the TCP port instead".into(),
+        },
+    );
+
+    // Signals.
+    let signal = signal_plan(&facts, config)?;
+    decide(
+        "stop",
+        format!(
+            "{}{}",
+            signal.stop_signal,
+            if signal.init { " via tini" } else { "" }
+        ),
+        signal.why.clone(),
+    );
+
+    // Native packages.
+    let lock_has = |name: &str| model.lockfile.as_ref().is_some_and(|l| l.has(name));
+    let lock_dep = |a: &str, b: &str| model.lockfile.as_ref().is_some_and(|l| l.depends_on(a, b));
+    let mut build_packages: Vec<AptPackage> = Vec::new();
+    let mut runtime_packages: Vec<AptPackage> = Vec::new();
+    let add = |list: &mut Vec<AptPackage>, name: &str, why: &str| {
+        if !list.iter().any(|p| p.name == name) {
+            list.push(AptPackage {
+                name: name.into(),
+                why: why.into(),
+            });
+        }
+    };
+    for rule in NATIVE {
+        if !lock_has(rule.krate) {
+            continue;
+        }
+        let vendored = rule
+            .vendored_if
+            .iter()
+            .any(|v| lock_dep(rule.krate, v) || (rule.krate == "prost-build" && lock_has(v)));
+        if vendored {
+            for p in rule.vendored_build {
+                add(
+                    &mut build_packages,
+                    p,
+                    &format!("{} (vendored)", rule.krate),
+                );
+            }
+            continue;
+        }
+        if libc == Libc::Musl {
+            if let Some(hint) = rule.musl_hint {
+                bail!(
+                    "{} links {} dynamically, which a static musl binary cannot do; {hint}, or set libc = \"gnu\"",
+                    rule.krate,
+                    rule.runtime.first().copied().unwrap_or("a system library")
+                );
+            }
+        }
+        for p in rule.build {
+            add(&mut build_packages, p, rule.krate);
+        }
+        for p in rule.runtime {
+            if !base.provides.iter().any(|b| b == p) {
+                add(&mut runtime_packages, p, rule.krate);
+            }
+        }
+    }
+    if libc == Libc::Musl && lock_has("cc") {
+        add(
+            &mut build_packages,
+            "musl-tools",
+            "C code compiled for musl (cc in Cargo.lock)",
+        );
+    }
+    if signal.init {
+        add(
+            &mut build_packages,
+            "tini",
+            "static tini (tini-static) as PID 1",
+        );
+    }
+    for p in config.build_packages.iter().flatten() {
+        add(&mut build_packages, p, "imggen.toml build_packages");
+    }
+    for p in config.runtime_packages.iter().flatten() {
+        add(&mut runtime_packages, p, "imggen.toml runtime_packages");
+    }
+    build_packages.sort();
+    runtime_packages.sort();
+    if !runtime_packages.is_empty() && !base.has_apt() {
+        bail!(
+            "base `{}` has no package manager but the app needs {}; use base = \"bookworm-slim\"",
+            base.name,
+            runtime_packages
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    for p in &build_packages {
+        decide("builder package", p.name.clone(), p.why.clone());
+    }
+    for p in &runtime_packages {
+        decide("runtime package", p.name.clone(), p.why.clone());
+    }
+
+    // Run-time files.
+    let mut runtime_dirs: Vec<RuntimeDir> = Vec::new();
+    let mut names: Vec<String> = facts.runtime_dirs.clone();
+    for extra in config.include.iter().flatten() {
+        if !names.contains(extra) {
+            names.push(extra.clone());
+        }
+    }
+    for name in names {
+        let in_pkg = if pkg.dir.is_empty() {
+            name.clone()
+        } else {
+            format!("{}/{name}", pkg.dir)
+        };
+        let from = if model.files.top_dirs.contains(&name) || pkg.dir.is_empty() {
+            name.clone()
+        } else {
+            in_pkg
+        };
+        let to = format!("{APP_DIR}/{}", name.rsplit('/').next().unwrap_or(&name));
+        decide(
+            "run-time files",
+            from.clone(),
+            format!("read at run time; copied to {to}"),
+        );
+        runtime_dirs.push(RuntimeDir { from, to });
+    }
+    for d in &facts.compile_time_dirs {
+        decide(
+            "build input",
+            d.clone(),
+            "embedded at compile time; in the build context, not in the image".into(),
+        );
+    }
+    if model.files.sqlx_offline_data {
+        decide(
+            "sqlx",
+            "SQLX_OFFLINE=true".into(),
+            ".sqlx/ holds prepared query data".into(),
+        );
+    }
+
+    let uid = base.uid;
+    let user = UserPlan {
+        name: APP_USER.into(),
+        uid,
+        gid: uid,
+        method: base.user,
+    };
+
+    let mut env = BTreeMap::from([("RUST_LOG".to_string(), "info".to_string())]);
+    for (k, v) in config.env.iter().flatten() {
+        if k == "PORT" || k.starts_with("K_") {
+            bail!("imggen.toml [env] sets {k}; the port is `port`, and platforms reserve PORT and K_* — remove it");
+        }
+        env.insert(k.clone(), v.clone());
+    }
+
+    let mut labels = BTreeMap::from([(
+        "org.opencontainers.image.title".to_string(),
+        bin.name.clone(),
+    )]);
+    for (key, value) in [
+        ("description", &pkg.description),
+        ("licenses", &pkg.license),
+        ("source", &pkg.repository),
+        ("version", &pkg.version),
+    ] {
+        if let Some(v) = value {
+            labels.insert(format!("org.opencontainers.image.{key}"), v.clone());
+        }
+    }
+
+    let platforms = config.platforms.clone().unwrap_or_default();
+    let mut build_inputs = facts.compile_time_dirs.clone();
+    build_inputs.sort();
+    Ok(ImagePlan {
+        name: config
+            .image
+            .as_ref()
+            .and_then(|i| i.name.as_ref())
+            .map(|n| {
+                n.rsplit('/')
+                    .next()
+                    .unwrap_or(n)
+                    .split(':')
+                    .next()
+                    .unwrap_or(n)
+                    .to_string()
+            })
+            .unwrap_or_else(|| bin.name.clone()),
+        package: pkg.name.clone(),
+        package_dir: pkg.dir.clone(),
+        bin: bin.name.clone(),
+        cargo,
+        rust_version,
+        builder_image,
+        base,
+        build_packages,
+        runtime_packages,
+        port,
+        port_env: facts.reads_port_env,
+        health_path,
+        signal,
+        user,
+        runtime_dirs,
+        sqlx_offline: model.files.sqlx_offline_data,
+        cache_mounts: config.cache_mounts.unwrap_or(false),
+        server,
+        env,
+        labels,
+        build_inputs,
+        platforms,
+        warnings,
+        decisions,
+    })
+}
+
+fn libc_name(l: Libc) -> &'static str {
+    match l {
+        Libc::Gnu => "gnu",
+        Libc::Musl => "musl",
+    }
+}
+
+fn choose_bin<'a>(
+    model: &'a ProjectModel,
+    config: &Config,
+) -> Result<(&'a Package, &'a BinTarget, String)> {
+    let all: Vec<(&Package, &BinTarget)> = model
+        .packages
+        .iter()
+        .flat_map(|p| p.bins.iter().map(move |b| (p, b)))
+        .collect();
+    let listing = || {
+        all.iter()
+            .map(|(p, b)| {
+                if p.name == b.name {
+                    b.name.clone()
+                } else {
+                    format!("{} (package {})", b.name, p.name)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(want) = &config.bin {
+        return match all.iter().find(|(_, b)| &b.name == want) {
+            Some((p, b)) => Ok((p, b, "chosen in config (`bin`)".into())),
+            None if all.is_empty() => {
+                bail!("`bin = \"{want}\"` but the project has no binary targets")
+            }
+            None => bail!(
+                "there is no binary named `{want}`; set `bin` to one of: {}",
+                listing()
+            ),
+        };
+    }
+    match all.as_slice() {
+        [] => {
+            let libs: Vec<&str> = model
+                .packages
+                .iter()
+                .filter(|p| p.has_lib)
+                .map(|p| p.name.as_str())
+                .collect();
+            bail!(
+                "no binary target found{}; imggen packages a binary: add src/main.rs or a [[bin]] target",
+                if libs.is_empty() { String::new() } else { format!(" ({} is a library)", libs.join(", ")) }
+            )
+        }
+        [(p, b)] => Ok((p, b, "the only binary target".into())),
+        _ => {
+            let root = model.packages.iter().find(|p| p.dir.is_empty());
+            if let Some(root) = root {
+                if let Some(run) = &root.default_run {
+                    if let Some((p, b)) = all
+                        .iter()
+                        .find(|(p, b)| p.name == root.name && &b.name == run)
+                    {
+                        return Ok((p, b, "`default-run` in Cargo.toml".into()));
+                    }
+                }
+            }
+            bail!(
+                "{} binaries found: {}; choose one with `bin = \"NAME\"` in imggen.toml or --bin NAME",
+                all.len(),
+                listing()
+            )
+        }
+    }
+}
+
+/// The chosen package's facts merged with the facts of workspace members it depends on.
+fn merged_facts(model: &ProjectModel, pkg: &Package) -> SourceFacts {
+    let mut facts = pkg.source.clone();
+    let mut seen = vec![pkg.name.clone()];
+    let mut queue = pkg.path_deps.clone();
+    while let Some(name) = queue.pop() {
+        if seen.contains(&name) {
+            continue;
+        }
+        if let Some(dep) = model.packages.iter().find(|p| p.name == name) {
+            facts.merge(&dep.source);
+            queue.extend(dep.path_deps.iter().cloned());
+        }
+        seen.push(name);
+    }
+    facts
+}
+
+fn choose_port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> (u16, String) {
+    if let Some(p) = config.port {
+        return (p, "imggen.toml `port`".into());
+    }
+    let mut evidence: Vec<_> = facts.ports.iter().filter(|p| p.port > 0).collect();
+    evidence.extend(model.files.config_port.iter());
+    evidence.sort_by_key(|p| p.kind);
+    match evidence.first() {
+        Some(p) => (
+            p.port,
+            match p.kind {
+                PortKind::EnvDefault => format!("default of the PORT lookup at {}", p.at),
+                PortKind::Literal => format!("address literal at {}", p.at),
+                PortKind::ConfigFile => format!("`port` in {}", p.at),
+            },
+        ),
+        None => (DEFAULT_PORT, format!("no listen address found in the sources; defaulted to {DEFAULT_PORT} (set `port` in imggen.toml)")),
+    }
+}
+
+fn rust_version(
+    model: &ProjectModel,
+    pkg: &Package,
+    config: &Config,
+    warnings: &mut Vec<String>,
+) -> (String, String) {
+    if let Some(v) = &config.rust_version {
+        return (v.clone(), "imggen.toml `rust_version`".into());
+    }
+    if let Some(ch) = &model.toolchain_channel {
+        if is_version(ch) {
+            return (ch.clone(), "channel in rust-toolchain.toml".into());
+        }
+        if ch != "stable" {
+            warnings.push(format!(
+                "rust-toolchain channel `{ch}` is not a release; the builder uses Rust {DEFAULT_RUST_VERSION} and rustup inside it will try to install `{ch}`; set rust_version in imggen.toml"
+            ));
+        }
+    }
+    if let Some(v) = &pkg.rust_version {
+        if is_version(v) {
+            return (v.clone(), format!("package.rust-version of {}", pkg.name));
+        }
+    }
+    (
+        DEFAULT_RUST_VERSION.into(),
+        "imggen's default; pin it with rust-toolchain.toml or `rust_version`".into(),
+    )
+}
+
+fn is_version(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    (2..=3).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn version_lt(v: &str, (major, minor): (u32, u32)) -> bool {
+    let mut it = v.split('.').map(|p| p.parse::<u32>().unwrap_or(u32::MAX));
+    let (a, b) = (it.next().unwrap_or(u32::MAX), it.next().unwrap_or(u32::MAX));
+    (a, b) < (major, minor)
+}
+
+fn signal_plan(facts: &SourceFacts, config: &Config) -> Result<SignalPlan> {
+    let (mut stop, mut init, mut why) = match (facts.signals.sigterm, facts.signals.sigint) {
+        (true, _) => ("SIGTERM", false, "the app handles SIGTERM itself; it runs as PID 1".to_string()),
+        (false, true) => (
+            "SIGINT",
+            true,
+            "the app handles only Ctrl-C: stop with SIGINT, and tini as PID 1 so a platform's SIGTERM still ends it at once".to_string(),
+        ),
+        (false, false) => (
+            "SIGTERM",
+            true,
+            "no signal handler found: tini as PID 1 forwards SIGTERM so the app stops at once instead of after the 10 s kill timeout".to_string(),
+        ),
+    };
+    if let Some(s) = &config.stop_signal {
+        if !["SIGTERM", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2"].contains(&s.as_str()) {
+            bail!("imggen.toml stop_signal = \"{s}\" is not supported; use SIGTERM, SIGINT, SIGQUIT, SIGUSR1 or SIGUSR2");
+        }
+        stop = s.as_str();
+        why = "imggen.toml `stop_signal`".into();
+    }
+    if let Some(i) = config.init {
+        init = i;
+        why = format!("{why}; init set in imggen.toml");
+    }
+    Ok(SignalPlan {
+        stop_signal: stop.into(),
+        init,
+        why,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PortEvidence, SignalFacts};
+
+    fn model_with(bins: &[&str], facts: SourceFacts) -> ProjectModel {
+        ProjectModel {
+            root_name: "demo".into(),
+            packages: vec![Package {
+                name: "demo".into(),
+                bins: bins
+                    .iter()
+                    .map(|b| BinTarget {
+                        name: b.to_string(),
+                        path: format!("src/bin/{b}.rs"),
+                        required_features: vec![],
+                    })
+                    .collect(),
+                source: facts,
+                ..Package::default()
+            }],
+            lockfile: Some(Default::default()),
+            ..ProjectModel::default()
+        }
+    }
+
+    #[test]
+    fn port_precedence_env_default_over_literal_and_default() {
+        let facts = SourceFacts {
+            ports: vec![
+                PortEvidence {
+                    port: 9000,
+                    host: Some("0.0.0.0".into()),
+                    at: "a:1".into(),
+                    kind: PortKind::Literal,
+                },
+                PortEvidence {
+                    port: 3000,
+                    host: None,
+                    at: "a:2".into(),
+                    kind: PortKind::EnvDefault,
+                },
+            ],
+            ..SourceFacts::default()
+        };
+        let p = plan(&model_with(&["demo"], facts), &Config::default()).unwrap();
+        assert_eq!(p.port, 3000);
+        let p = plan(
+            &model_with(&["demo"], SourceFacts::default()),
+            &Config::default(),
+        )
+        .unwrap();
+        assert_eq!(p.port, DEFAULT_PORT);
+        assert!(p
+            .decisions
+            .iter()
+            .any(|d| d.topic == "port" && d.why.contains("defaulted")));
+    }
+
+    #[test]
+    fn ambiguous_bins_are_listed() {
+        let err = plan(
+            &model_with(&["a", "b"], SourceFacts::default()),
+            &Config::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("a (package demo), b (package demo)"),
+            "{err}"
+        );
+        let ok = plan(
+            &model_with(&["a", "b"], SourceFacts::default()),
+            &Config {
+                bin: Some("b".into()),
+                ..Config::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(ok.bin, "b");
+    }
+
+    #[test]
+    fn signal_strategies() {
+        let with = |sigterm, sigint| SourceFacts {
+            signals: SignalFacts { sigterm, sigint },
+            ..SourceFacts::default()
+        };
+        let p = plan(&model_with(&["demo"], with(true, true)), &Config::default()).unwrap();
+        assert_eq!(
+            (p.signal.stop_signal.as_str(), p.signal.init),
+            ("SIGTERM", false)
+        );
+        let p = plan(
+            &model_with(&["demo"], with(false, true)),
+            &Config::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (p.signal.stop_signal.as_str(), p.signal.init),
+            ("SIGINT", true)
+        );
+        let p = plan(
+            &model_with(&["demo"], with(false, false)),
+            &Config::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (p.signal.stop_signal.as_str(), p.signal.init),
+            ("SIGTERM", true)
+        );
+        assert!(p.build_packages.iter().any(|b| b.name == "tini"));
+    }
+
+    #[test]
+    fn musl_with_openssl_is_refused_with_rustls_hint() {
+        let mut m = model_with(&["demo"], SourceFacts::default());
+        m.lockfile
+            .as_mut()
+            .unwrap()
+            .packages
+            .insert("openssl-sys".into(), Default::default());
+        let err = plan(
+            &m,
+            &Config {
+                libc: Some(Libc::Musl),
+                ..Config::default()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("rustls"), "{err}");
+        let p = plan(&m, &Config::default()).unwrap();
+        assert_eq!(p.runtime_packages[0].name, "libssl3");
+        assert!(p.build_packages.iter().any(|b| b.name == "libssl-dev"));
+    }
+
+    #[test]
+    fn versions() {
+        assert!(
+            is_version("1.80")
+                && is_version("1.95.0")
+                && !is_version("stable")
+                && !is_version("nightly-2024-01-01")
+        );
+        assert!(version_lt("1.75.0", (1, 78)) && !version_lt("1.78", (1, 78)));
+    }
+}
