@@ -172,7 +172,8 @@ pub fn load(args: &ProjectArgs) -> Result<Loaded> {
     })
 }
 
-fn read_config_file(root: &Path) -> Result<Option<Config>> {
+/// Reads `imggen.toml` at `root`, when there is one.
+pub fn read_config_file(root: &Path) -> Result<Option<Config>> {
     let path = root.join(config::FILE_NAME);
     match std::fs::read_to_string(&path) {
         Ok(text) => Ok(Some(Config::parse_file(

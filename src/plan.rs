@@ -460,7 +460,7 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
         add(
             &mut build_packages,
             "tini",
-            "static tini (tini-static) as PID 1",
+            "its static build runs as PID 1",
         );
     }
     for p in config.build_packages.iter().flatten() {

@@ -1,0 +1,206 @@
+//! Real-engine acceptance tests for the generated Dockerfile (issue 2): the docker CLI builds
+//! it, the container answers HTTP, stops at once and runs as non-root. The engine and the
+//! seeded base images come from `.ci/run` (see the README); these tests fail without them.
+
+use crate::harness::Test;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Debian's client matches the 20.10 engine; a newer client may lack the buildx plugin.
+pub fn docker() -> Command {
+    let bin = if std::path::Path::new("/usr/bin/docker").exists() {
+        "/usr/bin/docker"
+    } else {
+        "docker"
+    };
+    Command::new(bin)
+}
+
+/// Runs a docker command and returns stdout, panicking with its output on failure.
+pub fn docker_ok(args: &[&str]) -> String {
+    let out = docker()
+        .args(args)
+        .output()
+        .expect("the docker client is installed");
+    assert!(
+        out.status.success(),
+        "docker {} failed (is the engine running? `.ci/run` starts it):\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GETs `path` on 127.0.0.1:`port` until it answers (or `timeout`); returns status and body.
+pub fn http_get(port: u16, path: &str, timeout: Duration) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let req =
+                format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            if s.write_all(req.as_bytes()).is_ok() {
+                let mut buf = String::new();
+                let _ = s.read_to_string(&mut buf);
+                if let Some(code) = buf.split(' ').nth(1).and_then(|c| c.parse().ok()) {
+                    let body = buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+                    return Some((code, body));
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
+/// A running container, removed on drop.
+pub struct Container(pub String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker().args(["rm", "-f", &self.0]).output();
+    }
+}
+
+/// Runs `image` with host networking and PORT set; returns the container.
+pub fn run_container(image: &str, port: u16) -> Container {
+    let id = docker_ok(&[
+        "run",
+        "-d",
+        "--network",
+        "host",
+        "-e",
+        &format!("PORT={port}"),
+        image,
+    ]);
+    Container(id.trim().to_string())
+}
+
+/// Asserts the container answers `path` with 200, runs as non-root and stops in under 2 s.
+pub fn assert_serves_and_stops(image: &str, path: &str) {
+    let port = free_port();
+    let c = run_container(image, port);
+    let got = http_get(port, path, Duration::from_secs(30));
+    let logs = docker()
+        .args(["logs", &c.0])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned());
+    assert_eq!(
+        got.as_ref().map(|g| g.0),
+        Some(200),
+        "{image} on {path}: {got:?}; logs: {logs:?}"
+    );
+    let user = docker_ok(&["inspect", "-f", "{{.Config.User}}", image]);
+    let uid: u32 = user
+        .trim()
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("a numeric USER");
+    assert_ne!(uid, 0, "{image} runs as root");
+    let start = Instant::now();
+    docker_ok(&["stop", &c.0]);
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "docker stop of {image} took {took:?}"
+    );
+}
+
+/// Generates the files for a fixture copy and builds it with the docker CLI.
+fn build(fixture: &str, tag: &str, buildkit: bool, extra_config: &str) -> Test {
+    let t = Test::fixture(fixture);
+    let t = if extra_config.is_empty() {
+        t
+    } else {
+        let base = std::fs::read_to_string(t.path().join("imggen.toml"))
+            .unwrap_or_else(|_| "version = 1\n".into());
+        t.write("imggen.toml", &format!("{base}{extra_config}"))
+    };
+    let t = t.args(&["generate"]);
+    t.run().code(0);
+    let out = docker()
+        .env("DOCKER_BUILDKIT", if buildkit { "1" } else { "0" })
+        .args(["build", "--network", "host", "-t", tag, "."])
+        .current_dir(t.path())
+        .output()
+        .expect("docker runs");
+    assert!(
+        out.status.success(),
+        "docker build of {fixture} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t
+}
+
+#[test]
+fn axum_fixture_builds_with_the_classic_builder_and_serves() {
+    build("axum-single", "imggen-test/axum:classic", false, "");
+    assert_serves_and_stops("imggen-test/axum:classic", "/health");
+    let size: u64 = docker_ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Size}}",
+        "imggen-test/axum:classic",
+    ])
+    .trim()
+    .parse()
+    .unwrap();
+    let base: u64 = docker_ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Size}}",
+        "debian:bookworm-slim",
+    ])
+    .trim()
+    .parse()
+    .unwrap();
+    assert!(
+        size - base < 8_000_000,
+        "image adds {} bytes over its base",
+        size - base
+    );
+}
+
+#[test]
+fn axum_fixture_builds_with_buildkit_and_cache_mounts() {
+    build(
+        "axum-single",
+        "imggen-test/axum:buildkit",
+        true,
+        "cache_mounts = true\n",
+    );
+    assert_serves_and_stops("imggen-test/axum:buildkit", "/health");
+}
+
+#[test]
+fn workspace_fixture_runs_the_chosen_binary() {
+    build("workspace", "imggen-test/workspace:classic", false, "");
+    let entry = docker_ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config.Entrypoint}}",
+        "imggen-test/workspace:classic",
+    ]);
+    assert_eq!(
+        entry.trim(),
+        r#"["/usr/bin/tini","--","/usr/local/bin/api"]"#
+    );
+    assert_serves_and_stops("imggen-test/workspace:classic", "/healthz");
+}

@@ -1,0 +1,174 @@
+//! A fluent builder for running the `imggen` binary on a copy of a fixture.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Path of a fixture under tests/fixtures.
+pub fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Every fixture that imggen can plan (the error fixtures are excluded).
+pub const PLANNABLE: &[&str] = &[
+    "axum-single",
+    "ctrl-c",
+    "multi-bin",
+    "musl-static",
+    "native-deps",
+    "spa",
+    "toolchain",
+    "workspace",
+    "zero2prod",
+];
+
+/// Copies a directory tree (without `target/`).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != "target")
+    {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(from).unwrap();
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// One imggen invocation in a temporary project directory.
+pub struct Test {
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Test {
+    /// A copy of `tests/fixtures/<name>` in a fresh temporary directory.
+    pub fn fixture(name: &str) -> Test {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("imggen-{name}-"))
+            .tempdir()
+            .unwrap();
+        copy_tree(&fixture_path(name), dir.path());
+        Test {
+            dir,
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// An empty temporary directory.
+    pub fn empty() -> Test {
+        Test {
+            dir: tempfile::tempdir().unwrap(),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// The project directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file into the project.
+    pub fn write(self, rel: &str, contents: &str) -> Test {
+        let path = self.dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+        self
+    }
+
+    /// Reads a file of the project.
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    /// Replaces the arguments of the next run.
+    pub fn args(mut self, args: &[&str]) -> Test {
+        self.args = args.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    /// Sets an environment variable for the run.
+    pub fn env(mut self, key: &str, value: &str) -> Test {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Runs imggen in the project directory (inherited IMGGEN_* variables are removed).
+    pub fn run(&self) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_imggen"));
+        cmd.args(&self.args).current_dir(self.dir.path());
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("IMGGEN_")) {
+            cmd.env_remove(k);
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        let out = cmd.output().expect("imggen runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            what: format!("imggen {}", self.args.join(" ")),
+        }
+    }
+}
+
+/// The result of a run, with fluent assertions.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    what: String,
+}
+
+impl Run {
+    fn context(&self) -> String {
+        format!(
+            "{}\n--- stdout\n{}\n--- stderr\n{}",
+            self.what, self.stdout, self.stderr
+        )
+    }
+
+    /// Asserts the exit code.
+    pub fn code(&self, code: i32) -> &Run {
+        assert_eq!(self.code, code, "exit code of {}", self.context());
+        self
+    }
+
+    /// Asserts stdout contains `text`.
+    pub fn stdout_has(&self, text: &str) -> &Run {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}: {}",
+            self.context()
+        );
+        self
+    }
+
+    /// Asserts stderr contains `text`.
+    pub fn stderr_has(&self, text: &str) -> &Run {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}: {}",
+            self.context()
+        );
+        self
+    }
+
+    /// Asserts stderr is exactly one `error: ...` line.
+    pub fn one_error_line(&self) -> &Run {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert!(
+            lines.len() == 1 && lines[0].starts_with("error: "),
+            "want one error line: {}",
+            self.context()
+        );
+        self
+    }
+}

@@ -1,0 +1,6 @@
+//! The integration tests: one binary, modules per area, a fluent builder in `harness`.
+
+mod cli;
+mod docker;
+mod harness;
+mod snapshots;

