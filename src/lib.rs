@@ -7,6 +7,8 @@
 pub mod analyze;
 pub mod cli;
 pub mod config;
+pub mod context;
+pub mod dockerignore;
 pub mod engine;
 pub mod init;
 pub mod model;

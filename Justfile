@@ -1,0 +1,29 @@
+# imggen tasks. `just ci` is exactly what .ci/run runs after preparing the machine.
+
+default: test
+
+# Unit, snapshot, CLI, validator and real-engine tests.
+test:
+    cargo test --locked
+
+# Formatting, lints, tests, and hadolint over every fixture's generated Dockerfile.
+ci: fmt-check clippy test hadolint
+
+fmt-check:
+    cargo fmt --all -- --check
+
+clippy:
+    cargo clippy --locked --all-targets -- -D warnings
+
+# hadolint at the strictest threshold over the Dockerfile generated for every fixture.
+hadolint:
+    cargo build --locked --quiet
+    bash scripts/fixture-dockerfiles.sh target/hadolint | xargs -n1 hadolint --failure-threshold style
+
+# Benchmarks: analysis speed and the generated Dockerfile against the host's cargo build.
+bench:
+    bash bench/run.sh
+
+# Review pending insta snapshots (needs cargo-insta).
+review:
+    cargo insta review
