@@ -133,6 +133,18 @@ pub struct ImageConfig {
     pub name: Option<String>,
     /// Tags to build; default: the git short sha and "latest".
     pub tags: Option<Vec<String>>,
+    /// Manifest digest of the last push (`sha256:...`), written by `imggen build --push
+    /// --write-digest`. Deploy files pin the image as `name@digest` with it (see
+    /// [`ImageConfig::pinned_ref`]).
+    pub digest: Option<String>,
+}
+
+impl ImageConfig {
+    /// `name@digest` when a digest is recorded: `name` is `[image] name`, else `default_name`.
+    pub fn pinned_ref(&self, default_name: &str) -> Option<String> {
+        let name = self.name.as_deref().unwrap_or(default_name);
+        self.digest.as_ref().map(|d| format!("{name}@{d}"))
+    }
 }
 
 /// One configuration layer. Every field is optional: unset means "the layer below decides".
