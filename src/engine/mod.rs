@@ -243,6 +243,18 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         }
     }
 
+    let host = docker::engine_host(std::env::var("DOCKER_HOST").ok().as_deref());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let engine = runtime.block_on(docker::connect(&host))?;
+    let kind = docker::choose_builder(
+        &engine.info,
+        std::env::var("DOCKER_BUILDKIT").ok().as_deref(),
+        needs_mounts,
+    )?;
     let (context, summary) = crate::context::build_context(&loaded.root, DOCKERFILE)?;
     eprintln!(
         "context: {} files, {} (after .dockerignore)",
@@ -260,21 +272,9 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         no_cache: args.no_cache,
         network: args.network.clone(),
     };
-    let host = docker::engine_host(std::env::var("DOCKER_HOST").ok().as_deref());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     let mode = progress::choose_mode(args.progress, std::io::stderr().is_terminal());
     let mut view = Progress::stderr(mode);
     let pushed = runtime.block_on(async {
-        let engine = docker::connect(&host).await?;
-        let kind = docker::choose_builder(
-            &engine.info,
-            std::env::var("DOCKER_BUILDKIT").ok().as_deref(),
-            needs_mounts,
-        )?;
         eprintln!(
             "building {} with {} on {} {} (API {})",
             request.tags[0],
@@ -340,16 +340,48 @@ fn failed(e: anyhow::Error, view: &Progress) -> Result<ExitCode> {
     let Some(failure) = e.downcast_ref::<BuildFailed>() else {
         return Err(e);
     };
+    let step = view.failed_tail(FAILED_TAIL);
     if view.is_live() {
-        if let Some((step, tail)) = view.failed_tail(FAILED_TAIL) {
-            eprintln!("-- last lines of {step}:");
+        if let Some((name, tail)) = &step {
+            eprintln!("-- last lines of {name}:");
             for line in tail {
                 eprintln!("{line}");
             }
         }
     }
-    eprintln!("error: {failure}; fix the error shown above and run `imggen build` again");
+    eprintln!(
+        "error: {}",
+        failure_sentence(
+            step.as_ref().map(|(name, _)| name.as_str()),
+            &failure.message
+        )
+    );
     Ok(ExitCode::from(1))
+}
+
+/// One line for a failed build: the step (clipped) and the exit code or the engine's message.
+pub fn failure_sentence(step: Option<&str>, message: &str) -> String {
+    let code = ["exit code: ", "returned a non-zero code: "]
+        .iter()
+        .find_map(|m| message.rsplit_once(m))
+        .map(|(_, code)| format!("exit code {}", code.trim()));
+    let why = code.unwrap_or_else(|| clip(message.lines().next().unwrap_or(message).trim(), 200));
+    match step {
+        Some(step) => format!(
+            "the image build failed at `{}` ({why}); fix the error shown above and run `imggen build` again",
+            clip(step, 80)
+        ),
+        None => format!("the image build failed ({why}); fix it and run `imggen build` again"),
+    }
+}
+
+fn clip(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(width - 1).collect();
+    out.push('…');
+    out
 }
 
 fn short_id(id: &str) -> &str {
@@ -391,6 +423,25 @@ mod tests {
         .unwrap();
         assert_eq!(code, ExitCode::from(1));
         assert!(failed(anyhow::anyhow!("no engine"), &view).is_err());
+        let long = format!("[builder 5/5] RUN {}", "x".repeat(200));
+        let line = failure_sentence(
+            Some(&long),
+            "executor failed running [/bin/sh -c x]: exit code: 101",
+        );
+        assert!(
+            line.contains("(exit code 101)") && line.contains("…`") && line.len() < 250,
+            "{line}"
+        );
+        let line = failure_sentence(
+            Some("[3/9] RUN cargo build"),
+            "The command '/bin/sh -c cargo build' returned a non-zero code: 101",
+        );
+        assert!(
+            line.contains("`[3/9] RUN cargo build` (exit code 101)"),
+            "{line}"
+        );
+        let line = failure_sentence(None, "failed to solve: dockerfile parse error line 3\nmore");
+        assert_eq!(line, "the image build failed (failed to solve: dockerfile parse error line 3); fix it and run `imggen build` again");
     }
 
     #[test]

@@ -176,7 +176,10 @@ impl Progress {
             return *i;
         }
         let i = self.steps.len();
-        let name = name.map_or_else(|| format!("step {id}"), str::to_string);
+        let name = name.map_or_else(
+            || format!("step {id}"),
+            |n| n.split_whitespace().collect::<Vec<_>>().join(" "),
+        );
         let bar = self.multi.as_ref().map(|m| {
             let bar = m.add(ProgressBar::new_spinner());
             bar.set_style(

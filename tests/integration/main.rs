@@ -2,5 +2,6 @@
 
 mod cli;
 mod docker;
+mod engine;
 mod harness;
 mod snapshots;

@@ -1,0 +1,507 @@
+//! `imggen build` against the real engine and registries: builds through the API with BuildKit
+//! and the classic builder, runs what it built, pushes with each kind of credentials, and
+//! reports build failures, a stopped engine and drifted files.
+//!
+//! The engine (`DOCKER_HOST` or the default socket), the registries on 127.0.0.1:5000 (open) and
+//! 127.0.0.1:5001 (user `ci`, password in `IMGGEN_TEST_REGISTRY_PASSWORD`) and the seeded base
+//! images come from `.ci/run`; without them these tests fail with a message saying so.
+
+use crate::docker::{docker, docker_ok, free_port, http_get, Container};
+use crate::harness::{Run, Test};
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Fails the test with one clear message when the engine does not answer.
+fn require_engine() {
+    let out = docker()
+        .args(["version", "--format", "{{.Server.APIVersion}}"])
+        .output();
+    let ok = out.as_ref().is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "the Docker engine is not reachable (DOCKER_HOST={:?}); `.ci/run` starts it and the registries: {out:?}",
+        std::env::var("DOCKER_HOST").ok()
+    );
+}
+
+/// The password of the `ci` user of the registry on 127.0.0.1:5001.
+fn registry_password() -> String {
+    std::env::var("IMGGEN_TEST_REGISTRY_PASSWORD").unwrap_or_else(|_| {
+        panic!("IMGGEN_TEST_REGISTRY_PASSWORD is unset; `.ci/run` sets it from /var/tmp/docker-up/registry-password")
+    })
+}
+
+/// A tag unique to this test run, so registries never hold a stale one.
+fn unique(label: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{label}-{}-{nanos:x}", std::process::id())
+}
+
+/// `imggen generate` in a copy of `fixture`.
+fn generated(fixture: &str) -> Test {
+    let t = Test::fixture(fixture).args(&["generate"]);
+    t.run().code(0);
+    t
+}
+
+/// Runs `imggen build ARGS --progress plain` in the project.
+fn build(t: Test, args: &[&str]) -> (Test, Run) {
+    let mut all = vec!["build", "--progress", "plain"];
+    all.extend_from_slice(args);
+    let t = t.args(&all);
+    let run = t.run();
+    (t, run)
+}
+
+/// The uid of the container's main process, read from the host's /proc.
+fn process_uid(container: &str) -> u32 {
+    let pid = docker_ok(&["inspect", "-f", "{{.State.Pid}}", container]);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|u| u.parse().ok())
+        .expect("a Uid line")
+}
+
+/// Runs `image` on the host network with PORT set; asserts `path` answers 200, the image's
+/// USER is numeric and non-root, the process runs with that uid, and `docker stop` takes
+/// under 2 s. Returns the container's process list (`docker top`) taken while it ran.
+fn serves_as_non_root_and_stops(image: &str, path: &str) -> String {
+    let port = free_port();
+    let id = docker_ok(&[
+        "run",
+        "-d",
+        "--network",
+        "host",
+        "-e",
+        &format!("PORT={port}"),
+        image,
+    ]);
+    let c = Container(id.trim().to_string());
+    let got = http_get(port, path, Duration::from_secs(30));
+    let logs = docker().args(["logs", &c.0]).output();
+    assert_eq!(
+        got.as_ref().map(|g| g.0),
+        Some(200),
+        "{image} {path}: {got:?} {logs:?}"
+    );
+    let user = docker_ok(&["image", "inspect", "-f", "{{.Config.User}}", image]);
+    let uid: u32 = user
+        .trim()
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("{image}: USER {user:?} is not numeric"));
+    assert_ne!(uid, 0, "{image} is configured to run as root");
+    assert_eq!(
+        process_uid(&c.0),
+        uid,
+        "{image}: the process runs as another uid"
+    );
+    let top = docker_ok(&["top", &c.0]);
+    let start = Instant::now();
+    docker_ok(&["stop", &c.0]);
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "docker stop of {image} took {took:?}"
+    );
+    top
+}
+
+/// The registry's manifest digest for `repo:tag` (Docker-Content-Digest), via curl.
+fn registry_digest(registry: &str, repo: &str, tag: &str, user: Option<&str>) -> String {
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-sS",
+        "-f",
+        "-I",
+        "-H",
+        "Accept: application/vnd.docker.distribution.manifest.v2+json",
+    ]);
+    if let Some(user) = user {
+        cmd.args(["-u", user]);
+    }
+    let out = cmd
+        .arg(format!("http://{registry}/v2/{repo}/manifests/{tag}"))
+        .output()
+        .expect("curl is installed");
+    let head = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "HEAD manifest {registry}/{repo}:{tag}: {head} {out:?}"
+    );
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("docker-content-digest")
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no Docker-Content-Digest in {head}"))
+}
+
+/// The `REF@sha256:...` line imggen printed for `reference`, as its digest.
+fn printed_digest(run: &Run, reference: &str) -> String {
+    run.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{reference}@")))
+        .unwrap_or_else(|| panic!("no digest for {reference} on stdout: {}", run.stdout))
+        .to_string()
+}
+
+/// The size in bytes of the `context: N files, SIZE` line.
+fn context_bytes(run: &Run) -> f64 {
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("context: "))
+        .unwrap_or_else(|| panic!("no context line: {}", run.stderr));
+    let size = line.split(", ").nth(1).unwrap();
+    let mut parts = size.split_whitespace();
+    let value: f64 = parts.next().unwrap().parse().unwrap();
+    let unit = match parts.next().unwrap() {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        other => panic!("unit {other} in {line}"),
+    };
+    value * unit
+}
+
+#[test]
+fn axum_builds_with_buildkit_through_the_api_then_serves_as_non_root() {
+    require_engine();
+    let t = generated("axum-single")
+        .write(
+            "imggen.toml",
+            "version = 1\n\n[image]\nname = \"imggen-test/engine-axum\"\n",
+        )
+        .write("target/release/big.bin", &"x".repeat(8 * 1024 * 1024))
+        .env("SOURCE_DATE_EPOCH", "1700000000");
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(t.path())
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "fixture"]);
+    let sha = String::from_utf8(
+        Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(t.path())
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let short = String::from_utf8(
+        Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .current_dir(t.path())
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+
+    let (t, run) = build(t, &["--image-platform", "linux/amd64"]);
+    run.code(0)
+        .stderr_has("with BuildKit")
+        .stdout_has(&format!("imggen-test/engine-axum:{short}\n"))
+        .stdout_has("imggen-test/engine-axum:latest\n");
+    // .dockerignore kept target/ (8 MiB) and .env out of what was sent.
+    assert!(context_bytes(&run) < 100.0 * 1024.0, "{}", run.stderr);
+    let sent = imggen::context::list_context(t.path(), "Dockerfile").unwrap();
+    assert!(sent.contains(&"src/main.rs".to_string()), "{sent:?}");
+    assert!(
+        !sent
+            .iter()
+            .any(|p| p.starts_with("target/") || p == ".env" || p.starts_with(".git/")),
+        "{sent:?}"
+    );
+
+    let image = format!("imggen-test/engine-axum:{short}");
+    let label = |key: &str| {
+        docker_ok(&[
+            "image",
+            "inspect",
+            "-f",
+            &format!("{{{{index .Config.Labels \"{key}\"}}}}"),
+            &image,
+        ])
+        .trim()
+        .to_string()
+    };
+    assert_eq!(label("org.opencontainers.image.revision"), sha);
+    assert_eq!(
+        label("org.opencontainers.image.created"),
+        "2023-11-14T22:13:20Z"
+    );
+    assert_eq!(label("org.opencontainers.image.version"), "0.1.0");
+    assert!(
+        !t.read("Dockerfile").contains(&sha),
+        "the Dockerfile stays byte-stable"
+    );
+    serves_as_non_root_and_stops(&image, "/health");
+    let uid = docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--entrypoint",
+        "id",
+        &image,
+        "-u",
+    ]);
+    assert_ne!(uid.trim(), "0", "id -u in the container");
+
+    // A drifted generated file stops the build with the diff, unless --allow-dirty.
+    let dockerfile = t.read("Dockerfile");
+    let t = t.write("Dockerfile", &format!("{dockerfile}# local edit\n"));
+    let (t, run) = build(t, &["--tag", "imggen-test/engine-axum:dirty"]);
+    run.code(2)
+        .stdout_has("-# local edit")
+        .one_error_line()
+        .stderr_has("--allow-dirty");
+    let (_, run) = build(
+        t,
+        &["--tag", "imggen-test/engine-axum:dirty", "--allow-dirty"],
+    );
+    run.code(0).stderr_has("warning: building with Dockerfile");
+}
+
+#[test]
+fn musl_scratch_image_holds_only_the_binary_certificates_and_user_files() {
+    require_engine();
+    let (_, run) = build(
+        generated("musl-static"),
+        &["--tag", "imggen-test/engine-musl:1"],
+    );
+    run.code(0);
+    serves_as_non_root_and_stops("imggen-test/engine-musl:1", "/healthz");
+    let id = docker_ok(&["create", "imggen-test/engine-musl:1"]);
+    let c = Container(id.trim().to_string());
+    let out = docker().args(["export", &c.0]).output().unwrap();
+    assert!(out.status.success(), "docker export: {out:?}");
+    let mut archive = tar::Archive::new(&out.stdout[..]);
+    let mut files = BTreeSet::new();
+    let mut dirs = BTreeSet::new();
+    for entry in archive.entries().unwrap() {
+        let entry = entry.unwrap();
+        let path = entry
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
+        if entry.header().entry_type().is_dir() {
+            dirs.insert(path);
+        } else {
+            files.insert(path);
+        }
+    }
+    // What the engine adds to every container's filesystem, whatever the image.
+    for injected in [
+        ".dockerenv",
+        "dev/console",
+        "etc/hostname",
+        "etc/hosts",
+        "etc/mtab",
+        "etc/resolv.conf",
+    ] {
+        files.remove(injected);
+    }
+    let want: BTreeSet<String> = [
+        "etc/group",
+        "etc/passwd",
+        "etc/ssl/certs/ca-certificates.crt",
+        "usr/local/bin/tiny-static",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(files, want);
+    assert!(dirs.contains("tmp"), "{dirs:?}");
+}
+
+#[test]
+fn workspace_builds_with_the_classic_builder_and_runs_the_chosen_binary() {
+    require_engine();
+    let t = generated("workspace").env("DOCKER_BUILDKIT", "0");
+    let (_, run) = build(t, &["--tag", "imggen-test/engine-workspace:classic"]);
+    run.code(0).stderr_has("with the classic builder");
+    let top = serves_as_non_root_and_stops("imggen-test/engine-workspace:classic", "/healthz");
+    assert!(top.contains("/usr/local/bin/api"), "{top}");
+    assert!(!top.contains("worker") && !top.contains("reindex"), "{top}");
+}
+
+#[test]
+fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
+    require_engine();
+    let password = registry_password();
+    let tag = unique("push");
+    let open = format!("127.0.0.1:5000/imggen-test/engine-push:{tag}");
+    let (t, run) = build(generated("axum-single"), &["--tag", &open, "--push"]);
+    run.code(0);
+    assert_eq!(
+        printed_digest(&run, &open),
+        registry_digest("127.0.0.1:5000", "imggen-test/engine-push", &tag, None)
+    );
+
+    // auths (base64 user:password) in $DOCKER_CONFIG/config.json; --write-digest records it.
+    let auth = format!("127.0.0.1:5001/imggen-test/engine-push:{tag}");
+    let config = tempfile::tempdir().unwrap();
+    let encoded = base64_encode(&format!("ci:{password}"));
+    std::fs::write(
+        config.path().join("config.json"),
+        format!(r#"{{"auths": {{"127.0.0.1:5001": {{"auth": "{encoded}"}}}}}}"#),
+    )
+    .unwrap();
+    let t = t
+        .write("imggen.toml", "# kept\nversion = 1\n")
+        .env("DOCKER_CONFIG", config.path().to_str().unwrap());
+    let (t, run) = build(t, &["--tag", &auth, "--push", "--write-digest"]);
+    run.code(0).stderr_has("recorded sha256:");
+    let digest = printed_digest(&run, &auth);
+    assert_eq!(
+        digest,
+        registry_digest(
+            "127.0.0.1:5001",
+            "imggen-test/engine-push",
+            &tag,
+            Some(&format!("ci:{password}"))
+        )
+    );
+    assert!(!run.stdout.contains(&password) && !run.stderr.contains(&password));
+    let recorded = t.read("imggen.toml");
+    assert!(recorded.starts_with("# kept\nversion = 1\n"), "{recorded}");
+    assert!(
+        recorded.contains(&format!("[image]\ndigest = \"{digest}\"")),
+        "{recorded}"
+    );
+
+    // A docker-credential-* helper named in credHelpers.
+    let helper_dir = tempfile::tempdir().unwrap();
+    let helper = helper_dir.path().join("docker-credential-imggentest");
+    std::fs::write(
+        &helper,
+        format!("#!/bin/sh\nread server\nif [ \"$1\" = get ] && [ \"$server\" = 127.0.0.1:5001 ]; then\n  printf '{{\"ServerURL\":\"%s\",\"Username\":\"ci\",\"Secret\":\"{password}\"}}' \"$server\"\nelse\n  echo 'credentials not found in native keychain'; exit 1\nfi\n"),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let helper_config = tempfile::tempdir().unwrap();
+    std::fs::write(
+        helper_config.path().join("config.json"),
+        r#"{"credHelpers": {"127.0.0.1:5001": "imggentest"}}"#,
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        helper_dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let helped = format!("127.0.0.1:5001/imggen-test/engine-push:{tag}-helper");
+    let t = t
+        .env("DOCKER_CONFIG", helper_config.path().to_str().unwrap())
+        .env("PATH", &path);
+    let (t, run) = build(t, &["--tag", &helped, "--push", "--allow-dirty"]);
+    run.code(0);
+    assert!(printed_digest(&run, &helped).starts_with("sha256:"));
+
+    // No credentials for the registry that needs them: one error sentence, exit 2.
+    let empty = tempfile::tempdir().unwrap();
+    let t = t.env("DOCKER_CONFIG", empty.path().to_str().unwrap());
+    let (t, run) = build(
+        t,
+        &["--tag", &format!("{auth}-anon"), "--push", "--allow-dirty"],
+    );
+    run.code(2)
+        .stderr_has("requires credentials")
+        .stderr_has("docker login 127.0.0.1:5001");
+    assert_eq!(
+        run.stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("Caused by"), "{}", run.stderr);
+
+    // Wrong password from the environment, an unreachable registry, an invalid tag.
+    let (t, run) = build(
+        t.env("IMGGEN_REGISTRY_USERNAME", "ci")
+            .env("IMGGEN_REGISTRY_PASSWORD", "wrong-password"),
+        &["--tag", &format!("{auth}-wrong"), "--push", "--allow-dirty"],
+    );
+    run.code(2)
+        .stderr_has("refused the credentials from IMGGEN_REGISTRY_USERNAME");
+    assert!(!run.stderr.contains("wrong-password"), "{}", run.stderr);
+    let port = free_port();
+    let (t, run) = build(
+        t,
+        &[
+            "--tag",
+            &format!("127.0.0.1:{port}/x:{tag}"),
+            "--push",
+            "--allow-dirty",
+        ],
+    );
+    run.code(2)
+        .stderr_has(&format!("the registry 127.0.0.1:{port} is unreachable"));
+    let (_, run) = build(t, &["--tag", "127.0.0.1:5000/Upper:1", "--push"]);
+    run.code(2).one_error_line().stderr_has("must be lowercase");
+}
+
+#[test]
+fn a_compile_error_exits_1_and_shows_rustc_output() {
+    require_engine();
+    let (_, run) = build(
+        generated("broken"),
+        &["--tag", "imggen-test/engine-broken:1"],
+    );
+    run.code(1).stderr_has("error[E0308]: mismatched types");
+    let last = run.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: the image build failed at `") && last.contains("exit code 101"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_engine_that_is_not_running_is_one_error_line_and_exit_2() {
+    let t = generated("axum-single").env("DOCKER_HOST", "unix:///nonexistent.sock");
+    let (_, run) = build(t, &[]);
+    run.code(2)
+        .one_error_line()
+        .stderr_has("no container engine is answering at unix:///nonexistent.sock");
+}
+
+fn base64_encode(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
