@@ -38,6 +38,15 @@ const FAILED_TAIL: usize = 30;
 
 /// `imggen build`.
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Engine: DOCKER_HOST (unix:///path/to/docker.sock, tcp://HOST:PORT; Podman's socket works too), \
+else /var/run/docker.sock. BuildKit is used when the engine offers it; DOCKER_BUILDKIT=0 forces \
+the classic builder.
+Push credentials: IMGGEN_REGISTRY_USERNAME and IMGGEN_REGISTRY_PASSWORD, else Docker's \
+config.json ($DOCKER_CONFIG or ~/.docker: credHelpers, auths, credsStore).
+Exit codes: 0 built (and pushed); 1 the build failed (the failing step's output is shown); \
+2 any other error (drifted generated files, engine not running, credentials refused, registry \
+unreachable, invalid tag).")]
 pub struct BuildArgs {
     #[command(flatten)]
     pub project: crate::cli::ProjectArgs,
@@ -60,7 +69,7 @@ pub struct BuildArgs {
     /// Build every step anew, ignoring the layer cache.
     #[arg(long)]
     pub no_cache: bool,
-    /// auto: a live view on a terminal, plain lines otherwise.
+    /// How to show build progress.
     #[arg(long, value_enum, default_value_t = ProgressFlag::Auto)]
     pub progress: ProgressFlag,
     /// Build even when the generated files on disk differ from what imggen would write.

@@ -172,14 +172,22 @@ impl Progress {
     }
 
     fn step(&mut self, id: &str, name: Option<&str>) -> usize {
-        if let Some(i) = self.by_id.get(id) {
-            return *i;
+        if let Some(&i) = self.by_id.get(id) {
+            // Output can come before the step's announcement; the name arrives with it.
+            if let Some(name) = name.filter(|_| self.steps[i].name == placeholder(id)) {
+                self.steps[i].name = one_line(name);
+                if let Some(bar) = &self.steps[i].bar {
+                    bar.set_prefix(format!(
+                        "#{} {}",
+                        i + 1,
+                        clip(&self.steps[i].name, LIVE_WIDTH - 10)
+                    ));
+                }
+            }
+            return i;
         }
         let i = self.steps.len();
-        let name = name.map_or_else(
-            || format!("step {id}"),
-            |n| n.split_whitespace().collect::<Vec<_>>().join(" "),
-        );
+        let name = name.map_or_else(|| placeholder(id), one_line);
         let bar = self.multi.as_ref().map(|m| {
             let bar = m.add(ProgressBar::new_spinner());
             bar.set_style(
@@ -286,6 +294,15 @@ impl EventSink for Progress {
             }
         }
     }
+}
+
+fn placeholder(id: &str) -> String {
+    format!("step {id}")
+}
+
+/// A step name on one line, runs of spaces (from `\` continuations) collapsed.
+fn one_line(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn flush_partial(step: &mut Step) {
@@ -516,6 +533,19 @@ mod tests {
         let (_, tail) = p.failed_tail(100).unwrap();
         assert_eq!(tail.len(), TAIL_KEPT);
         assert_eq!(&tail[TAIL_KEPT - 2..], ["100%", "unterminated"]);
+    }
+
+    #[test]
+    fn output_before_the_announcement_keeps_the_later_name() {
+        let out = Shared::default();
+        let mut p = Progress::plain_to(Box::new(out.clone()));
+        p.event(output("v", "early\n"));
+        p.event(started("v", "RUN a \\\n    &&   b"));
+        p.event(Event::Failed {
+            id: "v".into(),
+            error: "x".into(),
+        });
+        assert_eq!(p.failed_tail(5).unwrap().0, "RUN a \\ && b");
     }
 
     #[test]

@@ -354,6 +354,29 @@ fn workspace_builds_with_the_classic_builder_and_runs_the_chosen_binary() {
 }
 
 #[test]
+fn cache_mounts_need_buildkit_and_build_with_it() {
+    require_engine();
+    let t = Test::fixture("workspace").write(
+        "imggen.toml",
+        "version = 1\nbin = \"api\"\ncache_mounts = true\n",
+    );
+    let t = t.args(&["generate"]);
+    t.run().code(0);
+    assert!(t.read("Dockerfile").contains("RUN --mount=type=cache"));
+    let (t, run) = build(
+        t.env("DOCKER_BUILDKIT", "0"),
+        &["--tag", "imggen-test/engine-workspace:mounts"],
+    );
+    run.code(2).one_error_line().stderr_has("needs BuildKit");
+    let (_, run) = build(
+        t.env("DOCKER_BUILDKIT", "1"),
+        &["--tag", "imggen-test/engine-workspace:mounts"],
+    );
+    run.code(0).stderr_has("with BuildKit");
+    serves_as_non_root_and_stops("imggen-test/engine-workspace:mounts", "/healthz");
+}
+
+#[test]
 fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
     require_engine();
     let password = registry_password();
