@@ -281,8 +281,13 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         no_cache: args.no_cache,
         network: args.network.clone(),
     };
-    let mode = progress::choose_mode(args.progress, std::io::stderr().is_terminal());
-    let mut view = Progress::stderr(mode);
+    let terminal = std::io::stderr().is_terminal();
+    let mode = progress::choose_mode(
+        args.progress,
+        terminal,
+        std::env::var("TERM").ok().as_deref(),
+    );
+    let mut view = Progress::stderr(mode, terminal);
     let pushed = runtime.block_on(async {
         eprintln!(
             "building {} with {} on {} {} (API {})",

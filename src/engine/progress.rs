@@ -77,13 +77,91 @@ pub enum Mode {
     Live,
 }
 
-/// Picks the mode from the flag and whether stderr is a terminal.
-pub fn choose_mode(flag: ProgressFlag, stderr_is_terminal: bool) -> Mode {
+/// Picks the mode from the flag, whether stderr is a terminal, and `TERM`.
+pub fn choose_mode(flag: ProgressFlag, stderr_is_terminal: bool, term: Option<&str>) -> Mode {
     match flag {
         ProgressFlag::Plain => Mode::Plain,
         ProgressFlag::Tty => Mode::Live,
-        ProgressFlag::Auto if stderr_is_terminal => Mode::Live,
+        ProgressFlag::Auto if stderr_is_terminal && term != Some("dumb") => Mode::Live,
         ProgressFlag::Auto => Mode::Plain,
+    }
+}
+
+/// Stderr as a terminal that understands ANSI cursor movement, whatever it really is.
+#[derive(Debug)]
+struct AnsiStderr {
+    width: u16,
+    height: u16,
+}
+
+impl AnsiStderr {
+    /// Size from `COLUMNS` and `LINES`, else 120 by 40.
+    fn from_env() -> AnsiStderr {
+        let get = |name: &str, default: u16| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|v| *v > 0)
+                .unwrap_or(default)
+        };
+        AnsiStderr {
+            width: get("COLUMNS", 120),
+            height: get("LINES", 40),
+        }
+    }
+
+    fn write(&self, s: &str) -> std::io::Result<()> {
+        let mut err = std::io::stderr().lock();
+        err.write_all(s.as_bytes())
+    }
+
+    fn cursor(&self, n: usize, code: char) -> std::io::Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.write(&format!("\x1b[{n}{code}"))
+    }
+}
+
+impl indicatif::TermLike for AnsiStderr {
+    fn width(&self) -> u16 {
+        self.width
+    }
+
+    fn height(&self) -> u16 {
+        self.height
+    }
+
+    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+        self.cursor(n, 'A')
+    }
+
+    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+        self.cursor(n, 'B')
+    }
+
+    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+        self.cursor(n, 'C')
+    }
+
+    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+        self.cursor(n, 'D')
+    }
+
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.write(&format!("{s}\n"))
+    }
+
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.write(s)
+    }
+
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.write("\r\x1b[2K")
+    }
+
+    fn flush(&self) -> std::io::Result<()> {
+        std::io::stderr().flush()
     }
 }
 
@@ -107,10 +185,17 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A view drawing to stderr.
-    pub fn stderr(mode: Mode) -> Progress {
-        let multi = (mode == Mode::Live)
-            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+    /// A view drawing to stderr; `terminal` tells whether stderr is one (else the live view
+    /// is drawn with plain ANSI sequences, for `--progress tty`).
+    pub fn stderr(mode: Mode, terminal: bool) -> Progress {
+        let multi = (mode == Mode::Live).then(|| {
+            let target = if terminal {
+                ProgressDrawTarget::stderr_with_hz(10)
+            } else {
+                ProgressDrawTarget::term_like_with_hz(Box::new(AnsiStderr::from_env()), 10)
+            };
+            MultiProgress::with_draw_target(target)
+        });
         Progress::new(mode, multi, Box::new(std::io::stderr()))
     }
 
@@ -558,10 +643,17 @@ mod tests {
         assert_eq!(clip("abcdef", 4), "abc…");
         let tail: VecDeque<String> = (0..6).map(|n| n.to_string()).collect();
         assert_eq!(live_tail(&tail), "\n    │ 2\n    │ 3\n    │ 4\n    │ 5");
-        assert_eq!(choose_mode(ProgressFlag::Auto, false), Mode::Plain);
-        assert_eq!(choose_mode(ProgressFlag::Auto, true), Mode::Live);
-        assert_eq!(choose_mode(ProgressFlag::Tty, false), Mode::Live);
-        assert_eq!(choose_mode(ProgressFlag::Plain, true), Mode::Plain);
+        assert_eq!(choose_mode(ProgressFlag::Auto, false, None), Mode::Plain);
+        assert_eq!(
+            choose_mode(ProgressFlag::Auto, true, Some("xterm")),
+            Mode::Live
+        );
+        assert_eq!(
+            choose_mode(ProgressFlag::Auto, true, Some("dumb")),
+            Mode::Plain
+        );
+        assert_eq!(choose_mode(ProgressFlag::Tty, false, None), Mode::Live);
+        assert_eq!(choose_mode(ProgressFlag::Plain, true, None), Mode::Plain);
     }
 
     #[test]

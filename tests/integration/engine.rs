@@ -116,27 +116,28 @@ fn serves_as_non_root_and_stops(image: &str, path: &str) -> String {
     top
 }
 
-/// The registry's manifest digest for `repo:tag` (Docker-Content-Digest), via curl.
+/// The registry's manifest digest for `repo:tag` (its Docker-Content-Digest header), asked
+/// with a plain HTTP HEAD request; `user` is `name:password` for basic auth.
 fn registry_digest(registry: &str, repo: &str, tag: &str, user: Option<&str>) -> String {
-    let mut cmd = Command::new("curl");
-    cmd.args([
-        "-sS",
-        "-f",
-        "-I",
-        "-H",
-        "Accept: application/vnd.docker.distribution.manifest.v2+json",
-    ]);
-    if let Some(user) = user {
-        cmd.args(["-u", user]);
-    }
-    let out = cmd
-        .arg(format!("http://{registry}/v2/{repo}/manifests/{tag}"))
-        .output()
-        .expect("curl is installed");
-    let head = String::from_utf8_lossy(&out.stdout).into_owned();
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(registry).unwrap_or_else(|e| {
+        panic!("registry {registry} is not reachable ({e}); `.ci/run` starts it")
+    });
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let auth = user
+        .map(|u| format!("Authorization: Basic {}\r\n", base64_encode(u)))
+        .unwrap_or_default();
+    let request = format!(
+        "HEAD /v2/{repo}/manifests/{tag} HTTP/1.1\r\nHost: {registry}\r\nAccept: application/vnd.docker.distribution.manifest.v2+json\r\n{auth}Connection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = String::new();
+    let _ = stream.read_to_string(&mut head);
     assert!(
-        out.status.success(),
-        "HEAD manifest {registry}/{repo}:{tag}: {head} {out:?}"
+        head.starts_with("HTTP/1.1 200"),
+        "HEAD {registry}/v2/{repo}/manifests/{tag}: {head}"
     );
     head.lines()
         .find_map(|l| {
@@ -346,11 +347,24 @@ fn musl_scratch_image_holds_only_the_binary_certificates_and_user_files() {
 fn workspace_builds_with_the_classic_builder_and_runs_the_chosen_binary() {
     require_engine();
     let t = generated("workspace").env("DOCKER_BUILDKIT", "0");
-    let (_, run) = build(t, &["--tag", "imggen-test/engine-workspace:classic"]);
+    let (t, run) = build(t, &["--tag", "imggen-test/engine-workspace:classic"]);
     run.code(0).stderr_has("with the classic builder");
     let top = serves_as_non_root_and_stops("imggen-test/engine-workspace:classic", "/healthz");
     assert!(top.contains("/usr/local/bin/api"), "{top}");
     assert!(!top.contains("worker") && !top.contains("reindex"), "{top}");
+    // The live view, forced onto a pipe: ANSI redraws, a check mark per finished step.
+    let t = t.args(&[
+        "build",
+        "--progress",
+        "tty",
+        "--tag",
+        "imggen-test/engine-workspace:classic",
+    ]);
+    let run = t.run();
+    run.code(0)
+        .stderr_has("\u{1b}[")
+        .stderr_has("✓")
+        .stderr_has("#1 [1/");
 }
 
 #[test]
@@ -414,6 +428,12 @@ fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
         )
     );
     assert!(!run.stdout.contains(&password) && !run.stderr.contains(&password));
+    let image =
+        docker_ok(&["image", "inspect", &auth]) + &docker_ok(&["history", "--no-trunc", &auth]);
+    assert!(
+        !image.contains(&password),
+        "the registry password is in the image"
+    );
     let recorded = t.read("imggen.toml");
     assert!(recorded.starts_with("# kept\nversion = 1\n"), "{recorded}");
     assert!(
