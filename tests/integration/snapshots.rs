@@ -63,6 +63,14 @@ fn snapshots_of_every_fixture() {
 }
 
 #[test]
+fn snapshots_of_every_fixture_analysis() {
+    for name in PLANNABLE {
+        let model = imggen::analyze::analyze(&fixture_path(name)).unwrap();
+        insta::assert_json_snapshot!(format!("{name}__analysis"), model);
+    }
+}
+
+#[test]
 fn hadolint_finds_nothing_in_any_dockerfile() {
     let dir = tempfile::tempdir().unwrap();
     for (label, fixture, extra) in variants() {
