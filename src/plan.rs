@@ -733,11 +733,9 @@ fn rust_version(
         if is_version(ch) {
             return (ch.clone(), "channel in rust-toolchain.toml".into());
         }
-        if ch != "stable" {
-            warnings.push(format!(
-                "rust-toolchain channel `{ch}` is not a release; the builder uses Rust {DEFAULT_RUST_VERSION} and rustup inside it will try to install `{ch}`; set rust_version in imggen.toml"
-            ));
-        }
+        warnings.push(format!(
+            "rust-toolchain channel `{ch}` is not a release number: rustup in the builder downloads `{ch}` at every cold build; pin a version such as channel = \"{DEFAULT_RUST_VERSION}\""
+        ));
     }
     if let Some(v) = &pkg.rust_version {
         if is_version(v) {
