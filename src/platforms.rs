@@ -733,6 +733,7 @@ fn render_render(plan: &ImagePlan, r: &RenderPlan) -> Result<String> {
             "name": yaml_quote(&r.service),
             "plan": yaml_quote(&r.plan),
             "region": yaml_quote(&r.region),
+            "default_plan": r.plan == DEFAULT_RENDER_PLAN && r.region == DEFAULT_RENDER_REGION,
             "health_path": plan.health_path.as_deref().filter(|_| plan.server).map(yaml_quote),
             "env": env,
         }),

@@ -1,0 +1,3 @@
+//! imggen's integration tests: one binary, one module per area.
+
+mod platforms;
