@@ -459,9 +459,19 @@ fn ports_and_health_paths_agree_across_the_image_and_every_platform() {
 // ---------------------------------------------------------------------------------------------
 // External validators
 
+/// A tool's path: found on PATH, or in the sbin directories a non-root PATH leaves out (nginx).
+fn locate(tool: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|dir| dir.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| tool.into())
+}
+
 /// Runs a tool, failing the test with the package to install when it is missing.
 fn run(tool: &str, package: &str, args: &[&str], env: &[(&str, &Path)]) -> Output {
-    let mut cmd = Command::new(tool);
+    let mut cmd = Command::new(locate(tool));
     cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
@@ -1080,7 +1090,7 @@ fn caddy_serves_the_spa_and_proxies_the_api_on_loopback() {
     );
     let path = dir.path().join("Caddyfile");
     write(&path, &local);
-    let mut cmd = Command::new("caddy");
+    let mut cmd = Command::new(locate("caddy"));
     cmd.args([
         "run",
         "--adapter",
@@ -1135,7 +1145,7 @@ fn nginx_serves_the_spa_over_tls_and_proxies_the_api_on_loopback() {
     let path = dir.path().join("site.conf");
     write(&path, &local);
     let harness = nginx_harness(dir.path(), &path);
-    let mut cmd = Command::new("nginx");
+    let mut cmd = Command::new(locate("nginx"));
     cmd.arg("-p")
         .arg(dir.path())
         .arg("-e")
@@ -1232,4 +1242,90 @@ fn init_sections_parse_and_generate_check_covers_platform_files() {
         assert!(text(&out.stderr).contains(path), "{}", text(&out.stderr));
         std::fs::write(&file, original).unwrap();
     }
+}
+
+#[test]
+fn bad_platform_settings_are_refused_with_the_fix() {
+    let model = imggen::analyze::analyze(&fixture("axum-single")).unwrap();
+    let worker = imggen::analyze::analyze(&fixture("workspace")).unwrap();
+    let cases: &[(&imggen::model::ProjectModel, &str, &str)] = &[
+        (
+            &model,
+            "[fly]\nauto_stop_machines = \"yes\"",
+            "use \"stop\", \"suspend\" or \"off\"",
+        ),
+        (&model, "[fly]\nsize = \"huge\"", "shared-cpu-1x"),
+        (&model, "[fly]\nmemory = \"lots\"", "\"512mb\""),
+        (&model, "[fly]\ncpus = 3", "1, 2, 4, 8 or 16"),
+        (&model, "[fly]\napp = \"My_App\"", "lowercase letters"),
+        (&model, "[cloud_run]\nmax_instances = 0", "set 1 or more"),
+        (
+            &model,
+            "[cloud_run]\nmin_instances = 5\nmax_instances = 2",
+            "lower min_instances",
+        ),
+        (&model, "[cloud_run]\nmemory = \"512 MB\"", "\"512Mi\""),
+        (
+            &worker,
+            "bin = \"worker\"\n[cloud_run]\njob = false",
+            "set `port`",
+        ),
+        (&model, "[vm]\ndomain = \"a b\"", "host name"),
+        (
+            &model,
+            "[vm]\nstatic_dir = \"../dist\"",
+            "relative path inside the project",
+        ),
+    ];
+    for (m, toml_text, fix) in cases {
+        let text = format!(
+            "version = 1\nplatforms = [\"fly\", \"cloud-run\", \"render\", \"vm\"]\n{toml_text}\n"
+        );
+        let config = Config::parse_file(&text, "imggen.toml").unwrap();
+        let err = imggen::plan::plan(m, &config).unwrap_err().to_string();
+        assert!(err.contains(fix), "{toml_text}: {err}");
+        assert!(err.starts_with("imggen.toml"), "names the file: {err}");
+    }
+}
+
+#[test]
+fn plan_shows_each_platform_decision_and_why() {
+    let out = Command::new(env!("CARGO_BIN_EXE_imggen"))
+        .arg("plan")
+        .arg(fixture("spa"))
+        .args([
+            "--platform",
+            "fly",
+            "--platform",
+            "cloud-run",
+            "--platform",
+            "render",
+            "--platform",
+            "vm",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    for expected in [
+        "\nfly:\n",
+        "\ncloud-run:\n",
+        "\nrender:\n",
+        "\nvm:\n",
+        "cost guard",
+        "internal port 3000",
+        "frontend/dist -> /var/www/spa-app",
+        "placeholder",
+    ] {
+        assert!(plan.contains(expected), "{expected:?} in:\n{plan}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_imggen"))
+        .arg("plan")
+        .arg(fixture("spa"))
+        .args(["--platform", "cloud-run", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["plan"]["deploy"]["cloud_run"]["max_instances"], 3);
+    assert!(json["plan"]["deploy"]["fly"].is_null());
 }
