@@ -84,25 +84,38 @@ const FLY_CPUS: &[u32] = &[1, 2, 4, 8, 16];
 /// Decisions only platform files use, one section per selected platform (None when unselected).
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct PlatformPlan {
+    /// fly.toml, when `fly` is selected.
     pub fly: Option<FlyPlan>,
+    /// deploy/cloud-run/, when `cloud-run` is selected.
     pub cloud_run: Option<CloudRunPlan>,
+    /// render.yaml, when `render` is selected.
     pub render: Option<RenderPlan>,
+    /// deploy/vm/, when `vm` is selected.
     pub vm: Option<VmPlan>,
 }
 
 /// fly.toml settings beyond the image's.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FlyPlan {
+    /// Fly app name (global across Fly).
     pub app: String,
+    /// Region code for new machines.
     pub primary_region: String,
     /// "stop", "suspend" or "off" (a string: fly.toml's schema rejects booleans).
     pub auto_stop_machines: String,
+    /// Machines kept running in the primary region.
     pub min_machines_running: u32,
+    /// Machine preset (`[[vm]] size`).
     pub size: String,
+    /// Machine memory, e.g. "256mb".
     pub memory: String,
+    /// CPUs, when set (else the preset's).
     pub cpus: Option<u32>,
+    /// "shared" or "performance", when set (else the preset's).
     pub cpu_kind: Option<String>,
+    /// `[deploy] release_command`, only when configured.
     pub release_command: Option<String>,
+    /// What was decided and why, for `imggen plan`.
     pub decisions: Vec<Decision>,
 }
 
@@ -111,27 +124,38 @@ pub struct FlyPlan {
 pub struct CloudRunPlan {
     /// Service or job name (a DNS label).
     pub name: String,
+    /// Write a job (runs to completion) instead of a service.
     pub job: bool,
     /// The image reference Cloud Run pulls.
     pub image: String,
     /// True when `image` is imggen's placeholder, which must be replaced before deploying.
     pub image_placeholder: bool,
+    /// `autoscaling.knative.dev/maxScale`: the cost guard.
     pub max_instances: u32,
+    /// `autoscaling.knative.dev/minScale`.
     pub min_instances: u32,
+    /// CPU limit, e.g. "1".
     pub cpu: String,
+    /// Memory limit, e.g. "512Mi".
     pub memory: String,
+    /// Requests one instance serves at once (`containerConcurrency`).
     pub concurrency: u32,
+    /// What was decided and why, for `imggen plan`.
     pub decisions: Vec<Decision>,
 }
 
 /// render.yaml settings.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RenderPlan {
+    /// Service name.
     pub service: String,
     /// "web" for servers, "worker" otherwise.
     pub kind: String,
+    /// Instance type, e.g. "starter".
     pub plan: String,
+    /// Region, e.g. "oregon".
     pub region: String,
+    /// What was decided and why, for `imggen plan`.
     pub decisions: Vec<Decision>,
 }
 
@@ -144,12 +168,15 @@ pub struct VmPlan {
     pub work_dir: Option<String>,
     /// The proxy in front of the app (None for a program that serves nothing).
     pub proxy: Option<Proxy>,
+    /// Domain the proxy serves and gets a certificate for.
     pub domain: String,
+    /// True when `domain` is imggen's placeholder.
     pub domain_placeholder: bool,
     /// `[vm] static_dir`: the built frontend in the project, served by the proxy.
     pub static_dir: Option<String>,
     /// Where the proxy reads that frontend on the server.
     pub static_root: String,
+    /// What was decided and why, for `imggen plan`.
     pub decisions: Vec<Decision>,
 }
 
