@@ -3,4 +3,5 @@
 mod cli;
 mod docker;
 mod harness;
+mod platforms;
 mod snapshots;
