@@ -82,6 +82,8 @@ pub struct FlyConfig {
     /// "stop", "suspend" or "off".
     pub auto_stop_machines: Option<String>,
     pub min_machines_running: Option<u32>,
+    /// Machine preset, e.g. "shared-cpu-1x" (default) or "performance-2x".
+    pub size: Option<String>,
     /// VM memory, e.g. "512mb" or "1gb".
     pub memory: Option<String>,
     pub cpus: Option<u32>,
@@ -96,6 +98,9 @@ pub struct FlyConfig {
 #[serde(deny_unknown_fields)]
 pub struct CloudRunConfig {
     pub service: Option<String>,
+    /// Full image reference Cloud Run pulls, e.g. "europe-west1-docker.pkg.dev/acme/apps/api:1.4.0"
+    /// (default: `[image] name` when it is an Artifact Registry image, else a placeholder).
+    pub image: Option<String>,
     /// Cost guard: the most instances Cloud Run may start.
     pub max_instances: Option<u32>,
     pub min_instances: Option<u32>,

@@ -129,9 +129,11 @@ pub fn plan_text(plan: &ImagePlan, files: &[&str]) -> String {
         "imggen plan: binary {} of package {}\n\n",
         plan.bin, plan.package
     );
+    let sections = plan.deploy.sections();
     let width = plan
         .decisions
         .iter()
+        .chain(sections.iter().flat_map(|(_, ds)| ds.iter()))
         .map(|d| d.topic.len())
         .max()
         .unwrap_or(0);
@@ -140,6 +142,15 @@ pub fn plan_text(plan: &ImagePlan, files: &[&str]) -> String {
             "  {:width$}  {}\n  {:width$}    ({})\n",
             d.topic, d.value, "", d.why
         ));
+    }
+    for (platform, decisions) in sections {
+        out.push_str(&format!("\n{}:\n", platform.name()));
+        for d in decisions {
+            out.push_str(&format!(
+                "  {:width$}  {}\n  {:width$}    ({})\n",
+                d.topic, d.value, "", d.why
+            ));
+        }
     }
     if !plan.warnings.is_empty() {
         out.push_str("\nwarnings:\n");

@@ -57,6 +57,8 @@ pub struct ImagePlan {
     /// Directories the build reads at compile time (never excluded from the context).
     pub build_inputs: Vec<String>,
     pub platforms: Vec<Platform>,
+    /// Decisions only the platform files use (app names, regions, instance limits, proxy).
+    pub deploy: crate::platforms::PlatformPlan,
     pub warnings: Vec<String>,
     pub decisions: Vec<Decision>,
 }
@@ -565,7 +567,7 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
     let platforms = config.platforms.clone().unwrap_or_default();
     let mut build_inputs = facts.compile_time_dirs.clone();
     build_inputs.sort();
-    Ok(ImagePlan {
+    let mut plan = ImagePlan {
         name: config
             .image
             .as_ref()
@@ -602,9 +604,14 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
         labels,
         build_inputs,
         platforms,
+        deploy: Default::default(),
         warnings,
         decisions,
-    })
+    };
+    let (deploy, platform_warnings) = crate::platforms::decide(&plan, config)?;
+    plan.deploy = deploy;
+    plan.warnings.extend(platform_warnings);
+    Ok(plan)
 }
 
 fn libc_name(l: Libc) -> &'static str {
@@ -733,11 +740,9 @@ fn rust_version(
         if is_version(ch) {
             return (ch.clone(), "channel in rust-toolchain.toml".into());
         }
-        if ch != "stable" {
-            warnings.push(format!(
-                "rust-toolchain channel `{ch}` is not a release; the builder uses Rust {DEFAULT_RUST_VERSION} and rustup inside it will try to install `{ch}`; set rust_version in imggen.toml"
-            ));
-        }
+        warnings.push(format!(
+            "rust-toolchain channel `{ch}` is not a release number: rustup in the builder downloads `{ch}` at every cold build; pin a version such as channel = \"{DEFAULT_RUST_VERSION}\""
+        ));
     }
     if let Some(v) = &pkg.rust_version {
         if is_version(v) {

@@ -4,7 +4,6 @@
 //! normalized (LF, no trailing spaces, no runs of blank lines, one final newline) so
 //! `generate --check` is quiet when nothing changed.
 
-use crate::config::Platform;
 use crate::plan::{ImagePlan, APP_USER};
 use crate::profiles::{CaCerts, UserMethod};
 use anyhow::{Context as _, Result};
@@ -250,11 +249,6 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
         ),
     );
     render_template("Dockerfile", &ctx)
-}
-
-/// The platform a generated path belongs to, for `plan` output.
-pub fn platform_of(path: &str) -> Option<Platform> {
-    crate::platforms::platform_of(path)
 }
 
 #[cfg(test)]

@@ -70,23 +70,35 @@ static CONFIG_PORT: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
-/// Scans the package's sources and those of the workspace members it depends on by path.
+/// Scans a package's sources: `src/` and the folders of binaries whose path lies outside it.
 pub fn scan_package(root: &Path, pkg: &Package) -> SourceFacts {
     let mut facts = SourceFacts::default();
-    scan_dir(root, &pkg.dir, &mut facts);
+    let base = root.join(&pkg.dir);
+    let mut dirs = vec![base.join("src")];
+    for bin in &pkg.bins {
+        let dir = root
+            .join(&bin.path)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| base.clone());
+        if !dirs.iter().any(|d| dir.starts_with(d)) {
+            dirs.push(dir);
+        }
+    }
+    scan_dirs(root, &pkg.dir, &dirs, &mut facts);
     facts
 }
 
-fn scan_dir(root: &Path, dir: &str, facts: &mut SourceFacts) {
+fn scan_dirs(root: &Path, dir: &str, sources: &[std::path::PathBuf], facts: &mut SourceFacts) {
     let base = root.join(dir);
-    let mut files: Vec<_> = WalkDir::new(base.join("src"))
-        .sort_by_file_name()
-        .into_iter()
-        .flatten()
+    let mut files: Vec<_> = sources
+        .iter()
+        .flat_map(|s| WalkDir::new(s).into_iter().flatten())
         .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "rs"))
         .map(|e| e.into_path())
         .collect();
     files.sort();
+    files.dedup();
     for path in files {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;

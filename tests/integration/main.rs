@@ -4,4 +4,5 @@ mod cli;
 mod docker;
 mod engine;
 mod harness;
+mod platforms;
 mod snapshots;

@@ -63,6 +63,14 @@ fn snapshots_of_every_fixture() {
 }
 
 #[test]
+fn snapshots_of_every_fixture_analysis() {
+    for name in PLANNABLE {
+        let model = imggen::analyze::analyze(&fixture_path(name)).unwrap();
+        insta::assert_json_snapshot!(format!("{name}__analysis"), model);
+    }
+}
+
+#[test]
 fn hadolint_finds_nothing_in_any_dockerfile() {
     let dir = tempfile::tempdir().unwrap();
     for (label, fixture, extra) in variants() {
@@ -133,4 +141,82 @@ fn every_value_shared_with_the_image_comes_from_the_plan() {
             "{label}"
         );
     }
+}
+
+#[test]
+fn dockerignore_keeps_build_inputs_and_drops_secrets_and_output() {
+    use imggen::dockerignore::DockerIgnore;
+    for (label, fixture, extra) in variants() {
+        let (plan, files) = generate(fixture, extra);
+        let text = &files
+            .iter()
+            .find(|f| f.path == ".dockerignore")
+            .unwrap()
+            .contents;
+        let ignore = DockerIgnore::try_parse(text).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let mut needed: Vec<String> = [
+            "Cargo.toml",
+            "Cargo.lock",
+            ".cargo/config.toml",
+            ".sqlx/query-1.json",
+            "build.rs",
+            "rust-toolchain.toml",
+            "rust-toolchain",
+            "src/main.rs",
+            "crates/api/src/main.rs",
+            "crates/api/Cargo.toml",
+            ".env.example",
+            "README.md",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        needed.extend(plan.runtime_dirs.iter().map(|d| format!("{}/file", d.from)));
+        needed.extend(plan.build_inputs.iter().map(|d| format!("{d}/file")));
+        for path in &needed {
+            assert!(
+                !ignore.is_excluded(path),
+                "{label}: .dockerignore excludes {path}"
+            );
+        }
+        for path in [
+            "target/release/big",
+            ".git/HEAD",
+            ".env",
+            ".env.production",
+            "node_modules/x/y.js",
+            "web/node_modules/a",
+            "server.key",
+            "imggen.toml",
+        ] {
+            assert!(
+                ignore.is_excluded(path),
+                "{label}: .dockerignore sends {path}"
+            );
+        }
+    }
+}
+
+#[test]
+fn build_context_of_a_fixture_leaves_out_target_and_env() {
+    let t = crate::harness::Test::fixture("axum-single").args(&["generate"]);
+    t.run().code(0);
+    std::fs::create_dir_all(t.path().join("target/release")).unwrap();
+    std::fs::write(t.path().join("target/release/big.bin"), vec![0u8; 4 << 20]).unwrap();
+    let sent = imggen::context::list_context(t.path(), "Dockerfile").unwrap();
+    assert!(
+        sent.contains(&"Cargo.lock".to_string()) && sent.contains(&"src/main.rs".to_string()),
+        "{sent:?}"
+    );
+    assert!(sent.contains(&"Dockerfile".to_string()));
+    assert!(
+        !sent.iter().any(|p| p.starts_with("target") || p == ".env"),
+        "{sent:?}"
+    );
+    let (_, summary) = imggen::context::build_context(t.path(), "Dockerfile").unwrap();
+    assert!(
+        summary.bytes < 1 << 20,
+        "context is {} bytes",
+        summary.bytes
+    );
 }
