@@ -3,7 +3,7 @@
 //! reports build failures, a stopped engine and drifted files.
 //!
 //! The engine (`DOCKER_HOST` or the default socket), the registries on 127.0.0.1:5000 (open) and
-//! 127.0.0.1:5001 (user `ci`, password in `IMGGEN_TEST_REGISTRY_PASSWORD`) and the seeded base
+//! 127.0.0.1:5001 (user `ci`, password in `TEST_REGISTRY_PASSWORD`) and the seeded base
 //! images come from `.ci/run`; without them these tests fail with a message saying so.
 
 use crate::docker::{docker, docker_ok, free_port, http_get, Container};
@@ -27,8 +27,8 @@ fn require_engine() {
 
 /// The password of the `ci` user of the registry on 127.0.0.1:5001.
 fn registry_password() -> String {
-    std::env::var("IMGGEN_TEST_REGISTRY_PASSWORD").unwrap_or_else(|_| {
-        panic!("IMGGEN_TEST_REGISTRY_PASSWORD is unset; `.ci/run` sets it from /var/tmp/docker-up/registry-password")
+    std::env::var("TEST_REGISTRY_PASSWORD").unwrap_or_else(|_| {
+        panic!("TEST_REGISTRY_PASSWORD is unset; `.ci/run` sets it from /var/tmp/docker-up/registry-password")
     })
 }
 
