@@ -440,6 +440,30 @@ fn live_tail(tail: &VecDeque<String>) -> String {
         .collect()
 }
 
+/// Drops terminal colour sequences (`ESC [ ... m`), which the classic builder wraps around a
+/// step's stderr.
+pub fn strip_sgr(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find('\x1b') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        match after.strip_prefix('[').and_then(|a| {
+            a.find(|c: char| !(c.is_ascii_digit() || c == ';'))
+                .filter(|&i| a[i..].starts_with('m'))
+                .map(|i| &a[i + 1..])
+        }) {
+            Some(tail) => rest = tail,
+            None => {
+                out.push('\x1b');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Turns the classic builder's text stream (`Step 3/12 : RUN ...` and the output after it)
 /// into events.
 #[derive(Default)]
@@ -456,7 +480,12 @@ impl ClassicParser {
         let mut events = Vec::new();
         while let Some(end) = self.buffer.find('\n') {
             let line: String = self.buffer.drain(..=end).collect();
-            self.line(line.trim_end_matches(['\n', '\r']), &mut events);
+            let raw = line.trim_end_matches(['\n', '\r']);
+            let plain = strip_sgr(raw);
+            if plain.is_empty() && !raw.is_empty() {
+                continue;
+            }
+            self.line(&plain, &mut events);
         }
         events
     }
@@ -687,6 +716,11 @@ mod tests {
                 },
             ]
         );
+        let mut c = ClassicParser::default();
+        let events = c.feed("Step 4/9 : RUN x\n\u{1b}[91mwarning: w\n\u{1b}[0m\n\u{1b}[0mRemoving intermediate container 52c3\n");
+        assert_eq!(events[1], output("4", "warning: w\n"));
+        assert_eq!(events.len(), 2);
+        assert_eq!(strip_sgr("\u{1b}[1;31mred\u{1b}[0m \u{1b}x"), "red \u{1b}x");
         let mut c = ClassicParser::default();
         let mut events =
             c.feed("Step 1/1 : FROM x\n ---> 1\nSuccessfully built 1\nSuccessfully tagged a:b\n");
