@@ -357,7 +357,7 @@ fn failed(e: anyhow::Error, view: &Progress) -> Result<ExitCode> {
     let step = view.failed_tail(FAILED_TAIL);
     if view.is_live() {
         if let Some((name, tail)) = &step {
-            eprintln!("-- last lines of {name}:");
+            eprintln!("-- last lines of {}:", clip(name, 100));
             for line in tail {
                 eprintln!("{line}");
             }
