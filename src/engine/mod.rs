@@ -48,6 +48,7 @@ Exit codes: 0 built (and pushed); 1 the build failed (the failing step's output 
 2 any other error (drifted generated files, engine not running, credentials refused, registry \
 unreachable, invalid tag).")]
 pub struct BuildArgs {
+    /// The project path and the configuration flags shared with `generate`.
     #[command(flatten)]
     pub project: crate::cli::ProjectArgs,
     /// Image reference to tag (repeatable), e.g. ghcr.io/acme/api:1.2; replaces the defaults
