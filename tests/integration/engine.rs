@@ -396,6 +396,15 @@ fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
     let password = registry_password();
     let tag = unique("push");
     let open = format!("127.0.0.1:5000/imggen-test/engine-push:{tag}");
+    let _untag = Untag(
+        ["127.0.0.1:5000", "127.0.0.1:5001"]
+            .iter()
+            .flat_map(|r| {
+                ["", "-helper", "-anon", "-wrong"]
+                    .map(|s| format!("{r}/imggen-test/engine-push:{tag}{s}"))
+            })
+            .collect(),
+    );
     let (t, run) = build(generated("axum-single"), &["--tag", &open, "--push"]);
     run.code(0);
     assert_eq!(
@@ -542,6 +551,17 @@ fn an_engine_that_is_not_running_is_one_error_line_and_exit_2() {
     run.code(2)
         .one_error_line()
         .stderr_has("no container engine is answering at unix:///nonexistent.sock");
+}
+
+/// Removes the local tags of a run's unique references when the test ends.
+struct Untag(Vec<String>);
+
+impl Drop for Untag {
+    fn drop(&mut self) {
+        for r in &self.0 {
+            let _ = docker().args(["rmi", r]).output();
+        }
+    }
 }
 
 fn base64_encode(text: &str) -> String {
