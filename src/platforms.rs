@@ -115,6 +115,9 @@ pub struct FlyPlan {
     pub cpu_kind: Option<String>,
     /// `[deploy] release_command`, only when configured.
     pub release_command: Option<String>,
+    /// `name@sha256:...` recorded by `imggen build --push --write-digest`: fly deploys this
+    /// image instead of building the Dockerfile.
+    pub image: Option<String>,
     /// What was decided and why, for `imggen plan`.
     pub decisions: Vec<Decision>,
 }
@@ -348,6 +351,17 @@ fn decide_fly(image: &ImagePlan, config: &Config, name: &str) -> Result<FlyPlan>
             "imggen.toml [fly] size / memory"
         },
     ));
+    let pinned = config
+        .image
+        .as_ref()
+        .and_then(|i| i.pinned_ref(&image.name));
+    if let Some(p) = &pinned {
+        decisions.push(decision(
+            "image",
+            p,
+            "the digest `imggen build --push --write-digest` recorded: fly deploys it, no build",
+        ));
+    }
     if let Some(cmd) = &c.release_command {
         decisions.push(decision(
             "release command",
@@ -365,6 +379,7 @@ fn decide_fly(image: &ImagePlan, config: &Config, name: &str) -> Result<FlyPlan>
         cpus: c.cpus,
         cpu_kind: c.cpu_kind,
         release_command: c.release_command,
+        image: pinned,
         decisions,
     })
 }
@@ -397,6 +412,15 @@ fn with_tag(reference: &str) -> String {
 fn cloud_run_image(config: &Config, name: &str) -> (String, bool, String) {
     if let Some(i) = config.cloud_run.as_ref().and_then(|c| c.image.clone()) {
         return (i, false, "imggen.toml [cloud_run] image".into());
+    }
+    if let Some(pinned) = config.image.as_ref().and_then(|i| i.pinned_ref(name)) {
+        if cloud_run_can_pull(&pinned) {
+            return (
+                pinned,
+                false,
+                "the digest `imggen build --push --write-digest` recorded".into(),
+            );
+        }
     }
     if let Some(n) = config.image.as_ref().and_then(|i| i.name.as_deref()) {
         if cloud_run_can_pull(n) {
@@ -697,6 +721,7 @@ fn render_fly(plan: &ImagePlan, fly: &FlyPlan) -> Result<String> {
             "min_machines_running": fly.min_machines_running,
             "health_path": plan.health_path.as_deref().map(toml_str),
             "release_command": fly.release_command.as_deref().map(toml_str),
+            "image": fly.image.as_deref().map(toml_str),
             "size": toml_str(&fly.size),
             "memory": toml_str(&fly.memory),
             "cpus": fly.cpus,

@@ -157,8 +157,53 @@ fn variants() -> &'static [Variant] {
             plan,
             files,
         });
+        let (plan, files) = generate(
+            "axum-single",
+            Config {
+                image: Some(imggen::config::ImageConfig {
+                    name: Some(PINNED_NAME.into()),
+                    digest: Some(PINNED_DIGEST.into()),
+                    ..Default::default()
+                }),
+                ..all_platforms("axum-single", Proxy::Caddy)
+            },
+        );
+        out.push(Variant {
+            name: "pinned".into(),
+            plan,
+            files,
+        });
         out
     })
+}
+
+const PINNED_NAME: &str = "europe-west1-docker.pkg.dev/acme/apps/hello-axum";
+const PINNED_DIGEST: &str =
+    "sha256:4b0f6f0b2d6c6a1c1e3f4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091";
+
+#[test]
+fn a_recorded_digest_pins_fly_and_cloud_run() {
+    let v = variants().iter().find(|v| v.name == "pinned").unwrap();
+    let file = |path: &str| &v.files.iter().find(|f| f.path == path).unwrap().contents;
+    let pinned = format!("{PINNED_NAME}@{PINNED_DIGEST}");
+    let fly: toml::Table = toml::from_str(file("fly.toml")).unwrap();
+    assert_eq!(fly["build"]["image"].as_str(), Some(pinned.as_str()));
+    assert!(
+        fly["build"].get("dockerfile").is_none(),
+        "a pinned fly.toml builds nothing"
+    );
+    assert!(file("deploy/cloud-run/service.yaml").contains(&format!("image: \"{pinned}\"")));
+    let unpinned = variants().iter().find(|v| v.name == "axum-single").unwrap();
+    let fly: toml::Table = toml::from_str(
+        &unpinned
+            .files
+            .iter()
+            .find(|f| f.path == "fly.toml")
+            .unwrap()
+            .contents,
+    )
+    .unwrap();
+    assert_eq!(fly["build"]["dockerfile"].as_str(), Some("Dockerfile"));
 }
 
 fn yaml_files() -> Vec<(&'static Variant, &'static GeneratedFile)> {
@@ -749,7 +794,11 @@ fn caddy(home: &Path, args: &[&str]) -> Output {
 fn caddyfiles_validate_and_are_formatted() {
     let dir = tempdir();
     let files = files_named("Caddyfile");
-    assert_eq!(files.len(), FIXTURES.len());
+    assert_eq!(
+        files.len(),
+        FIXTURES.len() + 1,
+        "every fixture and the pinned variant"
+    );
     for (v, f) in &files {
         let path = dir.path().join(format!("{}.Caddyfile", v.name));
         write(&path, &f.contents);
