@@ -79,8 +79,9 @@ pub struct BuildArgs {
     /// After --push, record the digest as [image] digest in imggen.toml and refresh the deploy files that pin it.
     #[arg(long, requires = "push")]
     pub write_digest: bool,
-    /// Network for RUN steps: host (default: works without a bridge network), default, or none.
-    #[arg(long, default_value = "host", value_name = "MODE")]
+    /// Network for RUN steps: default (the engine's bridge), host (for engines without a bridge
+    /// network, e.g. dockerd --bridge=none), or none.
+    #[arg(long, default_value = "default", value_name = "MODE")]
     pub network: String,
 }
 

@@ -48,9 +48,10 @@ fn generated(fixture: &str) -> Test {
     t
 }
 
-/// Runs `imggen build ARGS --progress plain` in the project.
+/// Runs `imggen build ARGS --progress plain` in the project, on the host network (the test
+/// engine runs without a bridge).
 fn build(t: Test, args: &[&str]) -> (Test, Run) {
-    let mut all = vec!["build", "--progress", "plain"];
+    let mut all = vec!["build", "--progress", "plain", "--network", "host"];
     all.extend_from_slice(args);
     let t = t.args(&all);
     let run = t.run();
@@ -355,6 +356,8 @@ fn workspace_builds_with_the_classic_builder_and_runs_the_chosen_binary() {
     // The live view, forced onto a pipe: ANSI redraws, a check mark per finished step.
     let t = t.args(&[
         "build",
+        "--network",
+        "host",
         "--progress",
         "tty",
         "--tag",
