@@ -12,8 +12,10 @@
 #                    imggen-mounts imggen with `cache_mounts = true`, BuildKit
 #                    naive         FROM the same builder; COPY . . && cargo build --release
 #                    chef          the canonical cargo-chef pattern, classic builder
+#                    mounts-v0     (not by default) imggen's first cache_mounts Dockerfile, frozen in
+#                                  bench/baselines/, to compare template changes in one run
 #   BENCH_REPEAT     repetitions of the cheap steps (one-line rebuild, stop), default 3
-#   BENCH_QUIET_MAX  seconds to wait for an idle machine before each timed step, default 20
+#   BENCH_QUIET_MAX  seconds to wait for an idle machine before each timed step, default 5
 #   BENCH_NEW_DEP    the dependency line the dependency step adds, default 'hex = "0.4"'
 #   BENCH_SKIP       space-separated parts to skip: analyze musl devctx
 #   BENCH_OUT        output prefix, default bench/results (writes .json and .md)
@@ -33,16 +35,17 @@ DOCKER=${DOCKER:-/usr/bin/docker}
 DOCKER_UP=${DOCKER_UP:-$ROOT/../shared/scripts/docker-up.sh}
 VARIANTS=${BENCH_VARIANTS:-imggen imggen-bk imggen-mounts naive chef}
 REPEAT=${BENCH_REPEAT:-3}
-QUIET_MAX=${BENCH_QUIET_MAX:-20}
+QUIET_MAX=${BENCH_QUIET_MAX:-5}
 NEW_DEP=${BENCH_NEW_DEP:-hex = \"0.4\"}
 SKIP=" ${BENCH_SKIP:-} "
 OUT=${BENCH_OUT:-$ROOT/bench/results}
 FIXTURE=$ROOT/tests/fixtures/axum-single
 MUSL_FIXTURE=$ROOT/tests/fixtures/musl-static
-# The fixture's package is renamed so that this run's cache mount (imggen-target-<name>-...)
-# and layers are its own, not those of tests building the same fixture on a shared engine.
-PKG=hello-axum-bench
 RUN_ID=$(date +%Y%m%d-%H%M%S)-$$
+# The fixture's package gets a name of its own for this run, so that its cache mount
+# (imggen-target-<name>-...) and layers can match neither an earlier run's nor those of tests that
+# build the same fixture on a shared engine: every cache hit below comes from this run.
+PKG=axum-bench-$RUN_ID
 PFX=imggen-bench-$RUN_ID
 START=$(date +%s.%N)
 
@@ -112,6 +115,8 @@ to_bytes() {
 record() { jq -nc "$@" >>"$REC"; }
 
 # measure VARIANT STEP REP LOG CMD...: one timed step, recorded with the machine's load around it.
+# Host steps set PAIR to the variant measured right after them: the two form one ratio, so that
+# the load other work puts on the machine (it comes and goes) weighs on both sides alike.
 measure() {
   local variant=$1 step=$2 rep=$3 logf=$4; shift 4
   local waited c0 c1 t0 t1 secs
@@ -123,12 +128,15 @@ measure() {
   fi
   t1=$(now); c1=$(cpu_stat)
   secs=$(sub "$t1" "$t0")
-  record --arg v "$variant" --arg s "$step" --argjson r "$rep" --argjson sec "$secs" \
+  # A step that compiled nothing measured a cache hit, not a build.
+  grep -aq 'Compiling ' "$logf" || [ "$step" = download ] || [ "$step" = no-change ] ||
+    die "$variant $step compiled nothing: a stale cache answered ($logf)"
+  record --arg v "$variant" --arg s "$step" --argjson r "$rep" --argjson sec "$secs" --arg pair "${PAIR:-}" \
     --argjson cargo "$(cargo_seconds "$logf")" --argjson busy "$(busy_between "$c0" "$c1")" \
     --argjson load "$(cut -d' ' -f1 /proc/loadavg)" --argjson waited "$waited" \
     --argjson compiled "$(count_lines 'Compiling ' "$logf")" \
     --argjson downloaded "$(count_lines 'Downloaded ' "$logf")" \
-    '{kind: "time", variant: $v, step: $s, rep: $r, seconds: $sec, cargo_seconds: $cargo,
+    '{kind: "time", variant: $v, step: $s, rep: $r, pair: $pair, seconds: $sec, cargo_seconds: $cargo,
       machine_busy: $busy, load1: $load, waited_for_quiet: $waited, compiled: $compiled,
       downloaded: $downloaded}'
   log "$(printf '%-14s %-9s #%s %8.2fs (cargo %ss, machine %s busy)' "$variant" "$step" "$rep" "$secs" \
@@ -138,26 +146,32 @@ measure() {
 # --- BuildKit cache housekeeping (targeted: never other people's cache) -----------------------
 # Build cache records (BuildKit) as one JSON array.
 buildkit_records() { curl -sf --unix-socket /var/run/docker.sock http://localhost/system/df | jq -c '.BuildCache // []'; }
-# prune_buildkit cold|all: "cold" removes this package's target cache mount and the cargo registry
-# cache mounts (id imggen-cargo-registry is shared by every imggen project on the engine; ones in
-# use stay); "all" (at exit) removes every record that names this run's package, with the records
-# built on top of them. One prune call with an id regex, so BuildKit orders children first.
+# prune_buildkit cold|all: "cold" removes the cargo registry cache mounts (id imggen-cargo-registry
+# is shared by every imggen project on the engine; ones in use stay; this run's target mounts are
+# new anyway, as the package name is); "all" (at exit) removes every record that names this run's
+# package, with the records built on top of them. One prune call with an id regex, so BuildKit
+# orders children first.
 prune_buildkit() {
   local ids
-  ids=$(buildkit_records | jq -r --arg p "$PKG" --arg mode "$1" '. as $all
-    | def grow(s): ((s + [$all[] | select((.Parent // "") != "") | select(.Parent as $q | s | index($q)) | .ID])
-        | unique) as $n | if ($n | length) == (s | length) then s else grow($n) end;
-      if $mode == "cold" then
-        [$all[] | select(.Type == "exec.cachemount") | select((.InUse | not))
-          | select((.Description | startswith("cached mount /usr/local/cargo/registry "))
-                   or (.Description | contains($p))) | .ID]
-      else grow([$all[] | select(.Description | contains($p)) | .ID]) end
-    | join("|")')
-  [ -z "$ids" ] || "$DOCKER" builder prune -f --filter "id=$ids" >/dev/null 2>&1 || true
+  for _ in 1 2 3; do
+    ids=$(buildkit_records | jq -r --arg p "$PKG" --arg mode "$1" '. as $all
+      | def grow(s): ((s + [$all[] | select((.Parent // "") != "") | select(.Parent as $q | s | index($q)) | .ID])
+          | unique) as $n | if ($n | length) == (s | length) then s else grow($n) end;
+        if $mode == "cold" then
+          [$all[] | select(.Type == "exec.cachemount") | select((.InUse | not))
+            | select(.Description | startswith("cached mount /usr/local/cargo/registry ")) | .ID]
+        else grow([$all[] | select(.Description | contains($p)) | .ID]) end
+      | join("|")')
+    [ -n "$ids" ] || return 0
+    # Fails while another prune runs on the engine: try again.
+    "$DOCKER" builder prune -f --filter "id=$ids" >>"$WORK/prune.log" 2>&1 || sleep 2
+  done
+  log "warning: build cache records of $PKG left after 3 prunes: $ids"
 }
 
 # --- docker helpers ---------------------------------------------------------------------------
-builder_of() { case $1 in imggen-bk|imggen-mounts) echo buildkit ;; *) echo classic ;; esac; }
+builder_of() { case $1 in imggen-bk | imggen-mounts | mounts-v0) echo buildkit ;; *) echo classic ;; esac; }
+uses_mounts() { case $1 in imggen-mounts | mounts-v0) return 0 ;; *) return 1 ;; esac; }
 tag_of() { echo "$PFX-$1"; }
 docker_build() { # docker_build VARIANT DIR [--no-cache]
   local variant=$1 dir=$2; shift 2
@@ -225,7 +239,7 @@ size_test() {
   if [ "$base" = scratch ]; then base_size=0; else base_size=$("$DOCKER" image inspect -f '{{.Size}}' "$base"); fi
   name=$PFX-size-$variant
   CONTAINERS+=("$name")
-  "$DOCKER" create --name "$name" "$image" >/dev/null
+  "$DOCKER" create --name "$name" "$image" >/dev/null 2>>"$WORK/docker-run.log"
   bin=$("$DOCKER" cp "$name:$binpath" - | tar -xO | wc -c)
   if "$DOCKER" cp "$name:/etc/ssl/certs/ca-certificates.crt" - 2>/dev/null | tar -xO >"$WORK/ca-$variant.crt" 2>/dev/null &&
     [ -s "$WORK/ca-$variant.crt" ]; then
@@ -254,29 +268,39 @@ BASE=$WORK/base
 cp -r "$FIXTURE" "$BASE"
 sed -i "s/^name = \"hello-axum\"/name = \"$PKG\"/" "$BASE/Cargo.toml" "$BASE/Cargo.lock"
 grep -q "name = \"$PKG\"" "$BASE/Cargo.lock" || die "could not rename the fixture's package"
+# Rewrite the lockfile in cargo's order for the new name (no version changes: offline, workspace only).
+(cd "$BASE" && cargo update --workspace --offline --quiet) || die "cannot re-lock the renamed package"
 DEP=$WORK/dep
 cp -r "$BASE" "$DEP"
 awk -v dep="$NEW_DEP" '{ print } /^\[dependencies\]/ { print dep }' "$BASE/Cargo.toml" >"$DEP/Cargo.toml"
 (cd "$DEP" && { cargo update --workspace --offline --quiet 2>/dev/null || cargo update --workspace --quiet; } &&
   cargo fetch --locked --quiet) || die "cannot lock $NEW_DEP"
 diff -u "$BASE/Cargo.lock" "$DEP/Cargo.lock" >"$WORK/dep-lock.diff" || true
-NEW_CRATES=$(grep -c '^+name = ' "$WORK/dep-lock.diff" || true)
+NEW_CRATES=$(($(grep -c '^\[\[package\]\]' "$DEP/Cargo.lock") - $(grep -c '^\[\[package\]\]' "$BASE/Cargo.lock")))
 # Warm the host registry for the base project too (the floor never downloads).
 (cd "$BASE" && cargo fetch --locked --quiet)
 
 HOST_TRIPLE=$(rustc -vV | awk '/^host:/ { print $2 }')
 HOST=$WORK/host
 cp -r "$BASE" "$HOST"
+# Every copy answers /health with its own text, so no two variants ever build the same binary
+# (BuildKit would reuse one variant's runtime layer for another's identical one).
+one_line() { sed -i -E "s/async \{ \"ok[^\"]*\" \}/async { \"ok-$2\" }/" "$1/src/main.rs"; grep -q "\"ok-$2\"" "$1/src/main.rs"; }
+one_line "$HOST" host
 
+# imggen's .dockerignore, for the developer-checkout context figure.
+mkdir -p "$WORK/ign" && cp -r "$BASE/." "$WORK/ign/" && "$IMGGEN" generate "$WORK/ign" >/dev/null 2>&1
+cp "$WORK/ign/.dockerignore" "$WORK/imggen.dockerignore"
 for v in $VARIANTS; do
   d=$WORK/v-$v
   cp -r "$BASE" "$d"
+  one_line "$d" "$v"
   case $v in
     imggen | imggen-bk) "$IMGGEN" generate "$d" >/dev/null 2>&1 ;;
     imggen-mounts)
       printf 'version = 1\ncache_mounts = true\n' >"$d/imggen.toml"
       "$IMGGEN" generate "$d" >/dev/null 2>&1 ;;
-    naive | chef) ;;
+    naive | chef | mounts-v0) ;;
     *) die "unknown variant $v" ;;
   esac
 done
@@ -322,11 +346,12 @@ ENTRYPOINT ["/usr/local/bin/$PKG"]
 EOF
       printf 'target\n.git\n' >"$d/.dockerignore"
       ;;
+    mounts-v0)
+      sed "s/@PKG@/$PKG/g" "$ROOT/bench/baselines/cache-mounts-v0.Dockerfile" >"$d/Dockerfile"
+      cp "$WORK/imggen.dockerignore" "$d/.dockerignore"
+      ;;
   esac
 done
-# imggen's .dockerignore, for the developer-checkout context figure.
-mkdir -p "$WORK/ign" && cp -r "$BASE/." "$WORK/ign/" && "$IMGGEN" generate "$WORK/ign" >/dev/null 2>&1
-cp "$WORK/ign/.dockerignore" "$WORK/imggen.dockerignore"
 if ! skipped musl; then
   MUSL=$WORK/musl
   cp -r "$MUSL_FIXTURE" "$MUSL"
@@ -352,7 +377,6 @@ record --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg rev "$(git -C "$ROOT" r
 
 host_cargo() { (cd "$HOST" && env -u RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS -u CARGO_INCREMENTAL \
   CARGO_TARGET_DIR="$HOST/target" cargo build --release --locked); }
-one_line() { sed -i -E "s/async \{ \"ok[^\"]*\" \}/async { \"ok-$2\" }/" "$1/src/main.rs"; grep -q "ok-$2" "$1/src/main.rs"; }
 
 # --- analysis speed (first: it is quick and wants a quiet machine) -----------------------------
 if ! skipped analyze; then
@@ -364,30 +388,35 @@ if ! skipped analyze; then
 fi
 
 # --- cold -------------------------------------------------------------------------------------
-log "cold builds"
+log "cold builds (each variant right after a host build of its own)"
 EMPTY_HOME=$WORK/cargo-home-empty
 mkdir -p "$EMPTY_HOME"
-measure host download 1 "$WORK/host-download.log" \
+PAIR="" measure host download 1 "$WORK/host-download.log" \
   env CARGO_HOME="$EMPTY_HOME" sh -c "cd '$HOST' && cargo fetch --locked --target '$HOST_TRIPLE' -v"
 rm -rf "$EMPTY_HOME"
-measure host cold 1 "$WORK/host-cold.log" host_cargo
 for v in $VARIANTS; do
-  [ "$(builder_of "$v")" = buildkit ] && prune_buildkit cold
+  rm -rf "$HOST/target"
+  PAIR=$v measure host cold 1 "$WORK/host-cold-$v.log" host_cargo
+  if uses_mounts "$v"; then prune_buildkit cold; fi
   measure "$v" cold 1 "$WORK/$v-cold.log" docker_build "$v" "$WORK/v-$v" --no-cache
   collect_images "$WORK/$v-cold.log"
   TAGS+=("$(tag_of "$v")")
   record --arg v "$v" --argjson b "$(context_bytes "$WORK/$v-cold.log")" '{kind: "context", variant: $v, where: "fixture", bytes: $b}'
+  # Nothing changed: the builder's fixed cost of a fully cached build.
+  measure "$v" no-change 1 "$WORK/$v-no-change.log" docker_build "$v" "$WORK/v-$v"
 done
 
 # --- one-line change --------------------------------------------------------------------------
-log "one-line change in src/main.rs"
+log "one-line change in src/main.rs ($REPEAT rounds)"
+edits=0
 for rep in $(seq 1 "$REPEAT"); do
-  one_line "$HOST" "$rep"
-  measure host one-line "$rep" "$WORK/host-one-line-$rep.log" host_cargo
   for v in $VARIANTS; do
     # The naive Dockerfile rebuilds everything on any change: once is enough.
     if [ "$v" = naive ] && [ "$rep" -gt 1 ]; then continue; fi
-    one_line "$WORK/v-$v" "$rep"
+    edits=$((edits + 1))
+    one_line "$HOST" "host-$edits"
+    PAIR=$v measure host one-line "$rep" "$WORK/host-one-line-$rep-$v.log" host_cargo
+    one_line "$WORK/v-$v" "$v-$rep"
     measure "$v" one-line "$rep" "$WORK/$v-one-line-$rep.log" docker_build "$v" "$WORK/v-$v"
     collect_images "$WORK/$v-one-line-$rep.log"
   done
@@ -395,13 +424,17 @@ done
 
 # --- dependency change ------------------------------------------------------------------------
 log "dependency change: $NEW_DEP"
-cp "$DEP/Cargo.toml" "$DEP/Cargo.lock" "$HOST/"
-measure host dep 1 "$WORK/host-dep.log" host_cargo
+# Every host measurement starts from the same state (one-line edits built, dependency absent).
+cp -a "$HOST" "$WORK/host-before-dep"
 for v in $VARIANTS; do
+  rm -rf "$HOST" && cp -a "$WORK/host-before-dep" "$HOST"
+  cp "$DEP/Cargo.toml" "$DEP/Cargo.lock" "$HOST/"
+  PAIR=$v measure host dep 1 "$WORK/host-dep-$v.log" host_cargo
   cp "$DEP/Cargo.toml" "$DEP/Cargo.lock" "$WORK/v-$v/"
   measure "$v" dep 1 "$WORK/$v-dep.log" docker_build "$v" "$WORK/v-$v"
   collect_images "$WORK/$v-dep.log"
 done
+rm -rf "$WORK/host-before-dep"
 
 # --- build context of a developer's checkout (target/ present) --------------------------------
 if ! skipped devctx; then

@@ -11,12 +11,12 @@ def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else ($a / $
   def one($v; $s): (secs($v; $s) | first);
   def stats($v; $s): secs($v; $s) | {min: (min | r3), median: (median | r3), all: .};
   def overhead($v; $s): [times($v; $s)[] | .seconds - .cargo_seconds] | min | r2;
+  # the host measurement taken right before variant $v's, for step $s and round $r
+  def host_for($v; $s; $r): [$t[] | select(.variant == "host" and .step == $s and .pair == $v and .rep == $r) | .seconds] | first;
+  def pairs($v; $s): [times($v; $s)[] | {rep, docker: .seconds, host: host_for($v; $s; .rep)}
+                      | . + {ratio: (if .host then (.docker / .host | r2) else null end)}];
   ($all | map(select(.kind == "meta")) | first) as $meta
 | (one("host"; "download")) as $download
-| (one("host"; "cold")) as $host_cold
-| (if $host_cold == null then null else $host_cold + ($download // 0) end) as $cold_floor
-| (stats("host"; "one-line")) as $host_one
-| (one("host"; "dep")) as $host_dep
 | {
     goals: {cold: 1.10, one_line: 1.10, dep: 1.5, stop_seconds: 0.5, image_overhead_bytes: 1000000, analyze_ms: 100},
     meta: ($meta | del(.kind)),
@@ -24,32 +24,31 @@ def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else ($a / $
     analyze: ($all | map(select(.kind == "analyze")) | first | if . then del(.kind) else null end),
     host: {
       download_seconds: $download,
-      cold_seconds: $host_cold,
-      cold_floor_seconds: ($cold_floor | r3),
-      one_line_seconds: $host_one,
-      dep_seconds: $host_dep,
+      cold_seconds: stats("host"; "cold"),
+      one_line_seconds: stats("host"; "one-line"),
+      dep_seconds: stats("host"; "dep"),
       overhead_seconds: {cold: overhead("host"; "cold"), one_line: overhead("host"; "one-line"), dep: overhead("host"; "dep")}
     },
     variants: [
       ($meta.variants // [])[] as $v
-      | (stats($v; "one-line")) as $one
+      | (pairs($v; "cold") | first) as $cold
+      | (pairs($v; "one-line")) as $one
+      | (pairs($v; "dep") | first) as $dep
       | [$all[] | select(.kind == "stop" and .variant == $v)] as $stops
       | {
           name: $v,
-          builder: (if $v == "imggen-bk" or $v == "imggen-mounts" then "buildkit" else "classic" end),
-          cold_seconds: one($v; "cold"),
-          one_line_seconds: $one,
-          dep_seconds: one($v; "dep"),
-          ratios: {
-            cold: ratio(one($v; "cold"); $cold_floor),
-            cold_vs_warm_registry_floor: ratio(one($v; "cold"); $host_cold),
-            one_line: ratio($one.min; $host_one.min),
-            one_line_median: ratio($one.median; $host_one.median),
-            dep: ratio(one($v; "dep"); $host_dep)
-          },
+          builder: (if $v == "imggen-bk" or $v == "imggen-mounts" or $v == "mounts-v0" then "buildkit" else "classic" end),
+          cold: ($cold + {host_with_download: ((($cold.host // 0) + ($download // 0)) | r3),
+                          ratio: ratio($cold.docker; ($cold.host // 0) + ($download // 0)),
+                          ratio_vs_warm_registry: $cold.ratio}),
+          one_line: {pairs: $one, docker_min: ([$one[].docker] | min | r3), host_min: ([$one[].host] | min | r3),
+                     ratio: ([$one[].ratio] | median), ratio_of_mins: ratio([$one[].docker] | min; [$one[].host] | min)},
+          dep: $dep,
           # wall time minus cargo's own "Finished in" times: docker, planner, layers, export
-          overhead_seconds: {cold: overhead($v; "cold"), one_line: overhead($v; "one-line"), dep: overhead($v; "dep")},
+          non_cargo_seconds: {cold: overhead($v; "cold"), one_line: overhead($v; "one-line"), dep: overhead($v; "dep")},
+          no_change_seconds: one($v; "no-change"),
           cold_downloaded_crates: (times($v; "cold") | first | .downloaded),
+          cold_compiled_crates: (times($v; "cold") | first | .compiled),
           dep_compiled_crates: (times($v; "dep") | first | .compiled),
           context_bytes: ([$all[] | select(.kind == "context" and .variant == $v)] | first | .bytes),
           stop_seconds: {min: ([$stops[].stop_seconds] | min | r3), median: ([$stops[].stop_seconds] | median | r3),
@@ -67,6 +66,6 @@ def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else ($a / $
         } end
     ),
     context_dev_checkout: [$all[] | select(.kind == "context" and .where == "dev") | del(.kind, .where)],
-    machine_load: [$t[] | {variant, step, rep, seconds, machine_busy, load1, waited_for_quiet}],
+    machine_load: [$t[] | {variant, step, rep, pair, seconds, machine_busy, load1, waited_for_quiet}],
     records: $all
   }
