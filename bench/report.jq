@@ -28,6 +28,9 @@ def median: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end
   "",
   "Goals: cold \($g.cold)x, one-line \($g.one_line)x, dependency change \($g.dep)x (✓ met, ✗ missed). The cold floor includes the host's download time (`cargo fetch` into an empty CARGO_HOME); against the warm-registry build alone: \([$r.variants[] | "\(.name) \(.cold.ratio_vs_warm_registry | x)"] | join(", ")). Crates downloaded by the cold docker builds: \([$r.variants[] | "\(.name) \(.cold_downloaded_crates)"] | join(", ")). Dependency added: `\($m.new_dependency)` (\($m.new_crates_in_lock) new crate in Cargo.lock). Non-cargo time: wall time minus cargo's own `Finished in` times (for docker: the client, context, planner, container starts, layer commits, export). A rebuild with nothing changed (the builder's fixed cost): \([$r.variants[] | "\(.name) \(.no_change_seconds | f2) s"] | join(", ")).",
   "",
+  (if ($r.invalid_measurements | length) > 0 then
+    "Measured again because the variant's layer cache was lost mid-run (other work pruned the engine): \([$r.invalid_measurements[] | select(.variant != "host") | "\(.variant) \(.step) #\(.rep) (\(.seconds | f1) s)"] | join(", ")).", ""
+   else empty end),
   "## Run time, size, context",
   "",
   "| | `docker stop` (median) | exit code | image over base | binary | image - base - binary | CA certs, TLS verified | context sent |",

@@ -14,6 +14,8 @@
 #                    chef          the canonical cargo-chef pattern, classic builder
 #                    mounts-v0     (not by default) imggen's first cache_mounts Dockerfile, frozen in
 #                                  bench/baselines/, to compare template changes in one run
+#                    imggen-proposed (not by default) imggen's default Dockerfile with two changes
+#                                  proposed for the classic builder (see propose_dockerfile)
 #   BENCH_REPEAT     repetitions of the cheap steps (one-line rebuild, stop), default 3
 #   BENCH_QUIET_MAX  seconds to wait for an idle machine before each timed step, default 5
 #   BENCH_NEW_DEP    the dependency line the dependency step adds, default 'hex = "0.4"'
@@ -113,6 +115,12 @@ to_bytes() {
     m = (u == "kB") ? 1e3 : (u == "MB") ? 1e6 : (u == "GB") ? 1e9 : 1; printf "%d", n * m }'
 }
 record() { jq -nc "$@" >>"$REC"; }
+# Marks the last records of VARIANT STEP REP (and its host pair) invalid: they measured a lost cache.
+mark_invalid() {
+  jq -c --arg v "$1" --arg s "$2" --argjson r "$3" \
+    'if .kind == "time" and .step == $s and .rep == $r and (.variant == $v or .pair == $v) and (.invalid | not)
+     then . + {invalid: true} else . end' "$REC" >"$REC.tmp" && mv "$REC.tmp" "$REC"
+}
 
 # measure VARIANT STEP REP LOG CMD...: one timed step, recorded with the machine's load around it.
 # Host steps set PAIR to the variant measured right after them: the two form one ratio, so that
@@ -170,6 +178,17 @@ prune_buildkit() {
 }
 
 # --- docker helpers ---------------------------------------------------------------------------
+# Two changes to imggen's default Dockerfile, measured as a proposal for the classic builder:
+# 1. the planner deletes the crates that `cargo chef prepare` downloads (cargo metadata needs them)
+#    in the same RUN, so its layer does not commit ~50 MB on every source change;
+# 2. the runtime stage copies the built tree last, after its metadata instructions, so a rebuild
+#    reuses WORKDIR/USER/ENV/EXPOSE/STOPSIGNAL/LABEL/ENTRYPOINT instead of committing an image for each.
+propose_dockerfile() {
+  awk '/^RUN cargo chef prepare / { print $0 " \\"; print "    && rm -rf \"$CARGO_HOME/registry\""; next }
+       /^COPY --from=builder \/rootfs\/ \/$/ { copy = $0; next }
+       { print }
+       END { if (copy == "") exit 1; print copy }' "$1" >"$1.new" && mv "$1.new" "$1"
+}
 builder_of() { case $1 in imggen-bk | imggen-mounts | mounts-v0) echo buildkit ;; *) echo classic ;; esac; }
 uses_mounts() { case $1 in imggen-mounts | mounts-v0) return 0 ;; *) return 1 ;; esac; }
 tag_of() { echo "$PFX-$1"; }
@@ -182,8 +201,14 @@ docker_build() { # docker_build VARIANT DIR [--no-cache]
   fi
 }
 # Image IDs a classic build created, so the exit handler can remove them (pre-existing ones are kept).
+# The last image of each build stage gets a tag too: untagged, it is "dangling", and a
+# `docker image prune` by anyone else on the engine would delete this variant's layer cache.
 collect_images() {
-  local id
+  local id k=0
+  for id in $(awk '/^Step [0-9]+\/[0-9]+ : FROM / && last != "" { print last } /^ ---> [0-9a-f]{12}$/ { last = $2 }' "$1"); do
+    k=$((k + 1))
+    "$DOCKER" tag "$id" "$PFX-$2-stage$k" && TAGS+=("$PFX-$2-stage$k")
+  done
   for id in $(grep -aoE '^ ---> [0-9a-f]{12}$' "$1" | awk '{ print $2 }'); do
     grep -qx "$id" "$WORK/images-before" || IMAGE_IDS+=("$id")
   done
@@ -300,6 +325,9 @@ for v in $VARIANTS; do
     imggen-mounts)
       printf 'version = 1\ncache_mounts = true\n' >"$d/imggen.toml"
       "$IMGGEN" generate "$d" >/dev/null 2>&1 ;;
+    imggen-proposed)
+      "$IMGGEN" generate "$d" >/dev/null 2>&1
+      propose_dockerfile "$d/Dockerfile" ;;
     naive | chef | mounts-v0) ;;
     *) die "unknown variant $v" ;;
   esac
@@ -381,7 +409,7 @@ host_cargo() { (cd "$HOST" && env -u RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS -u CARGO
 # --- analysis speed (first: it is quick and wants a quiet machine) -----------------------------
 if ! skipped analyze; then
   log "analysis speed: cargo bench --bench analyze"
-  (cd "$ROOT" && IMGGEN_BENCH_JSON=$WORK/analyze.json cargo bench --quiet --bench analyze) >"$WORK/analyze.log" 2>&1 ||
+  (cd "$ROOT" && BENCH_ANALYZE_JSON=$WORK/analyze.json cargo bench --quiet --bench analyze) >"$WORK/analyze.log" 2>&1 ||
     { cat "$WORK/analyze.log" >&2; die "analyze bench failed"; }
   sed -n '/^synthetic/,/goal/p' "$WORK/analyze.log" >&2
   jq -c '{kind: "analyze"} + .' "$WORK/analyze.json" >>"$REC"
@@ -399,7 +427,7 @@ for v in $VARIANTS; do
   PAIR=$v measure host cold 1 "$WORK/host-cold-$v.log" host_cargo
   if uses_mounts "$v"; then prune_buildkit cold; fi
   measure "$v" cold 1 "$WORK/$v-cold.log" docker_build "$v" "$WORK/v-$v" --no-cache
-  collect_images "$WORK/$v-cold.log"
+  collect_images "$WORK/$v-cold.log" "$v"
   TAGS+=("$(tag_of "$v")")
   record --arg v "$v" --argjson b "$(context_bytes "$WORK/$v-cold.log")" '{kind: "context", variant: $v, where: "fixture", bytes: $b}'
   # Nothing changed: the builder's fixed cost of a fully cached build.
@@ -413,12 +441,19 @@ for rep in $(seq 1 "$REPEAT"); do
   for v in $VARIANTS; do
     # The naive Dockerfile rebuilds everything on any change: once is enough.
     if [ "$v" = naive ] && [ "$rep" -gt 1 ]; then continue; fi
-    edits=$((edits + 1))
-    one_line "$HOST" "host-$edits"
-    PAIR=$v measure host one-line "$rep" "$WORK/host-one-line-$rep-$v.log" host_cargo
-    one_line "$WORK/v-$v" "$v-$rep"
-    measure "$v" one-line "$rep" "$WORK/$v-one-line-$rep.log" docker_build "$v" "$WORK/v-$v"
-    collect_images "$WORK/$v-one-line-$rep.log"
+    for try in 1 2; do
+      edits=$((edits + 1))
+      one_line "$HOST" "host-$edits"
+      PAIR=$v measure host one-line "$rep" "$WORK/host-one-line-$rep-$v.log" host_cargo
+      one_line "$WORK/v-$v" "$v-$rep-$try"
+      measure "$v" one-line "$rep" "$WORK/$v-one-line-$rep.log" docker_build "$v" "$WORK/v-$v"
+      collect_images "$WORK/$v-one-line-$rep.log" "$v"
+      # Only the app crate should compile. More means this variant's dependency cache was lost
+      # (pruned by other work on a shared engine): drop the pair and measure again, once.
+      [ "$v" = naive ] || [ "$(count_lines 'Compiling ' "$WORK/$v-one-line-$rep.log")" -le 1 ] && break
+      log "warning: $v one-line #$rep recompiled dependencies (cache lost?); measuring again"
+      mark_invalid "$v" one-line "$rep"
+    done
   done
 done
 
@@ -432,7 +467,7 @@ for v in $VARIANTS; do
   PAIR=$v measure host dep 1 "$WORK/host-dep-$v.log" host_cargo
   cp "$DEP/Cargo.toml" "$DEP/Cargo.lock" "$WORK/v-$v/"
   measure "$v" dep 1 "$WORK/$v-dep.log" docker_build "$v" "$WORK/v-$v"
-  collect_images "$WORK/$v-dep.log"
+  collect_images "$WORK/$v-dep.log" "$v"
 done
 rm -rf "$WORK/host-before-dep"
 
@@ -460,7 +495,7 @@ done
 if ! skipped musl; then
   log "musl/scratch variant (tests/fixtures/musl-static)"
   measure musl cold 1 "$WORK/musl-cold.log" docker_build musl "$MUSL" --no-cache
-  collect_images "$WORK/musl-cold.log"
+  collect_images "$WORK/musl-cold.log" musl
   TAGS+=("$(tag_of musl)")
   stop_test musl "$(tag_of musl)" /healthz
   size_test musl "$(tag_of musl)" /usr/local/bin/tiny-static scratch

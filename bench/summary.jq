@@ -5,7 +5,7 @@ def r3: if . == null then null else (. * 1000 | round) / 1000 end;
 def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else ($a / $b | r2) end;
 
 . as $all
-| [.[] | select(.kind == "time")] as $t
+| [.[] | select(.kind == "time") | select(.invalid | not)] as $t
 | def times($v; $s): [$t[] | select(.variant == $v and .step == $s)];
   def secs($v; $s): [times($v; $s)[] | .seconds];
   def one($v; $s): (secs($v; $s) | first);
@@ -21,6 +21,8 @@ def ratio($a; $b): if $a == null or $b == null or $b == 0 then null else ($a / $
     goals: {cold: 1.10, one_line: 1.10, dep: 1.5, stop_seconds: 0.5, image_overhead_bytes: 1000000, analyze_ms: 100},
     meta: ($meta | del(.kind)),
     total_seconds: ($all | map(select(.kind == "total")) | first | .seconds),
+    # measurements dropped because a variant's layer cache was lost mid-run (and measured again)
+    invalid_measurements: [$all[] | select(.invalid) | {variant, step, rep, pair, seconds}],
     analyze: ($all | map(select(.kind == "analyze")) | first | if . then del(.kind) else null end),
     host: {
       download_seconds: $download,

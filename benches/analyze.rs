@@ -9,8 +9,9 @@
 //! - `cargo metadata --no-deps --offline`: as a child process, output discarded.
 //!
 //! The ratio that matters is `imggen plan` over `cargo metadata` (process against process).
-//! Environment: `IMGGEN_BENCH_MEMBERS` (default 100), `IMGGEN_BENCH_ITERS` (default 30),
-//! `IMGGEN_BENCH_JSON` (also write the numbers there as JSON).
+//! Environment (not `IMGGEN_*`: imggen refuses unknown settings there): `BENCH_ANALYZE_MEMBERS`
+//! (default 100), `BENCH_ANALYZE_ITERS` (default 30),
+//! `BENCH_ANALYZE_JSON` (also write the numbers there as JSON).
 
 use anyhow::{ensure, Context, Result};
 use std::fmt::Write as _;
@@ -22,8 +23,8 @@ const GOAL_MS: f64 = 100.0;
 
 fn main() -> Result<()> {
     // `cargo bench` passes `--bench`; a filter argument is accepted and ignored.
-    let members: usize = env_or("IMGGEN_BENCH_MEMBERS", 100)?;
-    let iters: usize = env_or("IMGGEN_BENCH_ITERS", 30)?;
+    let members: usize = env_or("BENCH_ANALYZE_MEMBERS", 100)?;
+    let iters: usize = env_or("BENCH_ANALYZE_ITERS", 30)?;
     ensure!(
         members >= 1 && iters >= 1,
         "members and iterations must be at least 1"
@@ -120,7 +121,7 @@ fn main() -> Result<()> {
     }
     write!(json, ",\"plan_over_metadata\":{ratio:.3}}}")?;
     println!("bench-json: {json}");
-    if let Ok(path) = std::env::var("IMGGEN_BENCH_JSON") {
+    if let Ok(path) = std::env::var("BENCH_ANALYZE_JSON") {
         std::fs::write(&path, format!("{json}\n")).with_context(|| format!("writing {path}"))?;
     }
     Ok(())
