@@ -28,8 +28,12 @@
 # What "cold" means, per side (see bench/README.md):
 #   host    empty target dir, warm ~/.cargo registry; the download share is measured apart
 #           (`cargo fetch` into an empty CARGO_HOME) and added to the floor;
-#   docker  no layer cache (--no-cache), no cache mounts of this run's package, an empty cargo
-#           registry cache mount: it downloads every crate, like the floor plus download.
+#   docker  no cache of this project: the package has a new name every run, so no layer or
+#           target cache mount can match; the cargo registry cache mount is emptied, so it
+#           downloads every crate, like the floor plus download. Steps that do not depend on the
+#           project (WORKDIR on the builder image, the runtime's user) may come from the cache,
+#           as on any machine that built another image from the same bases. Not --no-cache: with
+#           the classic builder it forks a second WORKDIR image, and later builds miss the cache.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -192,7 +196,7 @@ propose_dockerfile() {
 builder_of() { case $1 in imggen-bk | imggen-mounts | mounts-v0) echo buildkit ;; *) echo classic ;; esac; }
 uses_mounts() { case $1 in imggen-mounts | mounts-v0) return 0 ;; *) return 1 ;; esac; }
 tag_of() { echo "$PFX-$1"; }
-docker_build() { # docker_build VARIANT DIR [--no-cache]
+docker_build() { # docker_build VARIANT DIR [docker build flags]
   local variant=$1 dir=$2; shift 2
   if [ "$(builder_of "$variant")" = buildkit ]; then
     (cd "$dir" && DOCKER_BUILDKIT=1 "$DOCKER" build --network host --progress plain -t "$(tag_of "$variant")" "$@" .)
@@ -294,7 +298,7 @@ cp -r "$FIXTURE" "$BASE"
 sed -i "s/^name = \"hello-axum\"/name = \"$PKG\"/" "$BASE/Cargo.toml" "$BASE/Cargo.lock"
 grep -q "name = \"$PKG\"" "$BASE/Cargo.lock" || die "could not rename the fixture's package"
 # Rewrite the lockfile in cargo's order for the new name (no version changes: offline, workspace only).
-(cd "$BASE" && cargo update --workspace --offline --quiet) || die "cannot re-lock the renamed package"
+(cd "$BASE" && { cargo update --workspace --offline --quiet 2>/dev/null || cargo update --workspace --quiet; }) || die "cannot re-lock the renamed package"
 DEP=$WORK/dep
 cp -r "$BASE" "$DEP"
 awk -v dep="$NEW_DEP" '{ print } /^\[dependencies\]/ { print dep }' "$BASE/Cargo.toml" >"$DEP/Cargo.toml"
@@ -383,6 +387,9 @@ done
 if ! skipped musl; then
   MUSL=$WORK/musl
   cp -r "$MUSL_FIXTURE" "$MUSL"
+  MUSL_PKG=musl-bench-$RUN_ID
+  sed -i "s/^name = \"tiny-static\"/name = \"$MUSL_PKG\"/" "$MUSL/Cargo.toml" "$MUSL/Cargo.lock"
+  (cd "$MUSL" && { cargo update --workspace --offline --quiet 2>/dev/null || cargo update --workspace --quiet; }) || die "cannot re-lock the musl fixture"
   "$IMGGEN" generate "$MUSL" >/dev/null 2>&1
 fi
 
@@ -426,7 +433,7 @@ for v in $VARIANTS; do
   rm -rf "$HOST/target"
   PAIR=$v measure host cold 1 "$WORK/host-cold-$v.log" host_cargo
   if uses_mounts "$v"; then prune_buildkit cold; fi
-  measure "$v" cold 1 "$WORK/$v-cold.log" docker_build "$v" "$WORK/v-$v" --no-cache
+  measure "$v" cold 1 "$WORK/$v-cold.log" docker_build "$v" "$WORK/v-$v"
   collect_images "$WORK/$v-cold.log" "$v"
   TAGS+=("$(tag_of "$v")")
   record --arg v "$v" --argjson b "$(context_bytes "$WORK/$v-cold.log")" '{kind: "context", variant: $v, where: "fixture", bytes: $b}'
@@ -494,11 +501,11 @@ for v in $VARIANTS; do
 done
 if ! skipped musl; then
   log "musl/scratch variant (tests/fixtures/musl-static)"
-  measure musl cold 1 "$WORK/musl-cold.log" docker_build musl "$MUSL" --no-cache
+  measure musl cold 1 "$WORK/musl-cold.log" docker_build musl "$MUSL"
   collect_images "$WORK/musl-cold.log" musl
   TAGS+=("$(tag_of musl)")
   stop_test musl "$(tag_of musl)" /healthz
-  size_test musl "$(tag_of musl)" /usr/local/bin/tiny-static scratch
+  size_test musl "$(tag_of musl)" "/usr/local/bin/$MUSL_PKG" scratch
 fi
 
 # --- report -----------------------------------------------------------------------------------
