@@ -48,10 +48,12 @@ OUT=${BENCH_OUT:-$ROOT/bench/results}
 FIXTURE=$ROOT/tests/fixtures/axum-single
 MUSL_FIXTURE=$ROOT/tests/fixtures/musl-static
 RUN_ID=$(date +%Y%m%d-%H%M%S)-$$
-# The fixture's package gets a name of its own for this run, so that its cache mount
-# (imggen-target-<name>-...) and layers can match neither an earlier run's nor those of tests that
-# build the same fixture on a shared engine: every cache hit below comes from this run.
+# The fixture's package gets a name of its own for this run and variant (pkg_of), so that its
+# layers and cache mount (imggen-target-<name>-...) can match neither an earlier run's, nor another
+# variant's (cargo-chef recipes do not depend on the sources), nor those of tests that build the
+# same fixture on a shared engine: every cache hit below is the variant's own.
 PKG=axum-bench-$RUN_ID
+pkg_of() { echo "$PKG-$1"; }
 PFX=imggen-bench-$RUN_ID
 START=$(date +%s.%N)
 
@@ -107,12 +109,14 @@ wait_quiet() {
   echo "$waited"
 }
 # Sum of cargo's own "Finished ... in Xs" times in a log (cargo-chef cook and build both print one).
+# The classic builder colours stderr: strip the escape sequences before reading a log.
+plain_log() { sed -E 's/\x1b\[[0-9;]*m//g' "$1" 2>/dev/null; }
 cargo_seconds() {
-  grep -aoE 'Finished `[a-z]+` profile .* in ([0-9]+m )?[0-9.]+s' "$1" 2>/dev/null |
+  plain_log "$1" | grep -aoE 'Finished `[a-z]+` profile .* in ([0-9]+m )?[0-9.]+s' |
     sed -E 's/.* in //' |
     awk '{ s = 0; if ($0 ~ /m /) { split($0, p, "m "); s = p[1] * 60; $0 = p[2] } sub(/s$/, ""); t += s + $0 } END { printf "%.2f", t + 0 }'
 }
-count_lines() { grep -acE "$1" "$2" 2>/dev/null || true; }
+count_lines() { plain_log "$2" | grep -acE "$1" || true; }
 # "20.48kB" -> bytes (docker prints decimal units)
 to_bytes() {
   awk -v s="$1" 'BEGIN { n = s + 0; u = s; sub(/^[0-9.]+/, "", u);
@@ -292,29 +296,37 @@ log "building imggen (release)"
 TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps --offline | jq -r .target_directory)
 IMGGEN=$TARGET_DIR/release/imggen
 
-# The project, renamed (see PKG), and its dependency-change manifest and lockfile.
+# rename_pkg DIR OLD NEW: the package's new name in Cargo.toml and Cargo.lock, which cargo then
+# rewrites in its own order (workspace entries only, offline: no dependency changes).
+relock() { (cd "$1" && { cargo update --workspace --offline --quiet 2>/dev/null || cargo update --workspace --quiet; }); }
+rename_pkg() {
+  sed -i "s/^name = \"$2\"/name = \"$3\"/" "$1/Cargo.toml" "$1/Cargo.lock"
+  if ! grep -q "^name = \"$3\"" "$1/Cargo.lock" || ! relock "$1"; then die "cannot rename $2 to $3 in $1"; fi
+}
+# add_dep DIR: the dependency-change step's edit, Cargo.toml and Cargo.lock (not timed).
+add_dep() {
+  awk -v dep="$NEW_DEP" '{ print } /^\[dependencies\]/ { print dep }' "$1/Cargo.toml" >"$1/Cargo.toml.new"
+  mv "$1/Cargo.toml.new" "$1/Cargo.toml"
+  relock "$1" || die "cannot lock $NEW_DEP in $1"
+}
+# Every copy answers /health with its own text too.
+one_line() { sed -i -E "s/async \{ \"ok[^\"]*\" \}/async { \"ok-$2\" }/" "$1/src/main.rs"; grep -q "\"ok-$2\"" "$1/src/main.rs"; }
+
 BASE=$WORK/base
 cp -r "$FIXTURE" "$BASE"
-sed -i "s/^name = \"hello-axum\"/name = \"$PKG\"/" "$BASE/Cargo.toml" "$BASE/Cargo.lock"
-grep -q "name = \"$PKG\"" "$BASE/Cargo.lock" || die "could not rename the fixture's package"
-# Rewrite the lockfile in cargo's order for the new name (no version changes: offline, workspace only).
-(cd "$BASE" && { cargo update --workspace --offline --quiet 2>/dev/null || cargo update --workspace --quiet; }) || die "cannot re-lock the renamed package"
+rename_pkg "$BASE" hello-axum "$PKG"
+# The floor never downloads: fetch the project's crates and the new dependency's into ~/.cargo.
+(cd "$BASE" && cargo fetch --locked --quiet)
 DEP=$WORK/dep
 cp -r "$BASE" "$DEP"
-awk -v dep="$NEW_DEP" '{ print } /^\[dependencies\]/ { print dep }' "$BASE/Cargo.toml" >"$DEP/Cargo.toml"
-(cd "$DEP" && { cargo update --workspace --offline --quiet 2>/dev/null || cargo update --workspace --quiet; } &&
-  cargo fetch --locked --quiet) || die "cannot lock $NEW_DEP"
-diff -u "$BASE/Cargo.lock" "$DEP/Cargo.lock" >"$WORK/dep-lock.diff" || true
+add_dep "$DEP"
+(cd "$DEP" && cargo fetch --locked --quiet) || die "cannot fetch $NEW_DEP"
 NEW_CRATES=$(($(grep -c '^\[\[package\]\]' "$DEP/Cargo.lock") - $(grep -c '^\[\[package\]\]' "$BASE/Cargo.lock")))
-# Warm the host registry for the base project too (the floor never downloads).
-(cd "$BASE" && cargo fetch --locked --quiet)
 
 HOST_TRIPLE=$(rustc -vV | awk '/^host:/ { print $2 }')
 HOST=$WORK/host
 cp -r "$BASE" "$HOST"
-# Every copy answers /health with its own text, so no two variants ever build the same binary
-# (BuildKit would reuse one variant's runtime layer for another's identical one).
-one_line() { sed -i -E "s/async \{ \"ok[^\"]*\" \}/async { \"ok-$2\" }/" "$1/src/main.rs"; grep -q "\"ok-$2\"" "$1/src/main.rs"; }
+rename_pkg "$HOST" "$PKG" "$(pkg_of host)"
 one_line "$HOST" host
 
 # imggen's .dockerignore, for the developer-checkout context figure.
@@ -323,6 +335,7 @@ cp "$WORK/ign/.dockerignore" "$WORK/imggen.dockerignore"
 for v in $VARIANTS; do
   d=$WORK/v-$v
   cp -r "$BASE" "$d"
+  rename_pkg "$d" "$PKG" "$(pkg_of "$v")"
   one_line "$d" "$v"
   case $v in
     imggen | imggen-bk) "$IMGGEN" generate "$d" >/dev/null 2>&1 ;;
@@ -341,6 +354,7 @@ BUILDER_IMAGE=$(cd "$WORK" && "$IMGGEN" plan --format json "$BASE" | jq -r .plan
 RUNTIME_BASE=debian:bookworm-slim
 for v in $VARIANTS; do
   d=$WORK/v-$v
+  p=$(pkg_of "$v")
   case $v in
     naive)
       cat >"$d/Dockerfile" <<EOF
@@ -351,8 +365,8 @@ COPY . .
 RUN cargo build --release --locked
 
 FROM $RUNTIME_BASE
-COPY --from=builder /app/target/release/$PKG /usr/local/bin/$PKG
-ENTRYPOINT ["/usr/local/bin/$PKG"]
+COPY --from=builder /app/target/release/$p /usr/local/bin/$p
+ENTRYPOINT ["/usr/local/bin/$p"]
 EOF
       ;;
     chef)
@@ -369,17 +383,17 @@ FROM chef AS builder
 COPY --from=planner /app/recipe.json recipe.json
 RUN cargo chef cook --release --recipe-path recipe.json
 COPY . .
-RUN cargo build --release --bin $PKG
+RUN cargo build --release --bin $p
 
 FROM $RUNTIME_BASE AS runtime
 WORKDIR /app
-COPY --from=builder /app/target/release/$PKG /usr/local/bin
-ENTRYPOINT ["/usr/local/bin/$PKG"]
+COPY --from=builder /app/target/release/$p /usr/local/bin
+ENTRYPOINT ["/usr/local/bin/$p"]
 EOF
       printf 'target\n.git\n' >"$d/.dockerignore"
       ;;
     mounts-v0)
-      sed "s/@PKG@/$PKG/g" "$ROOT/bench/baselines/cache-mounts-v0.Dockerfile" >"$d/Dockerfile"
+      sed "s/@PKG@/$p/g" "$ROOT/bench/baselines/cache-mounts-v0.Dockerfile" >"$d/Dockerfile"
       cp "$WORK/imggen.dockerignore" "$d/.dockerignore"
       ;;
   esac
@@ -388,8 +402,7 @@ if ! skipped musl; then
   MUSL=$WORK/musl
   cp -r "$MUSL_FIXTURE" "$MUSL"
   MUSL_PKG=musl-bench-$RUN_ID
-  sed -i "s/^name = \"tiny-static\"/name = \"$MUSL_PKG\"/" "$MUSL/Cargo.toml" "$MUSL/Cargo.lock"
-  (cd "$MUSL" && { cargo update --workspace --offline --quiet 2>/dev/null || cargo update --workspace --quiet; }) || die "cannot re-lock the musl fixture"
+  rename_pkg "$MUSL" tiny-static "$MUSL_PKG"
   "$IMGGEN" generate "$MUSL" >/dev/null 2>&1
 fi
 
@@ -470,9 +483,9 @@ log "dependency change: $NEW_DEP"
 cp -a "$HOST" "$WORK/host-before-dep"
 for v in $VARIANTS; do
   rm -rf "$HOST" && cp -a "$WORK/host-before-dep" "$HOST"
-  cp "$DEP/Cargo.toml" "$DEP/Cargo.lock" "$HOST/"
+  add_dep "$HOST"
   PAIR=$v measure host dep 1 "$WORK/host-dep-$v.log" host_cargo
-  cp "$DEP/Cargo.toml" "$DEP/Cargo.lock" "$WORK/v-$v/"
+  add_dep "$WORK/v-$v"
   measure "$v" dep 1 "$WORK/$v-dep.log" docker_build "$v" "$WORK/v-$v"
   collect_images "$WORK/$v-dep.log" "$v"
 done
@@ -497,7 +510,7 @@ fi
 log "stop time and image size"
 for v in $VARIANTS; do
   stop_test "$v" "$(tag_of "$v")" /health
-  size_test "$v" "$(tag_of "$v")" "/usr/local/bin/$PKG" "$RUNTIME_BASE"
+  size_test "$v" "$(tag_of "$v")" "/usr/local/bin/$(pkg_of "$v")" "$RUNTIME_BASE"
 done
 if ! skipped musl; then
   log "musl/scratch variant (tests/fixtures/musl-static)"
