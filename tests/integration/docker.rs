@@ -87,8 +87,22 @@ pub fn run_container(image: &str, port: u16) -> Container {
     Container(id.trim().to_string())
 }
 
-/// Asserts the container answers `path` with 200, runs as non-root and stops in under 2 s.
-pub fn assert_serves_and_stops(image: &str, path: &str) {
+/// The uid of the container's main process, read from the host's /proc.
+fn process_uid(container: &str) -> u32 {
+    let pid = docker_ok(&["inspect", "-f", "{{.State.Pid}}", container]);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|u| u.parse().ok())
+        .expect("a Uid line")
+}
+
+/// Runs `image` on the host network with PORT set; asserts `path` answers 200, the image's
+/// USER is numeric and non-root, the process runs with that uid, and `docker stop` takes
+/// under 2 s. Returns the container's process list (`docker top`) taken while it ran.
+pub fn assert_serves_and_stops(image: &str, path: &str) -> String {
     let port = free_port();
     let c = run_container(image, port);
     let got = http_get(port, path, Duration::from_secs(30));
@@ -101,15 +115,21 @@ pub fn assert_serves_and_stops(image: &str, path: &str) {
         Some(200),
         "{image} on {path}: {got:?}; logs: {logs:?}"
     );
-    let user = docker_ok(&["inspect", "-f", "{{.Config.User}}", image]);
+    let user = docker_ok(&["image", "inspect", "-f", "{{.Config.User}}", image]);
     let uid: u32 = user
         .trim()
         .split(':')
         .next()
         .unwrap()
         .parse()
-        .expect("a numeric USER");
-    assert_ne!(uid, 0, "{image} runs as root");
+        .unwrap_or_else(|_| panic!("{image}: USER {user:?} is not numeric"));
+    assert_ne!(uid, 0, "{image} is configured to run as root");
+    assert_eq!(
+        process_uid(&c.0),
+        uid,
+        "{image}: the process runs as another uid"
+    );
+    let top = docker_ok(&["top", &c.0]);
     let start = Instant::now();
     docker_ok(&["stop", &c.0]);
     let took = start.elapsed();
@@ -117,6 +137,7 @@ pub fn assert_serves_and_stops(image: &str, path: &str) {
         took < Duration::from_secs(2),
         "docker stop of {image} took {took:?}"
     );
+    top
 }
 
 /// Generates the files for a fixture copy and builds it with the docker CLI.

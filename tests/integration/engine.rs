@@ -6,11 +6,11 @@
 //! 127.0.0.1:5001 (user `ci`, password in `TEST_REGISTRY_PASSWORD`) and the seeded base
 //! images come from `.ci/run`; without them these tests fail with a message saying so.
 
-use crate::docker::{docker, docker_ok, free_port, http_get, Container};
+use crate::docker::{assert_serves_and_stops, docker, docker_ok, free_port, Container};
 use crate::harness::{Run, Test};
 use std::collections::BTreeSet;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Fails the test with one clear message when the engine does not answer.
 fn require_engine() {
@@ -56,65 +56,6 @@ fn build(t: Test, args: &[&str]) -> (Test, Run) {
     let t = t.args(&all);
     let run = t.run();
     (t, run)
-}
-
-/// The uid of the container's main process, read from the host's /proc.
-fn process_uid(container: &str) -> u32 {
-    let pid = docker_ok(&["inspect", "-f", "{{.State.Pid}}", container]);
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|u| u.parse().ok())
-        .expect("a Uid line")
-}
-
-/// Runs `image` on the host network with PORT set; asserts `path` answers 200, the image's
-/// USER is numeric and non-root, the process runs with that uid, and `docker stop` takes
-/// under 2 s. Returns the container's process list (`docker top`) taken while it ran.
-fn serves_as_non_root_and_stops(image: &str, path: &str) -> String {
-    let port = free_port();
-    let id = docker_ok(&[
-        "run",
-        "-d",
-        "--network",
-        "host",
-        "-e",
-        &format!("PORT={port}"),
-        image,
-    ]);
-    let c = Container(id.trim().to_string());
-    let got = http_get(port, path, Duration::from_secs(30));
-    let logs = docker().args(["logs", &c.0]).output();
-    assert_eq!(
-        got.as_ref().map(|g| g.0),
-        Some(200),
-        "{image} {path}: {got:?} {logs:?}"
-    );
-    let user = docker_ok(&["image", "inspect", "-f", "{{.Config.User}}", image]);
-    let uid: u32 = user
-        .trim()
-        .split(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap_or_else(|_| panic!("{image}: USER {user:?} is not numeric"));
-    assert_ne!(uid, 0, "{image} is configured to run as root");
-    assert_eq!(
-        process_uid(&c.0),
-        uid,
-        "{image}: the process runs as another uid"
-    );
-    let top = docker_ok(&["top", &c.0]);
-    let start = Instant::now();
-    docker_ok(&["stop", &c.0]);
-    let took = start.elapsed();
-    assert!(
-        took < Duration::from_secs(2),
-        "docker stop of {image} took {took:?}"
-    );
-    top
 }
 
 /// The registry's manifest digest for `repo:tag` (its Docker-Content-Digest header), asked
@@ -262,7 +203,7 @@ fn axum_builds_with_buildkit_through_the_api_then_serves_as_non_root() {
         !t.read("Dockerfile").contains(&sha),
         "the Dockerfile stays byte-stable"
     );
-    serves_as_non_root_and_stops(&image, "/health");
+    assert_serves_and_stops(&image, "/health");
     let uid = docker_ok(&[
         "run",
         "--rm",
@@ -298,7 +239,7 @@ fn musl_scratch_image_holds_only_the_binary_certificates_and_user_files() {
         &["--tag", "imggen-test/engine-musl:1"],
     );
     run.code(0);
-    serves_as_non_root_and_stops("imggen-test/engine-musl:1", "/healthz");
+    assert_serves_and_stops("imggen-test/engine-musl:1", "/healthz");
     let id = docker_ok(&["create", "imggen-test/engine-musl:1"]);
     let c = Container(id.trim().to_string());
     let out = docker().args(["export", &c.0]).output().unwrap();
@@ -350,7 +291,7 @@ fn workspace_builds_with_the_classic_builder_and_runs_the_chosen_binary() {
     let t = generated("workspace").env("DOCKER_BUILDKIT", "0");
     let (t, run) = build(t, &["--tag", "imggen-test/engine-workspace:classic"]);
     run.code(0).stderr_has("with the classic builder");
-    let top = serves_as_non_root_and_stops("imggen-test/engine-workspace:classic", "/healthz");
+    let top = assert_serves_and_stops("imggen-test/engine-workspace:classic", "/healthz");
     assert!(top.contains("/usr/local/bin/api"), "{top}");
     assert!(!top.contains("worker") && !top.contains("reindex"), "{top}");
     // The live view, forced onto a pipe: ANSI redraws, a check mark per finished step.
@@ -390,7 +331,7 @@ fn cache_mounts_need_buildkit_and_build_with_it() {
         &["--tag", "imggen-test/engine-workspace:mounts"],
     );
     run.code(0).stderr_has("with BuildKit");
-    serves_as_non_root_and_stops("imggen-test/engine-workspace:mounts", "/healthz");
+    assert_serves_and_stops("imggen-test/engine-workspace:mounts", "/healthz");
 }
 
 #[test]
