@@ -184,7 +184,7 @@ fn write_workspace(root: &Path, members: usize) -> Result<(usize, usize)> {
         Ok(())
     };
     let name = |i: usize| {
-        if i % 4 == 0 {
+        if i.is_multiple_of(4) {
             format!("svc-{i:03}")
         } else {
             format!("lib-{i:03}")

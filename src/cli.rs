@@ -153,12 +153,34 @@ pub struct Loaded {
     pub files: Vec<GeneratedFile>,
 }
 
-/// Runs analyze -> config -> plan -> render for a project.
+/// Runs analyze -> config -> plan -> render for a project: finds its root (see
+/// [`project_root`]), then loads it with its imggen.toml.
 pub fn load(args: &ProjectArgs) -> Result<Loaded> {
-    let root = args.path.clone();
+    let root = project_root(&args.path)?;
+    load_at(&root, args, true)
+}
+
+/// The project root for the given path, found as cargo finds it; says on stderr which root it
+/// chose when that is not the given path.
+pub fn project_root(path: &Path) -> Result<PathBuf> {
+    let root = crate::analyze::find_root(path)?;
+    if root != path {
+        eprintln!("using project root {}", root.display());
+    }
+    Ok(root)
+}
+
+/// Loads the project at `root`; `with_config_file` false ignores imggen.toml (`init --force`
+/// starts over from the analysis and the flags).
+pub fn load_at(root: &Path, args: &ProjectArgs, with_config_file: bool) -> Result<Loaded> {
+    let root = root.to_path_buf();
     let model = crate::analyze::analyze(&root)?;
-    let file_config = read_config_file(&root)?;
-    let env: Vec<(String, String)> = std::env::vars().collect();
+    let file_config = if with_config_file {
+        read_config_file(&root)?
+    } else {
+        None
+    };
+    let env = imggen_env()?;
     let env = Config::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let config = Config::resolve(file_config, env, args.to_config()?);
     let plan = plan::plan(&model, &config)?;
@@ -170,6 +192,29 @@ pub fn load(args: &ProjectArgs) -> Result<Loaded> {
         plan,
         files,
     })
+}
+
+/// The `IMGGEN_*` variables of the environment. Other variables are not imggen's and are not
+/// read, whatever their encoding; an `IMGGEN_*` name or value that is not UTF-8 is an error.
+fn imggen_env() -> Result<Vec<(String, String)>> {
+    let mut vars = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        let Some(name) = name.to_str() else {
+            let lossy = name.to_string_lossy();
+            if lossy.starts_with("IMGGEN_") {
+                bail!("environment variable {lossy} has a name that is not UTF-8; unset it");
+            }
+            continue;
+        };
+        if !name.starts_with("IMGGEN_") {
+            continue;
+        }
+        let Some(value) = value.to_str() else {
+            bail!("environment variable {name} is not valid UTF-8; set it to a UTF-8 value or unset it");
+        };
+        vars.push((name.to_string(), value.to_string()));
+    }
+    Ok(vars)
 }
 
 /// Reads `imggen.toml` at `root`, when there is one.
@@ -185,13 +230,40 @@ pub fn read_config_file(root: &Path) -> Result<Option<Config>> {
     }
 }
 
-/// Parses arguments, runs the command, and returns the process exit code.
+/// Parses arguments, runs the command, and returns the process exit code. A panic is a bug,
+/// never an answer to input: it is reported as one `internal error` line and exit 2, not a
+/// backtrace and exit 101.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(code) => code,
-        Err(e) => {
+    static PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        *PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{what}{place}"));
+    }));
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
             eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(_) => {
+            let what = PANIC
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .unwrap_or_default();
+            eprintln!(
+                "error: internal error ({what}); no file was half-written, please report this bug with the command you ran"
+            );
             ExitCode::from(2)
         }
     }
@@ -199,6 +271,9 @@ pub fn main() -> ExitCode {
 
 /// Runs one parsed command.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if output::test_hook() == Some("panic") {
+        panic!("test hook");
+    }
     match cli.command {
         Command::Init(args) => init(args),
         Command::Generate(args) => generate(args),
@@ -224,22 +299,48 @@ fn report(written: &[(String, WriteStatus)]) {
     }
 }
 
+/// Takes the project lock, removes temporary files of interrupted runs, and arranges for
+/// SIGINT/SIGTERM to remove this run's own.
+fn prepare_writes(root: &Path) -> Result<output::ProjectLock> {
+    let lock = output::lock_project(root)?;
+    output::remove_temp_files_on_signal();
+    Ok(lock)
+}
+
+fn clean_stale(root: &Path, files: &[GeneratedFile], started: std::time::SystemTime) {
+    let removed = output::remove_stale_temp_files(root, files, started);
+    if removed > 0 {
+        eprintln!(
+            "  removed {removed} temporary file{} left by an interrupted run",
+            if removed == 1 { "" } else { "s" }
+        );
+    }
+}
+
+/// `init` computes everything (analysis, every file, the new imggen.toml) before it removes or
+/// replaces anything, so a failure at any step leaves the project as it was.
 fn init(args: InitArgs) -> Result<ExitCode> {
-    let config_path = args.project.path.join(config::FILE_NAME);
+    let root = project_root(&args.project.path)?;
+    let _lock = prepare_writes(&root)?;
+    let config_path = root.join(config::FILE_NAME);
     if config_path.exists() && !args.force {
         bail!(
             "{}: already exists; run `imggen generate` to regenerate, or `imggen init --force` to start over",
             config_path.display()
         );
     }
-    if config_path.exists() {
-        std::fs::remove_file(&config_path)?;
-    }
-    let loaded = load(&args.project)?;
+    let started = std::time::SystemTime::now();
+    let loaded = load_at(&root, &args.project, false)?;
     output::ensure_overwritable(&loaded.root, &loaded.files, args.force)?;
     let toml = crate::init::config_file(&loaded.plan, &args.project.to_config()?);
+    clean_stale(&root, &loaded.files, started);
+    let existed = config_path.exists();
     output::write_atomic(&config_path, toml.as_bytes())?;
-    eprintln!("  created {}", config::FILE_NAME);
+    eprintln!(
+        "{:>9} {}",
+        if existed { "replaced" } else { "created" },
+        config::FILE_NAME
+    );
     report(&output::write_all(&loaded.root, &loaded.files)?);
     print_warnings(&loaded.plan);
     eprintln!("next: review the files, commit them, and run `imggen generate --check` in CI");
@@ -247,7 +348,14 @@ fn init(args: InitArgs) -> Result<ExitCode> {
 }
 
 fn generate(args: GenerateArgs) -> Result<ExitCode> {
-    let loaded = load(&args.project)?;
+    let root = project_root(&args.project.path)?;
+    let _lock = if args.check {
+        output::lock_project(&root)?
+    } else {
+        prepare_writes(&root)?
+    };
+    let started = std::time::SystemTime::now();
+    let loaded = load_at(&root, &args.project, true)?;
     print_warnings(&loaded.plan);
     if args.check {
         let drift = output::check(&loaded.root, &loaded.files);
@@ -264,17 +372,14 @@ fn generate(args: GenerateArgs) -> Result<ExitCode> {
             loaded.files.len(),
             drift
                 .iter()
-                .map(|d| if d.missing {
-                    format!("{} (missing)", d.path)
-                } else {
-                    d.path.clone()
-                })
+                .map(output::Drift::summary)
                 .collect::<Vec<_>>()
                 .join(", ")
         );
         return Ok(ExitCode::from(1));
     }
     output::ensure_overwritable(&loaded.root, &loaded.files, args.force)?;
+    clean_stale(&root, &loaded.files, started);
     report(&output::write_all(&loaded.root, &loaded.files)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -191,12 +191,7 @@ macro_rules! overlay {
 impl Config {
     /// Parses imggen.toml text; `origin` names the file in errors.
     pub fn parse_file(text: &str, origin: &str) -> Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|e| {
-            anyhow::anyhow!(
-                "{origin}: {}; fix or remove that key (every key is listed in the README)",
-                e.message().trim_end_matches('.')
-            )
-        })?;
+        let config: Config = toml::from_str(text).map_err(|e| file_error(text, origin, &e))?;
         match config.version {
             Some(VERSION) => Ok(config),
             Some(v) => bail!(
@@ -227,7 +222,11 @@ impl Config {
                         .join(", ")
                 );
             };
-            table.insert(key, env_value(name, value, kind)?);
+            let value_toml = env_value(name, value, kind)?;
+            let mut one = toml::Table::new();
+            one.insert(key.clone(), value_toml.clone());
+            one.deserialize_into_config(&format!("{name}={value}"))?;
+            table.insert(key, value_toml);
         }
         table.deserialize_into_config("the IMGGEN_* environment")
     }
@@ -268,6 +267,87 @@ impl Config {
     pub fn resolve(file: Option<Config>, env: Config, flags: Config) -> Config {
         flags.over(env.over(file.unwrap_or_default()))
     }
+}
+
+/// An imggen.toml error as one sentence: the file and line, the full dotted key
+/// (`fly.regoin`, not `regoin`), what is wrong and the fix.
+fn file_error(text: &str, origin: &str, e: &toml::de::Error) -> anyhow::Error {
+    let span = e.span();
+    let line = span.as_ref().map(|s| {
+        text.as_bytes()[..s.start.min(text.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    });
+    let key = span.and_then(|s| key_path_at(text, s.start));
+    let message = e.message().trim().trim_end_matches('.');
+    let (message, fix) = match (message.strip_prefix("unknown field `"), &key) {
+        (Some(rest), Some(key)) => (
+            format!(
+                "unknown key `{key}`{}",
+                rest.split_once('`').map(|(_, r)| r).unwrap_or_default()
+            ),
+            "fix or remove that key (every key is listed in the README)",
+        ),
+        (Some(_), None) => (
+            message.to_string(),
+            "fix or remove that key (every key is listed in the README)",
+        ),
+        (None, Some(key)) => (
+            format!("`{key}`: {message}"),
+            "fix the value (every key is described in the README)",
+        ),
+        (None, None) => (
+            message.to_string(),
+            "fix the file (every key is described in the README)",
+        ),
+    };
+    anyhow::anyhow!(
+        "{origin}{}: {message}; {fix}",
+        line.map(|l| format!(":{l}")).unwrap_or_default()
+    )
+}
+
+/// The dotted path of the key whose name or value covers byte `pos` of `text`.
+fn key_path_at(text: &str, pos: usize) -> Option<String> {
+    use toml_edit::{Item, Table, Value};
+    type Span = Option<std::ops::Range<usize>>;
+    fn hit(span: Span, pos: usize) -> bool {
+        span.is_some_and(|r| r.contains(&pos))
+    }
+    fn in_value(v: &Value, pos: usize, path: &mut Vec<String>) -> bool {
+        match v {
+            Value::InlineTable(t) => t.iter().any(|(k, _)| {
+                t.get_key_value(k)
+                    .is_some_and(|(key, item)| in_entry(k, key.span(), item, pos, path))
+            }),
+            Value::Array(a) => a.iter().any(|v| in_value(v, pos, path)),
+            _ => false,
+        }
+    }
+    fn in_entry(name: &str, key: Span, item: &Item, pos: usize, path: &mut Vec<String>) -> bool {
+        path.push(name.to_string());
+        let found = match item {
+            Item::Table(t) => in_table(t, pos, path) || hit(key, pos),
+            Item::ArrayOfTables(a) => a.iter().any(|t| in_table(t, pos, path)) || hit(key, pos),
+            Item::Value(v) => in_value(v, pos, path) || hit(key, pos) || hit(v.span(), pos),
+            Item::None => false,
+        };
+        if !found {
+            path.pop();
+        }
+        found
+    }
+    fn in_table(t: &Table, pos: usize, path: &mut Vec<String>) -> bool {
+        t.iter().any(|(k, _)| {
+            t.get_key_value(k)
+                .is_some_and(|(key, item)| in_entry(k, key.span(), item, pos, path))
+        })
+    }
+    let doc = toml_edit::Document::parse(text).ok()?;
+    let mut path = Vec::new();
+    in_table(doc.as_table(), pos, &mut path).then(|| path.join("."))
 }
 
 #[derive(Clone, Copy)]
@@ -329,7 +409,10 @@ impl IntoConfig for toml::Table {
         toml::Value::Table(self)
             .try_into()
             .map_err(|e: toml::de::Error| {
-                anyhow::anyhow!("{origin}: {}", e.message().trim_end_matches('.'))
+                anyhow::anyhow!(
+                    "{origin}: {}; set a valid value or unset it",
+                    e.message().trim().trim_end_matches('.')
+                )
             })
     }
 }

@@ -2,7 +2,53 @@
 
 use crate::model::{BinTarget, Package};
 use anyhow::{bail, Result};
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
+
+/// The workspace root above the package in `package_dir`, when it is a member of one: the
+/// directory `package.workspace` names, else the first `[workspace]` manifest above that does
+/// not exclude it, when its `members` list it. `None` when the package is its own root.
+pub fn workspace_root_of(package_dir: &Path) -> Result<Option<PathBuf>> {
+    let Ok(manifest) = load(package_dir, "Cargo.toml") else {
+        return Ok(None);
+    };
+    if manifest.contains_key("workspace") {
+        return Ok(None);
+    }
+    if let Some(rel) = manifest
+        .get("package")
+        .and_then(|p| p.get("workspace"))
+        .and_then(|w| w.as_str())
+    {
+        let root = package_dir.join(rel);
+        return Ok(root.canonicalize().ok().or(Some(root)));
+    }
+    for dir in package_dir.ancestors().skip(1) {
+        if !dir.join("Cargo.toml").is_file() {
+            continue;
+        }
+        let Ok(candidate) = load(dir, "Cargo.toml") else {
+            continue;
+        };
+        let Some(ws) = candidate.get("workspace").and_then(|w| w.as_table()) else {
+            continue;
+        };
+        let Ok(rel) = package_dir.strip_prefix(dir) else {
+            return Ok(None);
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        let excluded = str_list(ws.get("exclude"))
+            .iter()
+            .any(|e| rel == *e || rel.starts_with(&format!("{e}/")));
+        if excluded {
+            continue;
+        }
+        let member = str_list(ws.get("members"))
+            .into_iter()
+            .any(|pattern| expand_member(dir, pattern).contains(&rel));
+        return Ok(member.then(|| dir.to_path_buf()));
+    }
+    Ok(None)
+}
 
 /// Reads the root manifest and every workspace member into packages (root package first).
 pub fn read_packages(root: &Path) -> Result<Vec<Package>> {
@@ -19,6 +65,15 @@ pub fn read_packages(root: &Path) -> Result<Vec<Package>> {
     if let Some(ws) = ws {
         let excludes: Vec<&str> = str_list(ws.get("exclude"));
         for pattern in str_list(ws.get("members")) {
+            if Path::new(pattern)
+                .components()
+                .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+            {
+                bail!(
+                    "{}: workspace member `{pattern}` lies outside the workspace root; cargo refuses it and the image is built from the root, so move the package under it",
+                    root.join("Cargo.toml").display()
+                );
+            }
             for dir in expand_member(root, pattern) {
                 if excludes
                     .iter()
@@ -57,7 +112,13 @@ fn load(root: &Path, rel: &str) -> Result<toml::Table> {
     let text = std::fs::read_to_string(&path)
         .map_err(|e| anyhow::anyhow!("{}: cannot read ({e})", path.display()))?;
     toml::from_str(&text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start].lines().count().max(1));
+        let line = e.span().map(|s| {
+            text.as_bytes()[..s.start.min(text.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1
+        });
         anyhow::anyhow!(
             "{}{}: invalid TOML: {}; fix the manifest (cargo would reject it too)",
             path.display(),
@@ -87,7 +148,7 @@ fn expand_member(root: &Path, pattern: &str) -> Vec<String> {
                     .into_iter()
                     .flatten()
                     .flatten()
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .filter(|e| e.path().is_dir())
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .filter(|n| glob_component(comp, n))
                     .collect();
@@ -159,8 +220,13 @@ fn read_package(
             "{manifest_path}: no [package] table; add one or remove this member from the workspace"
         );
     };
-    let Some(name) = pkg.get("name").and_then(|n| n.as_str()).map(str::to_string) else {
-        bail!("{manifest_path}: [package] has no `name`; add one");
+    let name = match pkg.get("name") {
+        Some(toml::Value::String(n)) => n.clone(),
+        Some(other) => bail!(
+            "{manifest_path}: [package] `name` must be a string, not {} `{other}`; quote it",
+            other.type_str()
+        ),
+        None => bail!("{manifest_path}: [package] has no `name`; add one"),
     };
     let field = |key: &str| inherited(pkg, ws_package, key, &manifest_path);
     let rel = |p: &str| join(dir, p);
@@ -236,6 +302,20 @@ fn read_package(
         }
     }
 
+    let default_run = pkg
+        .get("default-run")
+        .and_then(|d| d.as_str())
+        .map(String::from);
+    if let Some(run) = &default_run {
+        if !bins.iter().any(|b| &b.name == run) {
+            let names: Vec<&str> = bins.iter().map(|b| b.name.as_str()).collect();
+            bail!(
+                "{manifest_path}: default-run = \"{run}\" names no binary of package {name}; set it to one of: {} (cargo rejects it too)",
+                if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
+            );
+        }
+    }
+
     let mut path_deps = Vec::new();
     let mut dep_tables: Vec<&toml::Table> = Vec::new();
     for key in ["dependencies", "build-dependencies"] {
@@ -278,10 +358,7 @@ fn read_package(
         license: field("license")?,
         repository: field("repository")?,
         dir: dir.to_string(),
-        default_run: pkg
-            .get("default-run")
-            .and_then(|d| d.as_str())
-            .map(String::from),
+        default_run,
         has_lib: manifest.contains_key("lib") || exists("src/lib.rs"),
         bins,
         features: manifest

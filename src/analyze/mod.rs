@@ -10,9 +10,36 @@ mod source;
 use crate::model::{LockedPackage, Lockfile, ProjectFiles, ProjectModel};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use source::{scan_config_port, HEALTH_PATHS};
+
+/// The project root for `path`, found as cargo finds it: the nearest directory with a
+/// `Cargo.toml` at or above `path`, then the workspace above it when that manifest is one of its
+/// members (`package.workspace`, or the first `[workspace]` manifest further up that lists it).
+/// Returns `path` itself, unchanged, when it is the root.
+pub fn find_root(path: &Path) -> Result<PathBuf> {
+    if !path.exists() {
+        bail!(
+            "{}: no such directory; pass the path of a cargo project",
+            path.display()
+        );
+    }
+    let start = path
+        .canonicalize()
+        .with_context(|| format!("{}: cannot resolve the path", path.display()))?;
+    let Some(package) = start.ancestors().find(|d| d.join("Cargo.toml").is_file()) else {
+        bail!(
+            "{}: no Cargo.toml here or in any parent directory; run imggen in a cargo package or workspace",
+            path.display()
+        );
+    };
+    let root = manifest::workspace_root_of(package)?.unwrap_or_else(|| package.to_path_buf());
+    if root == start {
+        return Ok(path.to_path_buf());
+    }
+    Ok(root)
+}
 
 /// Reads the project at `root` into a `ProjectModel`.
 pub fn analyze(root: &Path) -> Result<ProjectModel> {
@@ -61,8 +88,19 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
 
 fn read_lockfile(root: &Path) -> Result<Option<Lockfile>> {
     let path = root.join("Cargo.lock");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(None);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => bail!(
+            "{}: cannot read ({e}); fix its permissions so the build can use it with --locked",
+            path.display()
+        ),
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        bail!(
+            "{}: not UTF-8, so neither cargo nor imggen can read it; regenerate it with `cargo generate-lockfile`",
+            path.display()
+        );
     };
     let table: toml::Table = toml::from_str(&text).map_err(|e| {
         anyhow::anyhow!(

@@ -1,7 +1,8 @@
 //! A fluent builder for running the `imggen` binary on a copy of a fixture.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 /// Path of a fixture under tests/fixtures.
 pub fn fixture_path(name: &str) -> PathBuf {
@@ -44,7 +45,7 @@ pub fn copy_tree(from: &Path, to: &Path) {
 pub struct Test {
     dir: tempfile::TempDir,
     args: Vec<String>,
-    env: Vec<(String, String)>,
+    env: Vec<(OsString, OsString)>,
 }
 
 impl Test {
@@ -96,20 +97,47 @@ impl Test {
     }
 
     /// Sets an environment variable for the run.
-    pub fn env(mut self, key: &str, value: &str) -> Test {
+    pub fn env(self, key: &str, value: &str) -> Test {
+        self.env_os(key, value)
+    }
+
+    /// Sets an environment variable to any bytes (for values that are not UTF-8).
+    pub fn env_os(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Test {
         self.env.push((key.into(), value.into()));
         self
     }
 
-    /// Runs imggen in the project directory (inherited IMGGEN_* variables are removed).
-    pub fn run(&self) -> Run {
+    /// Removes the environment variables set so far.
+    pub fn clear_env(mut self) -> Test {
+        self.env.clear();
+        self
+    }
+
+    /// The command for the next run (inherited IMGGEN_* variables are removed).
+    fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_imggen"));
         cmd.args(&self.args).current_dir(self.dir.path());
-        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("IMGGEN_")) {
+        for (k, _) in
+            std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("IMGGEN_"))
+        {
             cmd.env_remove(k);
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-        let out = cmd.output().expect("imggen runs");
+        cmd
+    }
+
+    /// Starts imggen in the background with stderr piped, for tests that interrupt it.
+    pub fn spawn(&self) -> Child {
+        self.command()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("imggen starts")
+    }
+
+    /// Runs imggen in the project directory (inherited IMGGEN_* variables are removed).
+    pub fn run(&self) -> Run {
+        let out = self.command().output().expect("imggen runs");
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
