@@ -220,14 +220,9 @@ fn imggen_env() -> Result<Vec<(String, String)>> {
 /// Reads `imggen.toml` at `root`, when there is one.
 pub fn read_config_file(root: &Path) -> Result<Option<Config>> {
     let path = root.join(config::FILE_NAME);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(Config::parse_file(
-            &text,
-            &path.display().to_string(),
-        )?)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => bail!("{}: cannot read ({e})", path.display()),
-    }
+    crate::analyze::read_text(&path)?
+        .map(|text| Config::parse_file(&text, &path.display().to_string()))
+        .transpose()
 }
 
 /// Parses arguments, runs the command, and returns the process exit code. A panic is a bug,

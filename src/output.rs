@@ -217,41 +217,49 @@ pub fn test_hook() -> Option<&'static str> {
 
 /// On SIGINT or SIGTERM, removes the temporary files being written and exits with 130 or 143
 /// (128 + the signal), so an interrupted `init` or `generate` leaves no `.imggen-*` file behind.
-/// A file already renamed into place is complete; one not yet renamed is removed.
+/// A file already renamed into place is complete; one not yet renamed is removed. Returns once
+/// the handlers are installed.
 pub fn remove_temp_files_on_signal() {
     #[cfg(unix)]
-    std::thread::spawn(|| {
-        use tokio::signal::unix::{signal, SignalKind};
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        let code = runtime.block_on(async {
-            let (Ok(mut int), Ok(mut term)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) else {
-                return None;
+    {
+        let (ready, registered) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
             };
-            tokio::select! {
-                _ = int.recv() => Some(130),
-                _ = term.recv() => Some(143),
+            let code = runtime.block_on(async {
+                let (Ok(mut int), Ok(mut term)) = (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                ) else {
+                    return None;
+                };
+                let _ = ready.send(());
+                tokio::select! {
+                    _ = int.recv() => Some(130),
+                    _ = term.recv() => Some(143),
+                }
+            });
+            let Some(code) = code else { return };
+            let in_flight = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+            for p in in_flight.iter() {
+                let _ = std::fs::remove_file(p);
             }
+            eprintln!(
+                "interrupted; removed {} temporary file{}, files already written are complete",
+                in_flight.len(),
+                if in_flight.len() == 1 { "" } else { "s" }
+            );
+            std::process::exit(code);
         });
-        let Some(code) = code else { return };
-        let in_flight = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
-        for p in in_flight.iter() {
-            let _ = std::fs::remove_file(p);
-        }
-        eprintln!(
-            "interrupted; removed {} temporary file{}, files already written are complete",
-            in_flight.len(),
-            if in_flight.len() == 1 { "" } else { "s" }
-        );
-        std::process::exit(code);
-    });
+        // Writing starts only once the handlers are in place, so no signal finds a temporary
+        // file without them.
+        let _ = registered.recv();
+    }
 }
 
 /// True for names imggen gives its temporary files: the prefix and exactly
@@ -297,9 +305,10 @@ pub fn remove_stale_temp_files(root: &Path, files: &[GeneratedFile], before: Sys
 /// ignore or clean up, and it holds for every user and `TMPDIR` (it is keyed by the directory,
 /// not by a path). Elsewhere it is a file under the temporary directory named after a hash of
 /// the canonical root. A second run waits for the first and says so; it does not fail, so
-/// parallel CI steps on one checkout run one after the other.
+/// parallel CI steps on one checkout run one after the other. On a file system without locks
+/// (some network mounts) imggen warns and runs unlocked rather than refusing to work.
 pub struct ProjectLock {
-    _file: File,
+    _file: Option<File>,
 }
 
 /// Takes the project lock, waiting (with a message on stderr) while another run holds it.
@@ -307,6 +316,13 @@ pub fn lock_project(root: &Path) -> Result<ProjectLock> {
     let file = lock_target(root)?;
     match file.try_lock() {
         Ok(()) => {}
+        Err(std::fs::TryLockError::Error(e)) => {
+            eprintln!(
+                "warning: {}: cannot lock the project ({e}); another imggen run at the same time could mix its files with this one's",
+                root.display()
+            );
+            return Ok(ProjectLock { _file: None });
+        }
         Err(std::fs::TryLockError::WouldBlock) => {
             eprintln!(
                 "waiting for another imggen run in {} to finish",
@@ -315,11 +331,8 @@ pub fn lock_project(root: &Path) -> Result<ProjectLock> {
             file.lock()
                 .with_context(|| format!("{}: cannot lock the project", root.display()))?;
         }
-        Err(std::fs::TryLockError::Error(e)) => {
-            bail!("{}: cannot lock the project ({e})", root.display())
-        }
     }
-    Ok(ProjectLock { _file: file })
+    Ok(ProjectLock { _file: Some(file) })
 }
 
 #[cfg(unix)]
@@ -422,6 +435,65 @@ mod tests {
             "{err}"
         );
         assert!(ensure_overwritable(dir.path(), &files, true).is_ok());
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_foreign_even_with_the_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            b"# Generated by imggen\n# Jos\xe9\n",
+        )
+        .unwrap();
+        let files = vec![file("Dockerfile", "# Generated by imggen\n")];
+        let err = ensure_overwritable(dir.path(), &files, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Dockerfile (not UTF-8)"), "{err}");
+        let drift = check(dir.path(), &files);
+        assert_eq!(drift[0].kind, DriftKind::Foreign { utf8: false });
+        assert_eq!(
+            drift[0].summary(),
+            "Dockerfile (not generated by imggen / not UTF-8)"
+        );
+    }
+
+    #[test]
+    fn temp_names_are_exactly_imggens() {
+        assert!(is_temp_name(".imggen-a1B2c3"));
+        for other in [
+            ".imggen-lock",
+            ".imggen-a1B2c3d",
+            ".imggen-a1B2c.",
+            "imggen-a1B2c3",
+        ] {
+            assert!(!is_temp_name(other), "{other}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        write_atomic(&dir.path().join("f"), b"x").unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .rand_bytes(TEMP_RANDOM_LEN)
+            .tempfile_in(dir.path())
+            .unwrap();
+        let name = tmp
+            .path()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(is_temp_name(&name), "{name}");
+        let (_, path) = tmp.keep().unwrap();
+        assert_eq!(
+            remove_stale_temp_files(dir.path(), &[], SystemTime::UNIX_EPOCH),
+            0
+        );
+        assert_eq!(
+            remove_stale_temp_files(dir.path(), &[], SystemTime::now()),
+            1
+        );
+        assert!(!path.exists() && dir.path().join("f").exists());
     }
 
     #[test]

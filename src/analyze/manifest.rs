@@ -109,8 +109,9 @@ pub fn read_packages(root: &Path) -> Result<Vec<Package>> {
 
 fn load(root: &Path, rel: &str) -> Result<toml::Table> {
     let path = root.join(rel);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| anyhow::anyhow!("{}: cannot read ({e})", path.display()))?;
+    let Some(text) = super::read_text(&path)? else {
+        bail!("{}: no such file", path.display());
+    };
     toml::from_str(&text).map_err(|e| {
         let line = e.span().map(|s| {
             text.as_bytes()[..s.start.min(text.len())]

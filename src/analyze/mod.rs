@@ -41,6 +41,20 @@ pub fn find_root(path: &Path) -> Result<PathBuf> {
     Ok(root)
 }
 
+/// Reads a text file imggen needs: `None` when it does not exist, an error naming the file when
+/// it cannot be read or is not UTF-8 (never silently treated as absent).
+pub fn read_text(path: &Path) -> Result<Option<String>> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => bail!("{}: cannot read ({e}); fix its permissions", path.display()),
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Some(text)),
+        Err(_) => bail!("{}: not UTF-8; save it as UTF-8", path.display()),
+    }
+}
+
 /// Reads the project at `root` into a `ProjectModel`.
 pub fn analyze(root: &Path) -> Result<ProjectModel> {
     if !root.exists() {
@@ -146,7 +160,7 @@ fn read_lockfile(root: &Path) -> Result<Option<Lockfile>> {
 fn read_toolchain(root: &Path) -> Result<Option<String>> {
     for name in ["rust-toolchain.toml", "rust-toolchain"] {
         let path = root.join(name);
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let Some(text) = read_text(&path)? else {
             continue;
         };
         let trimmed = text.trim();

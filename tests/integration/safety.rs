@@ -359,3 +359,41 @@ fn run_from_a_subdirectory_finds_the_root_and_writes_there() {
     run.code(0);
     assert!(!run.stderr.contains("using project root"), "{}", run.stderr);
 }
+
+#[test]
+fn keys_in_inline_and_dotted_tables_are_named_in_full() {
+    for (text, want) in [
+        (
+            "version = 1\nfly = { app = \"a\", regoin = \"x\" }\n",
+            "imggen.toml:2: unknown key `fly.regoin`",
+        ),
+        (
+            "version = 1\nfly.regoin = \"x\"\n",
+            "imggen.toml:2: unknown key `fly.regoin`",
+        ),
+        (
+            "version = 1\n[cloud_run]\nmax_instances = \"three\"\n",
+            "imggen.toml:3: `cloud_run.max_instances`: invalid type",
+        ),
+    ] {
+        Test::fixture("axum-single")
+            .write("imggen.toml", text)
+            .args(&["plan"])
+            .run()
+            .code(2)
+            .one_error_line()
+            .stderr_has(want);
+    }
+}
+
+#[test]
+fn project_files_that_are_not_utf8_are_errors_naming_them() {
+    for file in ["imggen.toml", "rust-toolchain.toml", "Cargo.toml"] {
+        let t = Test::fixture("axum-single").args(&["plan"]);
+        std::fs::write(t.path().join(file), b"# Jos\xe9\n").unwrap();
+        t.run()
+            .code(2)
+            .one_error_line()
+            .stderr_has(&format!("{file}: not UTF-8"));
+    }
+}
