@@ -162,6 +162,7 @@ pub fn load(args: &ProjectArgs) -> Result<Loaded> {
     let env = Config::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let config = Config::resolve(file_config, env, args.to_config()?);
     let plan = plan::plan(&model, &config)?;
+    let plan = crate::secrets::check_tree(&root, &config, plan)?;
     let files = render::render(&plan)?;
     Ok(Loaded {
         root,

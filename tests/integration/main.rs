@@ -5,4 +5,5 @@ mod docker;
 mod engine;
 mod harness;
 mod platforms;
+mod secrets;
 mod snapshots;
