@@ -251,8 +251,8 @@ impl Config {
         }
     }
 
-    /// `key` set to `value` in the words of its layer, for errors: `path `port` = 0`,
-    /// `IMGGEN_PORT=0` or `--port 0`.
+    /// `key` set to `value` in the words of its layer, for errors: `PATH: `port` = "0"`,
+    /// `IMGGEN_PORT="0"` or `--port "0"` (values quoted, so a line break shows as `\n`).
     pub fn setting(&self, key: &str, value: &str) -> String {
         match self.layer(key) {
             Layer::File(path) => format!("{path}: {} = {value:?}", toml_key(key)),

@@ -484,7 +484,29 @@ fn no_planted_secret_reaches_the_context_a_builder_layer_or_the_image() {
     );
     let leaked: Vec<&String> = image.iter().filter(|e| is_planted(e)).collect();
     assert!(leaked.is_empty(), "in the image: {leaked:?}");
-    for tag in [&final_tag, &builder_tag] {
+
+    // A .dockerignore edited by hand sends the secrets; the image still holds none of them.
+    std::fs::write(t.path().join(".dockerignore"), "target\n").unwrap();
+    let edited_tag = format!("imggen-test/secrets-edited:{unique}");
+    let run = Command::new(env!("CARGO_BIN_EXE_imggen"))
+        .args(["build", "--progress", "plain", "--network", "host"])
+        .args(["--allow-dirty", "--tag", &edited_tag])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let image = layer_entries(&edited_tag);
+    assert!(image.iter().any(|e| e == "app/configuration/base.yaml"));
+    let leaked: Vec<&String> = image.iter().filter(|e| is_planted(e)).collect();
+    assert!(
+        leaked.is_empty(),
+        "in the image built with an edited .dockerignore: {leaked:?}"
+    );
+    for tag in [&final_tag, &builder_tag, &edited_tag] {
         let _ = crate::docker::docker().args(["rmi", tag]).output();
     }
 }
