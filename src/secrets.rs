@@ -82,9 +82,11 @@ pub fn find_delete(dir: &str) -> String {
         .filter(|k| !k.starts_with('*'))
         .map(|k| format!("! -name '{k}'"))
         .collect();
+    // Six tests a line, so the Dockerfile stays readable.
+    let lines: Vec<String> = tests.chunks(6).map(|c| c.join(" -o ")).collect();
     format!(
-        "find {dir} \\( {} \\) {} -prune -exec rm -rf {{}} +",
-        tests.join(" -o "),
+        "find {dir} \\( {} \\) \\\n        {} -prune -exec rm -rf {{}} +",
+        lines.join(" \\\n        -o "),
         keep.join(" ")
     )
 }

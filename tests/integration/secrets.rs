@@ -133,11 +133,15 @@ fn builder_deletes_secret_files_from_copied_directories_with_the_same_rules() {
     assert!(find < runtime, "in the builder stage:\n{dockerfile}");
 
     // Run the generated command on a tree like /rootfs/app with the secrets planted.
-    let command = lines[find]
-        .trim()
-        .trim_start_matches("&& ")
-        .trim_end_matches(" \\")
-        .to_string();
+    // The command's lines: up to the next `&&` step or the end of the RUN.
+    let mut command = lines[find].trim().trim_start_matches("&& ").to_string();
+    for line in &lines[find + 1..] {
+        if !command.ends_with(" \\") || line.trim_start().starts_with("&&") {
+            break;
+        }
+        command = format!("{}\n{}", command, line);
+    }
+    let command = command.trim_end_matches(" \\").to_string();
     let app = tempfile::tempdir().unwrap();
     for p in PLANTED.iter().chain(KEPT) {
         let path = app.path().join(p);
