@@ -227,7 +227,12 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
     let (pkg, bin, bin_why) = choose_bin(model, config)?;
     for (what, name) in [("package", &pkg.name), ("binary target", &bin.name)] {
         if let Err(rule) = crate::validate::cargo_name(name) {
-            bail!("Cargo.toml: {what} name {name:?} is refused by cargo and would be pasted into the Dockerfile; it must be {rule}");
+            let manifest = if pkg.dir.is_empty() {
+                "Cargo.toml".to_string()
+            } else {
+                format!("{}/Cargo.toml", pkg.dir)
+            };
+            bail!("{manifest}: {what} name {name:?} is refused by cargo and would be pasted into the Dockerfile; it must be {rule}");
         }
     }
     decide(
