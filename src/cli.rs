@@ -184,6 +184,7 @@ pub fn load_at(root: &Path, args: &ProjectArgs, with_config_file: bool) -> Resul
     let env = Config::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let config = Config::resolve(file_config, env, args.to_config()?);
     let plan = plan::plan(&model, &config)?;
+    let plan = crate::secrets::check_tree(&root, &config, plan)?;
     let files = render::render(&plan)?;
     Ok(Loaded {
         root,

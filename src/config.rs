@@ -180,12 +180,35 @@ pub struct Config {
     pub cloud_run: Option<CloudRunConfig>,
     pub render: Option<RenderConfig>,
     pub vm: Option<VmConfig>,
+    /// The layer each set key came from, for errors and `imggen plan`.
+    #[serde(skip)]
+    pub origins: Origins,
+}
+
+/// A configuration layer: imggen.toml (its path), the `IMGGEN_*` environment or a flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layer {
+    File(String),
+    Env,
+    Flag,
+}
+
+/// Top-level key -> the layer that set it. Provenance, not configuration: always equal.
+#[derive(Debug, Clone, Default)]
+pub struct Origins(pub BTreeMap<String, Layer>);
+
+impl PartialEq for Origins {
+    fn eq(&self, _: &Origins) -> bool {
+        true
+    }
 }
 
 macro_rules! overlay {
-    ($low:expr, $high:expr, $($f:ident),*) => {
-        Config { $($f: $high.$f.or($low.$f)),* }
-    };
+    ($low:expr, $high:expr, $($f:ident),*) => {{
+        let mut origins = $low.origins.0;
+        origins.extend($high.origins.0);
+        Config { $($f: $high.$f.or($low.$f),)* origins: Origins(origins) }
+    }};
 }
 
 impl Config {
@@ -193,12 +216,58 @@ impl Config {
     pub fn parse_file(text: &str, origin: &str) -> Result<Config> {
         let config: Config = toml::from_str(text).map_err(|e| file_error(text, origin, &e))?;
         match config.version {
-            Some(VERSION) => Ok(config),
+            Some(VERSION) => Ok(config.with_origin(&Layer::File(origin.to_string()))),
             Some(v) => bail!(
                 "{origin}: version = {v} is not supported; this imggen reads version = {VERSION}"
             ),
             None => bail!("{origin}: missing `version = {VERSION}` at the top; add it"),
         }
+    }
+
+    /// Records `layer` as the origin of every key this layer sets.
+    fn with_origin(mut self, layer: &Layer) -> Config {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(&self) {
+            for (key, value) in map {
+                if !value.is_null() {
+                    self.origins.0.entry(key).or_insert_with(|| layer.clone());
+                }
+            }
+        }
+        self
+    }
+
+    /// Where `key` (`port`, or `vm.domain` in a section) was set, as `imggen plan` names it:
+    /// imggen.toml `port`, `IMGGEN_PORT` or `--port`.
+    pub fn source(&self, key: &str) -> String {
+        match self.layer(key) {
+            Layer::File(_) => format!("imggen.toml {}", toml_key(key)),
+            Layer::Env => format!("IMGGEN_{}", key.to_ascii_uppercase()),
+            Layer::Flag => flag_name(key),
+        }
+    }
+
+    /// `key` set to `value` in the words of its layer, for errors: `PATH: `port` = "0"`,
+    /// `IMGGEN_PORT="0"` or `--port "0"` (values quoted, so a line break shows as `\n`).
+    pub fn setting(&self, key: &str, value: &str) -> String {
+        match self.layer(key) {
+            Layer::File(path) => format!("{path}: {} = {value:?}", toml_key(key)),
+            Layer::Env => format!("IMGGEN_{}={value:?}", key.to_ascii_uppercase()),
+            Layer::Flag => format!("{} {value:?}", flag_name(key)),
+        }
+    }
+
+    fn layer(&self, key: &str) -> Layer {
+        let top = key.split('.').next().unwrap_or(key);
+        self.origins
+            .0
+            .get(top)
+            .cloned()
+            .unwrap_or_else(|| Layer::File(FILE_NAME.into()))
+    }
+
+    /// Refuses every value that is not what its key can legally be (see [`crate::validate`]).
+    pub fn validate(&self) -> Result<()> {
+        crate::validate::config(self)
     }
 
     /// Reads `IMGGEN_*` variables into a layer; any other `IMGGEN_*` name is an error.
@@ -228,7 +297,9 @@ impl Config {
             one.deserialize_into_config(&format!("{name}={value}"))?;
             table.insert(key, value_toml);
         }
-        table.deserialize_into_config("the IMGGEN_* environment")
+        Ok(table
+            .deserialize_into_config("the IMGGEN_* environment")?
+            .with_origin(&Layer::Env))
     }
 
     /// Stacks `self` (higher precedence) over `low`; sections are replaced whole.
@@ -265,7 +336,25 @@ impl Config {
 
     /// Resolves all layers: defaults < file < environment < flags.
     pub fn resolve(file: Option<Config>, env: Config, flags: Config) -> Config {
-        flags.over(env.over(file.unwrap_or_default()))
+        flags
+            .with_origin(&Layer::Flag)
+            .over(env.over(file.unwrap_or_default()))
+    }
+}
+
+/// `port`, or `[vm] domain` for a key in a section.
+fn toml_key(key: &str) -> String {
+    match key.split_once('.') {
+        Some((section, k)) => format!("[{section}] {k}"),
+        None => format!("`{key}`"),
+    }
+}
+
+/// The command-line flag that sets `key`.
+fn flag_name(key: &str) -> String {
+    match key {
+        "platforms" => "--platform".into(),
+        k => format!("--{}", k.replace('_', "-")),
     }
 }
 

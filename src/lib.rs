@@ -17,3 +17,5 @@ pub mod plan;
 pub mod platforms;
 pub mod profiles;
 pub mod render;
+pub mod secrets;
+pub mod validate;

@@ -213,6 +213,7 @@ const NATIVE: &[NativeRule] = &[
 
 /// Decides the image for `model` under `config`.
 pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
+    config.validate()?;
     let mut warnings = Vec::new();
     let mut decisions = Vec::new();
     let mut decide = |topic: &str, value: String, why: String| {
@@ -224,6 +225,16 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
     };
 
     let (pkg, bin, bin_why) = choose_bin(model, config)?;
+    for (what, name) in [("package", &pkg.name), ("binary target", &bin.name)] {
+        if let Err(rule) = crate::validate::cargo_name(name) {
+            let manifest = if pkg.dir.is_empty() {
+                "Cargo.toml".to_string()
+            } else {
+                format!("{}/Cargo.toml", pkg.dir)
+            };
+            bail!("{manifest}: {what} name {name:?} is refused by cargo and would be pasted into the Dockerfile; it must be {rule}");
+        }
+    }
     decide(
         "binary",
         format!("{} (package {})", bin.name, pkg.name),
@@ -237,8 +248,8 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
         .base
         .clone()
         .unwrap_or_else(|| profiles::default_for(libc).to_string());
-    let base =
-        profiles::by_name(&base_name).map_err(|e| anyhow::anyhow!("imggen.toml `base`: {e}"))?;
+    let base = profiles::by_name(&base_name)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config.source("base")))?;
     if base.libc != libc {
         bail!(
             "base `{}` runs {} binaries but libc = \"{}\"; set libc = \"{}\" or choose another base",
@@ -252,7 +263,7 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
         "runtime base",
         base.image.clone(),
         if config.base.is_some() {
-            "imggen.toml `base`".into()
+            config.source("base")
         } else {
             format!("default for libc = \"{}\"", libc_name(libc))
         },
@@ -271,7 +282,7 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
         "builder image",
         builder_image.clone(),
         if config.builder_image.is_some() {
-            "imggen.toml `builder_image`".into()
+            config.source("builder_image")
         } else {
             format!(
                 "cargo-chef on Debian {} to match the runtime's glibc",
@@ -301,12 +312,33 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
         }
     }
     for f in &features {
-        let plain = !f.contains('/') && !f.contains(':');
-        if plain && !pkg.features.contains(f) {
+        if let Some((dep, _)) = f.split_once('/') {
+            let normal = |s: &str| s.replace('_', "-");
+            let known = pkg.features.iter().any(|x| x == dep)
+                || model.lockfile.as_ref().is_some_and(|l| {
+                    l.packages.get(&pkg.name).is_some_and(|p| {
+                        p.dependencies
+                            .iter()
+                            .any(|d| normal(d.split(' ').next().unwrap_or(d)) == normal(dep))
+                    })
+                });
+            if !known {
+                bail!(
+                    "{} names `{dep}`, which is not a dependency of package {} in Cargo.lock; fix it or add the dependency",
+                    config.setting("features", f),
+                    pkg.name
+                );
+            }
+        } else if !pkg.features.contains(f) {
             bail!(
-                "feature `{f}` is not defined by package {}; fix `features` in imggen.toml (it has: {})",
+                "feature `{f}` is not defined by package {}; fix {} (it has: {})",
                 pkg.name,
-                if pkg.features.is_empty() { "none".to_string() } else { pkg.features.join(", ") }
+                config.source("features"),
+                if pkg.features.is_empty() {
+                    "none".to_string()
+                } else {
+                    pkg.features.join(", ")
+                }
             );
         }
     }
@@ -366,8 +398,8 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
     if config.port.is_some() && !facts.reads_port_env {
         if let Some(found) = facts.ports.first().filter(|p| p.port != port) {
             warnings.push(format!(
-                "imggen.toml sets port = {port} but the app listens on {} ({}) and does not read PORT; make them agree",
-                found.port, found.at
+                "{} = {port} but the app listens on {} ({}) and does not read PORT; make them agree",
+                config.source("port"), found.port, found.at
             ));
         }
     }
@@ -384,7 +416,7 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
         "health route",
         health_path.clone().unwrap_or_else(|| "none".into()),
         match (&config.health_path, &health_path) {
-            (Some(_), _) => "imggen.toml `health_path`".into(),
+            (Some(_), _) => config.source("health_path"),
             (None, Some(_)) => "a route literal in the sources".into(),
             (None, None) => "no health route found; platforms check the TCP port instead".into(),
         },
@@ -644,7 +676,7 @@ fn choose_bin<'a>(
     };
     if let Some(want) = &config.bin {
         return match all.iter().find(|(_, b)| &b.name == want) {
-            Some((p, b)) => Ok((p, b, "chosen in config (`bin`)".into())),
+            Some((p, b)) => Ok((p, b, format!("chosen in {}", config.source("bin")))),
             None if all.is_empty() => {
                 bail!("`bin = \"{want}\"` but the project has no binary targets")
             }
@@ -709,7 +741,7 @@ fn merged_facts(model: &ProjectModel, pkg: &Package) -> SourceFacts {
 
 fn choose_port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> (u16, String) {
     if let Some(p) = config.port {
-        return (p, "imggen.toml `port`".into());
+        return (p, config.source("port"));
     }
     let mut evidence: Vec<_> = facts.ports.iter().filter(|p| p.port > 0).collect();
     evidence.extend(model.files.config_port.iter());
@@ -734,7 +766,7 @@ fn rust_version(
     warnings: &mut Vec<String>,
 ) -> (String, String) {
     if let Some(v) = &config.rust_version {
-        return (v.clone(), "imggen.toml `rust_version`".into());
+        return (v.clone(), config.source("rust_version"));
     }
     if let Some(ch) = &model.toolchain_channel {
         if is_version(ch) {
@@ -785,14 +817,17 @@ fn signal_plan(facts: &SourceFacts, config: &Config) -> Result<SignalPlan> {
     };
     if let Some(s) = &config.stop_signal {
         if !["SIGTERM", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2"].contains(&s.as_str()) {
-            bail!("imggen.toml stop_signal = \"{s}\" is not supported; use SIGTERM, SIGINT, SIGQUIT, SIGUSR1 or SIGUSR2");
+            bail!(
+                "{} is not supported; use SIGTERM, SIGINT, SIGQUIT, SIGUSR1 or SIGUSR2",
+                config.setting("stop_signal", s)
+            );
         }
         stop = s.as_str();
-        why = "imggen.toml `stop_signal`".into();
+        why = config.source("stop_signal");
     }
     if let Some(i) = config.init {
         init = i;
-        why = format!("{why}; init set in imggen.toml");
+        why = format!("{why}; init set in {}", config.source("init"));
     }
     Ok(SignalPlan {
         stop_signal: stop.into(),

@@ -60,6 +60,7 @@ pub fn render(plan: &ImagePlan) -> Result<Vec<GeneratedFile>> {
     deploy_files.sort();
     let mut ctx = base_context(plan);
     ctx.insert("deploy_files", &deploy_files);
+    ctx.insert("secret_lines", &crate::secrets::dockerignore_lines());
     files.push(GeneratedFile {
         path: ".dockerignore".into(),
         contents: render_template("dockerignore", &ctx)?,
@@ -172,6 +173,7 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
         for d in &plan.runtime_dirs {
             build.push(format!("cp -R {} /rootfs{}", d.from, d.to));
         }
+        build.push(crate::secrets::find_delete("/rootfs/app"));
     }
     if plan.user.method == UserMethod::PasswdFile {
         let (u, g) = (plan.user.uid, plan.user.gid);

@@ -6,4 +6,5 @@ mod engine;
 mod harness;
 mod platforms;
 mod safety;
+mod secrets;
 mod snapshots;
