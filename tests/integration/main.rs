@@ -3,6 +3,7 @@
 mod cli;
 mod docker;
 mod engine;
+mod fuzz;
 mod harness;
 mod platforms;
 mod safety;
