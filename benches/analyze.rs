@@ -41,15 +41,12 @@ fn main() -> Result<()> {
         "analyze found {} packages, expected {members}",
         model.packages.len()
     );
-    let args = imggen::cli::ProjectArgs {
-        path: root.clone(),
-        ..Default::default()
-    };
-    let loaded = imggen::cli::load(&args)?;
+    let flags = imggen::config::Config::default();
+    let loaded = imggen::pipeline::load(&root, &flags)?;
     ensure!(
-        loaded.plan.bin == "svc-000",
+        loaded.plan.image.bin == "svc-000",
         "plan chose {}",
-        loaded.plan.bin
+        loaded.plan.image.bin
     );
     let imggen_bin = env!("CARGO_BIN_EXE_imggen");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -69,7 +66,7 @@ fn main() -> Result<()> {
     run_quiet(&mut meta_cmd).context("cargo metadata")?;
 
     let analyze = time(iters, || imggen::analyze::analyze(&root).map(|_| ()))?;
-    let load = time(iters, || imggen::cli::load(&args).map(|_| ()))?;
+    let load = time(iters, || imggen::pipeline::load(&root, &flags).map(|_| ()))?;
     let plan = time(iters, || run_quiet(&mut plan_cmd))?;
     let meta = time(iters, || run_quiet(&mut meta_cmd))?;
 

@@ -1,12 +1,14 @@
-//! The command line: parses arguments, runs the pipeline, maps results to exit codes.
+//! The command line: parses arguments, runs the pipeline, maps results to exit codes. The only
+//! module that knows clap; nothing imports it.
 //!
 //! Exit codes: 0 success, 1 drift found by `generate --check`, 2 any error.
 
+use crate::build::progress::ProgressFlag;
+use crate::build::BuildOptions;
 use crate::config::{self, Config, Libc, Platform};
-use crate::model::ProjectModel;
 use crate::output::{self, WriteStatus};
-use crate::plan::{self, ImagePlan};
-use crate::render::{self, GeneratedFile};
+use crate::pipeline::{self, project_root};
+use crate::template::GeneratedFile;
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -30,7 +32,7 @@ pub enum Command {
     /// Print the analysis and the decisions, before any file is written.
     Plan(PlanArgs),
     /// Build the image through the Docker Engine API, and push it with --push.
-    Build(crate::engine::BuildArgs),
+    Build(BuildArgs),
 }
 
 /// The project path and the flags that override configuration (highest precedence).
@@ -126,6 +128,89 @@ pub struct GenerateArgs {
     pub force: bool,
 }
 
+/// `imggen build`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Engine: DOCKER_HOST (unix:///path/to/docker.sock, tcp://HOST:PORT; Podman's socket works too), \
+else /var/run/docker.sock. BuildKit is used when the engine offers it; DOCKER_BUILDKIT=0 forces \
+the classic builder.
+Push credentials: IMGGEN_REGISTRY_USERNAME and IMGGEN_REGISTRY_PASSWORD, else Docker's \
+config.json ($DOCKER_CONFIG or ~/.docker: credHelpers, auths, credsStore).
+Exit codes: 0 built (and pushed); 1 the build failed (the failing step's output is shown); \
+2 any other error (drifted generated files, engine not running, credentials refused, registry \
+unreachable, invalid tag).")]
+pub struct BuildArgs {
+    /// The project path and the configuration flags shared with `generate`.
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Image reference to tag (repeatable), e.g. ghcr.io/acme/api:1.2; replaces the defaults
+    /// ([image] name and tags in imggen.toml, else <name>:<git short sha> and <name>:latest).
+    #[arg(long = "tag", short = 't', value_name = "REF")]
+    pub tags: Vec<String>,
+    /// Push every tag to the registry it names, and print the pushed digest.
+    #[arg(long)]
+    pub push: bool,
+    /// Platform of the image, e.g. linux/amd64 (--platform names deploy targets).
+    #[arg(long, value_name = "OS/ARCH")]
+    pub image_platform: Option<String>,
+    /// Build argument passed to the Dockerfile (repeatable). Not for secrets: they stay in the image history.
+    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+    pub build_args: Vec<String>,
+    /// Build only up to this Dockerfile stage, e.g. builder.
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// Build every step anew, ignoring the layer cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// How to show build progress.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    pub progress: ProgressArg,
+    /// Build even when the generated files on disk differ from what imggen would write.
+    #[arg(long)]
+    pub allow_dirty: bool,
+    /// After --push, record the digest as [image] digest in imggen.toml and refresh the deploy files that pin it.
+    #[arg(long, requires = "push")]
+    pub write_digest: bool,
+    /// Network for RUN steps: default (the engine's bridge), host (for engines without a bridge
+    /// network, e.g. dockerd --bridge=none), or none.
+    #[arg(long, default_value = "default", value_name = "MODE")]
+    pub network: String,
+}
+
+/// `--progress`.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProgressArg {
+    /// A live view on a terminal, plain lines otherwise.
+    #[default]
+    Auto,
+    /// Plain line logs.
+    Plain,
+    /// The live view, even when stderr is not a terminal.
+    Tty,
+}
+
+impl BuildArgs {
+    /// The build's options, with `--build-arg` values parsed.
+    fn options(&self) -> Result<BuildOptions> {
+        Ok(BuildOptions {
+            tags: self.tags.clone(),
+            push: self.push,
+            image_platform: self.image_platform.clone(),
+            build_args: crate::build::parse_build_args(&self.build_args)?,
+            target: self.target.clone(),
+            no_cache: self.no_cache,
+            progress: match self.progress {
+                ProgressArg::Auto => ProgressFlag::Auto,
+                ProgressArg::Plain => ProgressFlag::Plain,
+                ProgressArg::Tty => ProgressFlag::Tty,
+            },
+            allow_dirty: self.allow_dirty,
+            write_digest: self.write_digest,
+            network: self.network.clone(),
+        })
+    }
+}
+
 /// Output format of `imggen plan`.
 #[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {
@@ -142,88 +227,6 @@ pub struct PlanArgs {
     /// text for people, json for tools.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-}
-
-/// Everything the pipeline produced for one project.
-pub struct Loaded {
-    pub root: PathBuf,
-    pub model: ProjectModel,
-    pub config: Config,
-    pub plan: ImagePlan,
-    pub files: Vec<GeneratedFile>,
-}
-
-/// Runs analyze -> config -> plan -> render for a project: finds its root (see
-/// [`project_root`]), then loads it with its imggen.toml.
-pub fn load(args: &ProjectArgs) -> Result<Loaded> {
-    let root = project_root(&args.path)?;
-    load_at(&root, args, true)
-}
-
-/// The project root for the given path, found as cargo finds it; says on stderr which root it
-/// chose when that is not the given path.
-pub fn project_root(path: &Path) -> Result<PathBuf> {
-    let root = crate::analyze::find_root(path)?;
-    if root != path {
-        eprintln!("using project root {}", root.display());
-    }
-    Ok(root)
-}
-
-/// Loads the project at `root`; `with_config_file` false ignores imggen.toml (`init --force`
-/// starts over from the analysis and the flags).
-pub fn load_at(root: &Path, args: &ProjectArgs, with_config_file: bool) -> Result<Loaded> {
-    let root = root.to_path_buf();
-    let model = crate::analyze::analyze(&root)?;
-    let file_config = if with_config_file {
-        read_config_file(&root)?
-    } else {
-        None
-    };
-    let env = imggen_env()?;
-    let env = Config::from_env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    let config = Config::resolve(file_config, env, args.to_config()?);
-    let plan = plan::plan(&model, &config)?;
-    let plan = crate::secrets::check_tree(&root, &config, plan)?;
-    let files = render::render(&plan)?;
-    Ok(Loaded {
-        root,
-        model,
-        config,
-        plan,
-        files,
-    })
-}
-
-/// The `IMGGEN_*` variables of the environment. Other variables are not imggen's and are not
-/// read, whatever their encoding; an `IMGGEN_*` name or value that is not UTF-8 is an error.
-fn imggen_env() -> Result<Vec<(String, String)>> {
-    let mut vars = Vec::new();
-    for (name, value) in std::env::vars_os() {
-        let Some(name) = name.to_str() else {
-            let lossy = name.to_string_lossy();
-            if lossy.starts_with("IMGGEN_") {
-                bail!("environment variable {lossy} has a name that is not UTF-8; unset it");
-            }
-            continue;
-        };
-        if !name.starts_with("IMGGEN_") {
-            continue;
-        }
-        let Some(value) = value.to_str() else {
-            bail!("environment variable {name} is not valid UTF-8; set it to a UTF-8 value or unset it");
-        };
-        vars.push((name.to_string(), value.to_string()));
-    }
-    Ok(vars)
-}
-
-/// Reads `imggen.toml` at `root`, when there is one.
-pub fn read_config_file(root: &Path) -> Result<Option<Config>> {
-    let path = root.join(config::FILE_NAME);
-    crate::analyze::read_text(&path)?
-        .map(|text| Config::parse_file(&text, &path.display().to_string()))
-        .transpose()
 }
 
 /// Parses arguments, runs the command, and returns the process exit code. A panic is a bug,
@@ -274,12 +277,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Init(args) => init(args),
         Command::Generate(args) => generate(args),
         Command::Plan(args) => print_plan(args),
-        Command::Build(args) => crate::engine::run(args),
+        Command::Build(args) => build(args),
     }
 }
 
-fn print_warnings(plan: &ImagePlan) {
-    for w in &plan.warnings {
+fn print_warnings(warnings: &[String]) {
+    for w in warnings {
         eprintln!("warning: {w}");
     }
 }
@@ -326,7 +329,7 @@ fn init(args: InitArgs) -> Result<ExitCode> {
         );
     }
     let started = std::time::SystemTime::now();
-    let loaded = load_at(&root, &args.project, false)?;
+    let loaded = pipeline::load_at(&root, &args.project.to_config()?, false)?;
     output::ensure_overwritable(&loaded.root, &loaded.files, args.force)?;
     let toml = crate::init::config_file(&loaded.plan, &args.project.to_config()?);
     clean_stale(&root, &loaded.files, started);
@@ -338,7 +341,7 @@ fn init(args: InitArgs) -> Result<ExitCode> {
         config::FILE_NAME
     );
     report(&output::write_all(&loaded.root, &loaded.files)?);
-    print_warnings(&loaded.plan);
+    print_warnings(&loaded.warnings);
     eprintln!("next: review the files, commit them, and run `imggen generate --check` in CI");
     Ok(ExitCode::SUCCESS)
 }
@@ -351,8 +354,8 @@ fn generate(args: GenerateArgs) -> Result<ExitCode> {
         prepare_writes(&root)?
     };
     let started = std::time::SystemTime::now();
-    let loaded = load_at(&root, &args.project, true)?;
-    print_warnings(&loaded.plan);
+    let loaded = pipeline::load_at(&root, &args.project.to_config()?, true)?;
+    print_warnings(&loaded.warnings);
     if args.check {
         let drift = output::check(&loaded.root, &loaded.files);
         for d in &drift {
@@ -380,19 +383,30 @@ fn generate(args: GenerateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn build(args: BuildArgs) -> Result<ExitCode> {
+    let options = args.options()?;
+    let loaded = pipeline::load(&args.project.path, &args.project.to_config()?)?;
+    crate::build::run(&loaded, &options)
+}
+
 fn print_plan(args: PlanArgs) -> Result<ExitCode> {
-    let loaded = load(&args.project)?;
+    let loaded = pipeline::load(&args.project.path, &args.project.to_config()?)?;
     let files: Vec<&str> = loaded.files.iter().map(|f| f.path.as_str()).collect();
     match args.format {
         Format::Json => {
+            let mut plan = serde_json::to_value(&loaded.plan)?;
+            plan["warnings"] = serde_json::json!(loaded.warnings);
             let out = serde_json::json!({
                 "project": loaded.model,
-                "plan": loaded.plan,
+                "plan": plan,
                 "files": files,
             });
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
-        Format::Text => print!("{}", crate::init::plan_text(&loaded.plan, &files)),
+        Format::Text => print!(
+            "{}",
+            crate::init::plan_text(&loaded.plan, &loaded.warnings, &files)
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

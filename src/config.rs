@@ -265,11 +265,6 @@ impl Config {
             .unwrap_or_else(|| Layer::File(FILE_NAME.into()))
     }
 
-    /// Refuses every value that is not what its key can legally be (see [`crate::validate`]).
-    pub fn validate(&self) -> Result<()> {
-        crate::validate::config(self)
-    }
-
     /// Reads `IMGGEN_*` variables into a layer; any other `IMGGEN_*` name is an error.
     pub fn from_env<'a>(vars: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Config> {
         let mut table = toml::Table::new();

@@ -2,7 +2,7 @@
 //! Pure functions of the plan.
 
 use crate::config::Config;
-use crate::plan::ImagePlan;
+use crate::deploy::Plan;
 
 fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
@@ -22,7 +22,8 @@ fn toml_list(items: &[String]) -> String {
 /// The imggen.toml `init` writes: every decision spelled out with its reason. Values chosen by
 /// flags are set; detected values are commented out, so detection stays live (a changed port in
 /// the sources shows up as drift) until someone uncomments a line to pin it.
-pub fn config_file(plan: &ImagePlan, flags: &Config) -> String {
+pub fn config_file(whole: &Plan, flags: &Config) -> String {
+    let plan = &whole.image;
     let why = |topic: &str| {
         plan.decisions
             .iter()
@@ -119,17 +120,18 @@ pub fn config_file(plan: &ImagePlan, flags: &Config) -> String {
         .collect();
     out.push_str("\n# Deploy files to write: fly, cloud-run, render, vm.\n");
     out.push_str(&format!("platforms = {}\n", toml_list(&platforms)));
-    out.push_str(&crate::platforms::config_sections(plan));
+    out.push_str(&crate::deploy::config_sections(whole));
     out
 }
 
 /// `imggen plan` as text: decisions with reasons, warnings, files.
-pub fn plan_text(plan: &ImagePlan, files: &[&str]) -> String {
+pub fn plan_text(whole: &Plan, warnings: &[String], files: &[&str]) -> String {
+    let plan = &whole.image;
     let mut out = format!(
         "imggen plan: binary {} of package {}\n\n",
         plan.bin, plan.package
     );
-    let sections = plan.deploy.sections();
+    let sections = whole.deploy.sections();
     let width = plan
         .decisions
         .iter()
@@ -152,9 +154,9 @@ pub fn plan_text(plan: &ImagePlan, files: &[&str]) -> String {
             ));
         }
     }
-    if !plan.warnings.is_empty() {
+    if !warnings.is_empty() {
         out.push_str("\nwarnings:\n");
-        for w in &plan.warnings {
+        for w in warnings {
             out.push_str(&format!("  - {w}\n"));
         }
     }

@@ -1,21 +1,26 @@
-//! imggen: analyze a cargo project, plan its container image, render the Dockerfile and deploy
-//! files, and build and publish the image.
+//! imggen: analyze a cargo project, plan its container image and deploy targets, generate the
+//! Dockerfile and deploy files, and build and publish the image.
 //!
-//! The pipeline, one module a stage: `analyze` (IO) -> `model::ProjectModel` -> `plan` (pure)
-//! -> `plan::ImagePlan` -> `render` (pure) -> files -> `output` (write or check) -> `engine`.
+//! One-way pipeline (see ARCHITECTURE.md): `cli` -> `pipeline` -> `analyze` (IO) ->
+//! `model::ProjectModel` -> `plan` (pure, the image) -> `deploy` (pure, the deploy targets;
+//! `deploy::Plan` is the whole plan) -> `generate` (pure, files through `template`) -> `output`
+//! (write or check); `cli` -> `build` (the Docker Engine API). Nothing imports `cli`.
 
 pub mod analyze;
+pub mod build;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod deploy;
 pub mod dockerignore;
-pub mod engine;
+pub mod generate;
 pub mod init;
 pub mod model;
 pub mod output;
+pub mod pipeline;
 pub mod plan;
-pub mod platforms;
 pub mod profiles;
-pub mod render;
+pub mod reference;
 pub mod secrets;
+pub mod template;
 pub mod validate;

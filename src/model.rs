@@ -169,3 +169,17 @@ impl SourceFacts {
         }
     }
 }
+
+/// Health-route literals the analysis recognizes, most conventional first (the plan takes the
+/// first found).
+pub const HEALTH_PATHS: &[&str] = &[
+    "/healthz",
+    "/health",
+    "/health_check",
+    "/healthcheck",
+    "/_health",
+    "/livez",
+    "/readyz",
+    "/ping",
+    "/up",
+];

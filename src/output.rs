@@ -1,7 +1,7 @@
 //! `write` and `check`: generated files to disk atomically, or compared with disk as diffs; the
 //! project lock, and the temporary files of interrupted writes.
 
-use crate::render::{GeneratedFile, MARKER};
+use crate::template::{GeneratedFile, MARKER};
 use anyhow::{bail, Context, Result};
 use similar::TextDiff;
 use std::fs::File;

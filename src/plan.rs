@@ -57,9 +57,9 @@ pub struct ImagePlan {
     /// Directories the build reads at compile time (never excluded from the context).
     pub build_inputs: Vec<String>,
     pub platforms: Vec<Platform>,
-    /// Decisions only the platform files use (app names, regions, instance limits, proxy).
-    pub deploy: crate::platforms::PlatformPlan,
-    pub warnings: Vec<String>,
+    /// What was decided and why, for `imggen plan` (serialized by `deploy::Plan`, after the
+    /// deploy decisions).
+    #[serde(skip)]
     pub decisions: Vec<Decision>,
 }
 
@@ -211,9 +211,9 @@ const NATIVE: &[NativeRule] = &[
     },
 ];
 
-/// Decides the image for `model` under `config`.
-pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
-    config.validate()?;
+/// Decides the image for `model` under `config`; also returns the warnings about it.
+pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<String>)> {
+    crate::validate::config(config)?;
     let mut warnings = Vec::new();
     let mut decisions = Vec::new();
     let mut decide = |topic: &str, value: String, why: String| {
@@ -407,7 +407,7 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
 
     // Health route.
     let health_path = config.health_path.clone().or_else(|| {
-        crate::analyze::HEALTH_PATHS
+        crate::model::HEALTH_PATHS
             .iter()
             .find(|h| facts.health_paths.iter().any(|f| f == *h))
             .map(|h| h.to_string())
@@ -599,7 +599,7 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
     let platforms = config.platforms.clone().unwrap_or_default();
     let mut build_inputs = facts.compile_time_dirs.clone();
     build_inputs.sort();
-    let mut plan = ImagePlan {
+    let plan = ImagePlan {
         name: config
             .image
             .as_ref()
@@ -636,14 +636,9 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
         labels,
         build_inputs,
         platforms,
-        deploy: Default::default(),
-        warnings,
         decisions,
     };
-    let (deploy, platform_warnings) = crate::platforms::decide(&plan, config)?;
-    plan.deploy = deploy;
-    plan.warnings.extend(platform_warnings);
-    Ok(plan)
+    Ok((plan, warnings))
 }
 
 fn libc_name(l: Libc) -> &'static str {
@@ -840,6 +835,10 @@ fn signal_plan(facts: &SourceFacts, config: &Config) -> Result<SignalPlan> {
 mod tests {
     use super::*;
     use crate::model::{PortEvidence, SignalFacts};
+
+    fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
+        image(model, config).map(|(plan, _)| plan)
+    }
 
     fn model_with(bins: &[&str], facts: SourceFacts) -> ProjectModel {
         ProjectModel {

@@ -2,25 +2,14 @@
 //!
 //! A profile says what the base offers (libc, shell, package manager, CA certificates, how the
 //! non-root user exists), so the plan and templates never hard-code a base. Adding a base means
-//! adding a file here and to `PROFILES`.
+//! adding a file to `images/`: the build lists the directory (see `build.rs`).
 
 use crate::config::Libc;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-/// The embedded profile files: (file name, YAML text).
-const PROFILES: &[(&str, &str)] = &[
-    (
-        "bookworm-slim.yaml",
-        include_str!("../images/bookworm-slim.yaml"),
-    ),
-    ("scratch.yaml", include_str!("../images/scratch.yaml")),
-    (
-        "distroless-cc.yaml",
-        include_str!("../images/distroless-cc.yaml"),
-    ),
-];
-
+/// The embedded profile files: (base name, YAML text).
+use crate::template::IMAGES as PROFILES;
 /// How CA certificates reach the runtime image.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -76,7 +65,8 @@ pub fn all() -> Vec<BaseProfile> {
     PROFILES
         .iter()
         .map(|(file, text)| {
-            serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("images/{file} is invalid: {e}"))
+            serde_saphyr::from_str(text)
+                .unwrap_or_else(|e| panic!("images/{file}.yaml is invalid: {e}"))
         })
         .collect()
 }
@@ -111,7 +101,7 @@ mod tests {
     #[test]
     fn every_profile_parses_and_names_match_files() {
         for ((file, _), profile) in PROFILES.iter().zip(all()) {
-            assert_eq!(format!("{}.yaml", profile.name), *file);
+            assert_eq!(profile.name, *file);
         }
         assert_eq!(by_name("scratch").unwrap().libc, Libc::Musl);
         assert!(by_name("alpine")

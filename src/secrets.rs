@@ -132,13 +132,14 @@ pub fn scan(root: &std::path::Path, dirs: &[String]) -> Vec<String> {
 }
 
 /// The checks that read the project tree at `root`: `include` and `[vm] static_dir` name
-/// directories inside the project, and each secret-looking file in a copied directory becomes a
-/// warning of the plan (the builder deletes it; the user should move it out).
+/// directories inside the project, and each secret-looking file in a directory copied into the
+/// image (`copied`, paths from the root) is returned as a warning (the builder deletes it; the
+/// user should move it out).
 pub fn check_tree(
     root: &std::path::Path,
     config: &crate::config::Config,
-    mut plan: crate::plan::ImagePlan,
-) -> anyhow::Result<crate::plan::ImagePlan> {
+    copied: &[String],
+) -> anyhow::Result<Vec<String>> {
     let top = root
         .canonicalize()
         .map_err(|e| anyhow::anyhow!("{}: cannot read the project ({e})", root.display()))?;
@@ -162,13 +163,12 @@ pub fn check_tree(
             );
         }
     }
-    let copied: Vec<String> = plan.runtime_dirs.iter().map(|d| d.from.clone()).collect();
-    for path in scan(root, &copied) {
-        plan.warnings.push(format!(
+    Ok(scan(root, copied)
+        .into_iter()
+        .map(|path| format!(
             "{path} looks like a secret in a directory copied into the image: it is excluded from the build context and deleted before the copy; move it out of the project"
-        ));
-    }
-    Ok(plan)
+        ))
+        .collect())
 }
 
 #[cfg(test)]

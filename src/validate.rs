@@ -104,7 +104,7 @@ pub fn rust_version(s: &str) -> Result<(), &'static str> {
 
 /// An image reference, `[host[:port]/]path[:tag][@digest]` in Docker's grammar.
 pub fn image_reference(s: &str) -> Result<(), &'static str> {
-    match crate::engine::reference::Reference::parse(s) {
+    match crate::reference::Reference::parse(s) {
         Ok(_) => Ok(()),
         Err(_) => Err("an image reference such as `ghcr.io/acme/api` or `rust:1.95-bookworm` (lowercase path, optional :tag and @sha256:digest)"),
     }

@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use source::{scan_config_port, HEALTH_PATHS};
+pub use source::scan_config_port;
 
 /// The project root for `path`, found as cargo finds it: the nearest directory with a
 /// `Cargo.toml` at or above `path`, then the workspace above it when that manifest is one of its

@@ -4,7 +4,7 @@
 //! regular expressions. It is a heuristic by design: every finding is recorded with `file:line`
 //! evidence so `imggen plan` can show why, and every finding can be overridden in imggen.toml.
 
-use crate::model::{Package, PortEvidence, PortKind, SignalFacts, SourceFacts};
+use crate::model::{Package, PortEvidence, PortKind, SignalFacts, SourceFacts, HEALTH_PATHS};
 use regex::Regex;
 use std::path::Path;
 use std::sync::LazyLock;
@@ -20,19 +20,6 @@ pub const RUNTIME_DIR_CANDIDATES: &[&str] = &[
     "templates",
     "public",
     "resources",
-];
-
-/// Health-route literals, most conventional first (the first found wins).
-pub const HEALTH_PATHS: &[&str] = &[
-    "/healthz",
-    "/health",
-    "/health_check",
-    "/healthcheck",
-    "/_health",
-    "/livez",
-    "/readyz",
-    "/ping",
-    "/up",
 ];
 
 static ADDR_LITERAL: LazyLock<Regex> = LazyLock::new(|| {

@@ -11,7 +11,7 @@ use crate::harness::{copy_tree, fixture_path};
 use imggen::config::Config;
 use imggen::dockerignore::DockerIgnore;
 use imggen::model::ProjectModel;
-use imggen::render::GeneratedFile;
+use imggen::template::GeneratedFile;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{
@@ -195,11 +195,11 @@ fn generate(model: &ProjectModel, toml_text: &str) -> anyhow::Result<Vec<Generat
 fn plan_and_render(
     model: &ProjectModel,
     toml_text: &str,
-) -> anyhow::Result<(imggen::plan::ImagePlan, Vec<GeneratedFile>, Config)> {
+) -> anyhow::Result<(imggen::deploy::Plan, Vec<GeneratedFile>, Config)> {
     let file = Config::parse_file(toml_text, "imggen.toml")?;
     let config = Config::resolve(Some(file.clone()), Config::default(), Config::default());
-    let plan = imggen::plan::plan(model, &config)?;
-    let files = imggen::render::render(&plan)?;
+    let plan = imggen::deploy::plan(model, &config)?;
+    let files = imggen::generate::files(&plan)?;
     Ok((plan, files, file))
 }
 

@@ -6,8 +6,8 @@
 //! (never skip) when it is missing, naming the Debian package; `.ci/validators.sh` installs them.
 
 use imggen::config::{Config, Platform, Proxy, VmConfig};
-use imggen::plan::ImagePlan;
-use imggen::render::GeneratedFile;
+use imggen::deploy::Plan;
+use imggen::template::GeneratedFile;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
@@ -43,11 +43,11 @@ fn file_config(name: &str) -> Option<Config> {
 }
 
 /// analyze -> plan -> render for a fixture, with `over` stacked on its imggen.toml.
-fn generate(name: &str, over: Config) -> (ImagePlan, Vec<GeneratedFile>) {
+fn generate(name: &str, over: Config) -> (Plan, Vec<GeneratedFile>) {
     let model = imggen::analyze::analyze(&fixture(name)).unwrap();
     let config = Config::resolve(file_config(name), Config::default(), over);
-    let plan = imggen::plan::plan(&model, &config).unwrap();
-    let files = imggen::render::render(&plan).unwrap();
+    let plan = imggen::deploy::plan(&model, &config).unwrap();
+    let files = imggen::generate::files(&plan).unwrap();
     (plan, files)
 }
 
@@ -100,7 +100,7 @@ proxy = "nginx"
 /// One rendered configuration: a name for snapshots, the plan and its files.
 struct Variant {
     name: String,
-    plan: ImagePlan,
+    plan: Plan,
     files: Vec<GeneratedFile>,
 }
 
@@ -115,7 +115,7 @@ impl Variant {
     fn platform_files(&self) -> impl Iterator<Item = &GeneratedFile> {
         self.files
             .iter()
-            .filter(|f| imggen::platforms::platform_of(&f.path).is_some())
+            .filter(|f| !matches!(f.path.as_str(), "Dockerfile" | ".dockerignore"))
     }
 }
 
@@ -142,7 +142,7 @@ fn variants() -> &'static [Variant] {
                 ..all_platforms("workspace", Proxy::Caddy)
             },
         );
-        assert!(!plan.server, "the workspace's worker serves nothing");
+        assert!(!plan.image.server, "the workspace's worker serves nothing");
         out.push(Variant {
             name: "worker".into(),
             plan,
@@ -150,8 +150,8 @@ fn variants() -> &'static [Variant] {
         });
         let model = imggen::analyze::analyze(&fixture("axum-single")).unwrap();
         let config = Config::parse_file(CONFIGURED, "CONFIGURED").unwrap();
-        let plan = imggen::plan::plan(&model, &config).unwrap();
-        let files = imggen::render::render(&plan).unwrap();
+        let plan = imggen::deploy::plan(&model, &config).unwrap();
+        let files = imggen::generate::files(&plan).unwrap();
         out.push(Variant {
             name: "configured".into(),
             plan,
@@ -241,12 +241,12 @@ fn snapshots_of_every_platform_file() {
 
 #[test]
 fn every_platform_file_has_the_header_and_is_normalized() {
-    let header = imggen::render::header();
+    let header = imggen::template::header();
     for v in variants() {
         let paths: Vec<&str> = v.platform_files().map(|f| f.path.as_str()).collect();
         assert_eq!(
             paths.len(),
-            if v.plan.server { 5 } else { 4 },
+            if v.plan.image.server { 5 } else { 4 },
             "{}: {paths:?}",
             v.name
         );
@@ -258,7 +258,7 @@ fn every_platform_file_has_the_header_and_is_normalized() {
                 f.path
             );
             assert_eq!(
-                imggen::render::normalize(&f.contents),
+                imggen::template::normalize(&f.contents),
                 f.contents,
                 "{}",
                 f.path
@@ -315,7 +315,7 @@ fn fly_toml_validates_against_the_fly_schema() {
         let doc = fly_doc(&f.contents);
         let errors = schema_errors(&fly, &doc);
         assert!(errors.is_empty(), "{} fly.toml: {errors:#?}", v.name);
-        if v.plan.server {
+        if v.plan.image.server {
             assert!(doc["http_service"]["auto_stop_machines"].is_string());
         }
     }
@@ -429,19 +429,19 @@ fn cloud_run_env_and_ports_follow_the_rules_the_schema_misses() {
 
 #[test]
 fn ports_and_health_paths_agree_across_the_image_and_every_platform() {
-    for v in variants().iter().filter(|v| v.plan.server) {
+    for v in variants().iter().filter(|v| v.plan.image.server) {
         let expose = exposed_port(v.get("Dockerfile").unwrap());
-        assert_eq!(expose, Some(v.plan.port), "{}", v.name);
+        assert_eq!(expose, Some(v.plan.image.port), "{}", v.name);
         let fly = fly_doc(v.get("fly.toml").unwrap());
         assert_eq!(
-            fly["http_service"]["internal_port"], v.plan.port,
+            fly["http_service"]["internal_port"], v.plan.image.port,
             "{}",
             v.name
         );
         let service = yaml(v.get("deploy/cloud-run/service.yaml").unwrap());
         let container = &service["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(
-            container["ports"][0]["containerPort"], v.plan.port,
+            container["ports"][0]["containerPort"], v.plan.image.port,
             "{}",
             v.name
         );
@@ -452,23 +452,23 @@ fn ports_and_health_paths_agree_across_the_image_and_every_platform() {
             .iter()
             .find(|e| e["key"] == "PORT")
             .map(|e| e["value"].clone());
-        assert_eq!(port_env, Some(Value::String(v.plan.port.to_string())));
+        assert_eq!(port_env, Some(Value::String(v.plan.image.port.to_string())));
         let unit = v
             .platform_files()
             .find(|f| f.path.ends_with(".service"))
             .unwrap();
         assert!(unit
             .contents
-            .contains(&format!("Environment=\"PORT={}\"", v.plan.port)));
+            .contains(&format!("Environment=\"PORT={}\"", v.plan.image.port)));
         let proxy = v
             .platform_files()
             .find(|f| f.path.ends_with("Caddyfile") || f.path.ends_with("nginx.conf"))
             .unwrap();
         assert!(proxy
             .contents
-            .contains(&format!("127.0.0.1:{}", v.plan.port)));
+            .contains(&format!("127.0.0.1:{}", v.plan.image.port)));
 
-        let health = v.plan.health_path.clone().map(Value::String);
+        let health = v.plan.image.health_path.clone().map(Value::String);
         let fly_check = fly["http_service"]
             .get("checks")
             .map(|c| c[0]["path"].clone());
@@ -480,7 +480,7 @@ fn ports_and_health_paths_agree_across_the_image_and_every_platform() {
         let startup = &container["startupProbe"];
         match &health {
             Some(h) => assert_eq!(&startup["httpGet"]["path"], h),
-            None => assert_eq!(startup["tcpSocket"]["port"], v.plan.port),
+            None => assert_eq!(startup["tcpSocket"]["port"], v.plan.image.port),
         }
         assert_eq!(
             render["services"][0].get("healthCheckPath").cloned(),
@@ -489,16 +489,19 @@ fn ports_and_health_paths_agree_across_the_image_and_every_platform() {
             v.name
         );
         assert_eq!(
-            fly["kill_signal"], v.plan.signal.stop_signal,
+            fly["kill_signal"], v.plan.image.signal.stop_signal,
             "{} kill_signal",
             v.name
         );
         assert!(unit
             .contents
-            .contains(&format!("KillSignal={}", v.plan.signal.stop_signal)));
+            .contains(&format!("KillSignal={}", v.plan.image.signal.stop_signal)));
     }
     // The comparison can fail: a Dockerfile exposing another port.
-    assert_ne!(exposed_port("EXPOSE 1234\n"), Some(variants()[0].plan.port));
+    assert_ne!(
+        exposed_port("EXPOSE 1234\n"),
+        Some(variants()[0].plan.image.port)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -741,7 +744,7 @@ fn systemd_units_verify_cleanly_and_expose_little() {
     assert_eq!(units.len(), variants().len());
     for (v, f) in &units {
         let name = f.path.rsplit('/').next().unwrap();
-        let out = systemd_verify(name, &f.contents, &v.plan.bin);
+        let out = systemd_verify(name, &f.contents, &v.plan.image.bin);
         assert!(
             out.status.success() && out.stderr.is_empty(),
             "{} {}: {}",
@@ -764,7 +767,7 @@ fn systemd_units_verify_cleanly_and_expose_little() {
     let typo = f
         .contents
         .replace("Restart=on-failure", "Restart=on-failure\nRestartt=always");
-    let out = systemd_verify(name, &typo, &v.plan.bin);
+    let out = systemd_verify(name, &typo, &v.plan.image.bin);
     assert!(
         text(&out.stderr).contains("Restartt"),
         "{}",
@@ -772,7 +775,7 @@ fn systemd_units_verify_cleanly_and_expose_little() {
     );
     let out = systemd_verify(name, &f.contents, "some-other-binary");
     assert!(!out.stderr.is_empty() || !out.status.success());
-    let bare = format!("[Service]\nExecStart=/usr/local/bin/{}\n", v.plan.bin);
+    let bare = format!("[Service]\nExecStart=/usr/local/bin/{}\n", v.plan.image.bin);
     assert!(systemd_exposure(&bare) > 2.0);
 }
 
@@ -1016,13 +1019,13 @@ fn spa_binary() -> &'static Path {
 
 /// The spa fixture's plan and VM files with `proxy`, its app port set to a free port through
 /// `port` in the config (an ordinary input, not a substitution), and the app running there.
-fn spa_with_app(proxy: Proxy) -> (ImagePlan, Vec<GeneratedFile>, Running) {
+fn spa_with_app(proxy: Proxy) -> (Plan, Vec<GeneratedFile>, Running) {
     let port = free_port();
     let mut over = all_platforms("spa", proxy);
     over.platforms = Some(vec![Platform::Vm]);
     over.port = Some(port);
     let (plan, files) = generate("spa", over);
-    assert_eq!(plan.port, port);
+    assert_eq!(plan.image.port, port);
     let mut cmd = Command::new(spa_binary());
     cmd.env("PORT", port.to_string());
     let mut app = spawn(cmd, "the spa fixture", "cargo");
@@ -1331,7 +1334,7 @@ fn bad_platform_settings_are_refused_with_the_fix() {
             "version = 1\nplatforms = [\"fly\", \"cloud-run\", \"render\", \"vm\"]\n{toml_text}\n"
         );
         let config = Config::parse_file(&text, "imggen.toml").unwrap();
-        let err = imggen::plan::plan(m, &config).unwrap_err().to_string();
+        let err = imggen::deploy::plan(m, &config).unwrap_err().to_string();
         assert!(err.contains(fix), "{toml_text}: {err}");
         assert!(err.starts_with("imggen.toml"), "names the file: {err}");
     }

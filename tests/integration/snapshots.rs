@@ -3,23 +3,23 @@
 
 use crate::harness::{fixture_path, PLANNABLE};
 use imggen::config::Config;
-use imggen::plan::ImagePlan;
-use imggen::render::GeneratedFile;
+use imggen::deploy::Plan;
+use imggen::template::GeneratedFile;
 use std::process::Command;
 
 /// Plans and renders a fixture in place (analysis only reads), with extra config lines.
-fn generate(name: &str, extra: &str) -> (ImagePlan, Vec<GeneratedFile>) {
+fn generate(name: &str, extra: &str) -> (Plan, Vec<GeneratedFile>) {
     let root = fixture_path(name);
     let model = imggen::analyze::analyze(&root).unwrap();
-    let mut file = imggen::cli::read_config_file(&root).unwrap();
+    let mut file = imggen::pipeline::read_config_file(&root).unwrap();
     if !extra.is_empty() {
         let base = std::fs::read_to_string(root.join("imggen.toml"))
             .unwrap_or_else(|_| "version = 1\n".into());
         file = Some(Config::parse_file(&format!("{base}{extra}"), "imggen.toml").unwrap());
     }
     let config = Config::resolve(file, Config::default(), Config::default());
-    let plan = imggen::plan::plan(&model, &config).unwrap();
-    let files = imggen::render::render(&plan).unwrap();
+    let plan = imggen::deploy::plan(&model, &config).unwrap();
+    let files = imggen::generate::files(&plan).unwrap();
     (plan, files)
 }
 
@@ -117,27 +117,30 @@ fn every_value_shared_with_the_image_comes_from_the_plan() {
             .find(|f| f.path == "Dockerfile")
             .unwrap()
             .contents;
-        if plan.server {
+        if plan.image.server {
             assert!(
-                dockerfile.contains(&format!("\nEXPOSE {}\n", plan.port)),
+                dockerfile.contains(&format!("\nEXPOSE {}\n", plan.image.port)),
                 "{label}"
             );
         }
         assert!(
-            dockerfile.contains(&format!("\nSTOPSIGNAL {}\n", plan.signal.stop_signal)),
+            dockerfile.contains(&format!("\nSTOPSIGNAL {}\n", plan.image.signal.stop_signal)),
             "{label}"
         );
         assert!(
-            dockerfile.contains(&format!("/usr/local/bin/{}\"]", plan.bin)),
+            dockerfile.contains(&format!("/usr/local/bin/{}\"]", plan.image.bin)),
             "{label}"
         );
         assert!(
-            dockerfile.contains(&format!("\nUSER {}:{}\n", plan.user.uid, plan.user.gid)),
+            dockerfile.contains(&format!(
+                "\nUSER {}:{}\n",
+                plan.image.user.uid, plan.image.user.gid
+            )),
             "{label}"
         );
-        assert_ne!(plan.user.uid, 0);
+        assert_ne!(plan.image.user.uid, 0);
         assert!(
-            dockerfile.contains(&format!("FROM {} AS runtime", plan.base.image)),
+            dockerfile.contains(&format!("FROM {} AS runtime", plan.image.base.image)),
             "{label}"
         );
     }
@@ -171,8 +174,13 @@ fn dockerignore_keeps_build_inputs_and_drops_secrets_and_output() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        needed.extend(plan.runtime_dirs.iter().map(|d| format!("{}/file", d.from)));
-        needed.extend(plan.build_inputs.iter().map(|d| format!("{d}/file")));
+        needed.extend(
+            plan.image
+                .runtime_dirs
+                .iter()
+                .map(|d| format!("{}/file", d.from)),
+        );
+        needed.extend(plan.image.build_inputs.iter().map(|d| format!("{d}/file")));
         for path in &needed {
             assert!(
                 !ignore.is_excluded(path),

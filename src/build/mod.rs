@@ -19,13 +19,12 @@ pub mod docker;
 pub mod meta;
 pub mod pin;
 pub mod progress;
-pub mod reference;
 
 use crate::output;
+use crate::pipeline::Loaded;
+use crate::reference::Reference;
 use anyhow::{bail, Context, Result};
-use clap::Args;
 use progress::{EventSink, Progress, ProgressFlag};
-use reference::Reference;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::IsTerminal;
@@ -36,52 +35,29 @@ pub const DOCKERFILE: &str = "Dockerfile";
 /// Lines of a failed step's output shown again after the live view.
 const FAILED_TAIL: usize = 30;
 
-/// `imggen build`.
-#[derive(Args, Debug)]
-#[command(after_help = "\
-Engine: DOCKER_HOST (unix:///path/to/docker.sock, tcp://HOST:PORT; Podman's socket works too), \
-else /var/run/docker.sock. BuildKit is used when the engine offers it; DOCKER_BUILDKIT=0 forces \
-the classic builder.
-Push credentials: IMGGEN_REGISTRY_USERNAME and IMGGEN_REGISTRY_PASSWORD, else Docker's \
-config.json ($DOCKER_CONFIG or ~/.docker: credHelpers, auths, credsStore).
-Exit codes: 0 built (and pushed); 1 the build failed (the failing step's output is shown); \
-2 any other error (drifted generated files, engine not running, credentials refused, registry \
-unreachable, invalid tag).")]
-pub struct BuildArgs {
-    /// The project path and the configuration flags shared with `generate`.
-    #[command(flatten)]
-    pub project: crate::cli::ProjectArgs,
-    /// Image reference to tag (repeatable), e.g. ghcr.io/acme/api:1.2; replaces the defaults
-    /// ([image] name and tags in imggen.toml, else <name>:<git short sha> and <name>:latest).
-    #[arg(long = "tag", short = 't', value_name = "REF")]
+/// What `imggen build` was asked to do, beyond the project (clap-free: the command line fills
+/// it in).
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Image references to tag; empty means the defaults.
     pub tags: Vec<String>,
-    /// Push every tag to the registry it names, and print the pushed digest.
-    #[arg(long)]
+    /// Push every tag and print the pushed digest.
     pub push: bool,
-    /// Platform of the image, e.g. linux/amd64 (--platform names deploy targets).
-    #[arg(long, value_name = "OS/ARCH")]
+    /// Platform of the image, e.g. linux/amd64.
     pub image_platform: Option<String>,
-    /// Build argument passed to the Dockerfile (repeatable). Not for secrets: they stay in the image history.
-    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
-    pub build_args: Vec<String>,
-    /// Build only up to this Dockerfile stage, e.g. builder.
-    #[arg(long, value_name = "STAGE")]
+    /// Build arguments, parsed by [`parse_build_args`].
+    pub build_args: BTreeMap<String, String>,
+    /// Build only up to this Dockerfile stage.
     pub target: Option<String>,
-    /// Build every step anew, ignoring the layer cache.
-    #[arg(long)]
+    /// Ignore the layer cache.
     pub no_cache: bool,
     /// How to show build progress.
-    #[arg(long, value_enum, default_value_t = ProgressFlag::Auto)]
     pub progress: ProgressFlag,
     /// Build even when the generated files on disk differ from what imggen would write.
-    #[arg(long)]
     pub allow_dirty: bool,
-    /// After --push, record the digest as [image] digest in imggen.toml and refresh the deploy files that pin it.
-    #[arg(long, requires = "push")]
+    /// After a push, record the digest in imggen.toml and refresh the files that pin it.
     pub write_digest: bool,
-    /// Network for RUN steps: default (the engine's bridge), host (for engines without a bridge
-    /// network, e.g. dockerd --bridge=none), or none.
-    #[arg(long, default_value = "default", value_name = "MODE")]
+    /// Network for RUN steps: default, host or none.
     pub network: String,
 }
 
@@ -199,11 +175,9 @@ pub fn parse_build_args(args: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-/// Runs `imggen build`.
-pub fn run(args: BuildArgs) -> Result<ExitCode> {
-    let build_args = parse_build_args(&args.build_args)?;
-    let loaded = crate::cli::load(&args.project)?;
-    for w in &loaded.plan.warnings {
+/// Runs `imggen build` for a loaded project.
+pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
+    for w in &loaded.warnings {
         eprintln!("warning: {w}");
     }
     let drift = output::check(&loaded.root, &loaded.files);
@@ -231,20 +205,20 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
                 loaded.root.join(DOCKERFILE).display()
             )
         })?;
-    let needs_mounts = loaded.plan.cache_mounts || dockerfile_text.contains("--mount=");
+    let needs_mounts = loaded.plan.image.cache_mounts || dockerfile_text.contains("--mount=");
 
     let git = meta::git_revision(&loaded.root);
     let tags = meta::image_refs(
         &args.tags,
         loaded.config.image.as_ref(),
-        &loaded.plan.name,
+        &loaded.plan.image.name,
         git.as_ref(),
     )?;
     let created = meta::created(
         std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
         chrono::Utc::now(),
     )?;
-    let labels = meta::labels(&loaded.plan.labels, git.as_ref(), &created);
+    let labels = meta::labels(&loaded.plan.image.labels, git.as_ref(), &created);
 
     let mut credentials: Vec<Option<creds::Found>> = Vec::new();
     if args.push {
@@ -276,7 +250,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
         context,
         dockerfile: DOCKERFILE.into(),
         tags,
-        build_args,
+        build_args: args.build_args.clone(),
         labels,
         target: args.target.clone(),
         platform: args.image_platform.clone(),
@@ -341,7 +315,7 @@ pub fn run(args: BuildArgs) -> Result<ExitCode> {
     };
     if args.write_digest {
         if let Some(digest) = digest {
-            let changed = pin::write_digest(&args.project, &loaded.files, &digest)?;
+            let changed = pin::write_digest(loaded, &digest)?;
             eprintln!("recorded {digest} as [image] digest in imggen.toml");
             for path in changed {
                 eprintln!("  updated {path}");

@@ -6,8 +6,8 @@
 //! `SOURCE_DATE_EPOCH` when set), passed to the engine as build labels so the Dockerfile does
 //! not change from commit to commit.
 
-use super::reference::Reference;
 use crate::config::ImageConfig;
+use crate::reference::Reference;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -5,8 +5,8 @@
 
 use super::creds::{Credentials, Found};
 use super::progress::{ClassicParser, Event, EventSink};
-use super::reference::Reference;
 use super::{BuildFailed, BuildRequest, Builder, BuiltImage, Digest, Publisher};
+use crate::reference::Reference;
 use anyhow::{anyhow, bail, Result};
 use bollard::auth::DockerCredentials;
 use bollard::models::{BuildInfo, BuildInfoAux};
@@ -501,7 +501,7 @@ impl Publisher for BollardPublisher<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::creds::Source;
+    use crate::build::creds::Source;
 
     fn info(version: &str, api: &str, podman: bool) -> EngineInfo {
         EngineInfo {

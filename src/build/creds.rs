@@ -7,7 +7,7 @@
 //! order. No credentials at all means an anonymous push. Secrets never reach logs: `Debug`
 //! redacts them and errors name only the registry and the source.
 
-use super::reference::Reference;
+use crate::reference::Reference;
 use anyhow::{bail, Result};
 use docker_credential::{CredentialRetrievalError, DockerCredential};
 use serde::Deserialize;

@@ -1,35 +1,21 @@
-//! Platform files (fly.toml, Cloud Run, Render, a VM pack), rendered from the `ImagePlan`.
+//! Deploy targets (fly.toml, Cloud Run, Render, a VM pack): the second half of the plan, and
+//! the files each target writes.
 //!
-//! `decide` (pure, called by `plan`) turns the `[fly]`, `[cloud_run]`, `[render]` and `[vm]`
-//! sections into a `PlatformPlan`: the decisions only platform files use, each with its reason.
+//! [`plan`] builds the whole [`Plan`] in one pass: the image (`crate::plan`), then `decide`
+//! (pure), which turns the `[fly]`, `[cloud_run]`, `[render]` and `[vm]`
+//! sections into a `DeployPlan`: the decisions only platform files use, each with its reason.
 //! `render` prints them through the templates. Every value a platform file shares with the image
 //! (port, health route, binary, stop signal, env) is read from the `ImagePlan`, never decided here.
 //! Strings are quoted by the functions at the bottom, so a value like `yes` or `0755` stays a
 //! string in YAML 1.1 (Cloud Run's parser) and TOML.
 
 use crate::config::{Config, Platform, Proxy};
+use crate::model::ProjectModel;
 use crate::plan::{Decision, ImagePlan};
-use crate::render::{base_context, render_template, GeneratedFile};
+use crate::template::{self, GeneratedFile};
 use anyhow::{bail, Result};
 use serde::Serialize;
 use serde_json::json;
-
-/// Platform templates, embedded at compile time: (name, text).
-pub const TEMPLATES: &[(&str, &str)] = &[
-    ("fly.toml", include_str!("../templates/fly.toml.tera")),
-    (
-        "cloud-run-service.yaml",
-        include_str!("../templates/cloud-run-service.yaml.tera"),
-    ),
-    (
-        "cloud-run-job.yaml",
-        include_str!("../templates/cloud-run-job.yaml.tera"),
-    ),
-    ("render.yaml", include_str!("../templates/render.yaml.tera")),
-    ("vm.service", include_str!("../templates/vm.service.tera")),
-    ("Caddyfile", include_str!("../templates/Caddyfile.tera")),
-    ("nginx.conf", include_str!("../templates/nginx.conf.tera")),
-];
 
 /// Path of the Fly.io config.
 pub const FLY_TOML: &str = "fly.toml";
@@ -81,9 +67,53 @@ const FLY_SIZES: &[&str] = &[
 const FLY_CPU_KINDS: &[&str] = &["shared", "performance"];
 const FLY_CPUS: &[u32] = &[1, 2, 4, 8, 16];
 
+/// The whole plan: the image, then the deploy decisions that read it, and every warning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Everything the image needs.
+    pub image: ImagePlan,
+    /// Decisions only the platform files use (app names, regions, instance limits, proxy).
+    pub deploy: DeployPlan,
+    /// Warnings about the image, then about the deploy files.
+    pub warnings: Vec<String>,
+}
+
+impl Serialize for Plan {
+    /// The image's fields, then `deploy`, `warnings` and the image's `decisions`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct View<'a> {
+            #[serde(flatten)]
+            image: &'a ImagePlan,
+            deploy: &'a DeployPlan,
+            warnings: &'a [String],
+            decisions: &'a [Decision],
+        }
+        View {
+            image: &self.image,
+            deploy: &self.deploy,
+            warnings: &self.warnings,
+            decisions: &self.image.decisions,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// Plans `model` under `config` in one pass: the image, then each selected deploy target.
+pub fn plan(model: &ProjectModel, config: &Config) -> Result<Plan> {
+    let (image, mut warnings) = crate::plan::image(model, config)?;
+    let (deploy, deploy_warnings) = decide(&image, config)?;
+    warnings.extend(deploy_warnings);
+    Ok(Plan {
+        image,
+        deploy,
+        warnings,
+    })
+}
+
 /// Decisions only platform files use, one section per selected platform (None when unselected).
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
-pub struct PlatformPlan {
+pub struct DeployPlan {
     /// fly.toml, when `fly` is selected.
     pub fly: Option<FlyPlan>,
     /// deploy/cloud-run/, when `cloud-run` is selected.
@@ -183,7 +213,7 @@ pub struct VmPlan {
     pub decisions: Vec<Decision>,
 }
 
-impl PlatformPlan {
+impl DeployPlan {
     /// Each selected platform's decisions, in file order, for `imggen plan`.
     pub fn sections(&self) -> Vec<(Platform, &[Decision])> {
         let mut out: Vec<(Platform, &[Decision])> = Vec::new();
@@ -213,8 +243,8 @@ fn decision(topic: &str, value: impl Into<String>, why: impl Into<String>) -> De
 
 /// Decides the platform-only settings for the platforms `image` selects (pure); also returns
 /// warnings about placeholders that must be replaced before deploying.
-pub fn decide(image: &ImagePlan, config: &Config) -> Result<(PlatformPlan, Vec<String>)> {
-    let mut out = PlatformPlan::default();
+fn decide(image: &ImagePlan, config: &Config) -> Result<(DeployPlan, Vec<String>)> {
+    let mut out = DeployPlan::default();
     let mut warnings = Vec::new();
     let selected = |p: Platform| image.platforms.contains(&p);
     let name = dns_label(&image.name);
@@ -673,9 +703,9 @@ fn proxy_file(p: Proxy) -> &'static str {
 }
 
 /// Renders the files of every platform the plan selects, in `Platform::ALL` order.
-pub fn render(plan: &ImagePlan) -> Result<Vec<GeneratedFile>> {
+pub fn files(whole: &Plan) -> Result<Vec<GeneratedFile>> {
     let mut files = Vec::new();
-    let d = &plan.deploy;
+    let (plan, d) = (&whole.image, &whole.deploy);
     if let Some(fly) = &d.fly {
         files.push(GeneratedFile {
             path: FLY_TOML.into(),
@@ -702,15 +732,12 @@ pub fn render(plan: &ImagePlan) -> Result<Vec<GeneratedFile>> {
 }
 
 fn render_fly(plan: &ImagePlan, fly: &FlyPlan) -> Result<String> {
-    let mut ctx = base_context(plan);
     let env: Vec<_> = plan
         .env
         .iter()
         .map(|(k, v)| json!({ "key": toml_key(k), "value": toml_str(v) }))
         .collect();
-    ctx.insert(
-        "v",
-        &json!({
+    let v = json!({
             "app": toml_str(&fly.app),
             "primary_region": toml_str(&fly.primary_region),
             "region_default": fly.primary_region == DEFAULT_FLY_REGION,
@@ -726,9 +753,8 @@ fn render_fly(plan: &ImagePlan, fly: &FlyPlan) -> Result<String> {
             "memory": toml_str(&fly.memory),
             "cpus": fly.cpus,
             "cpu_kind": fly.cpu_kind.as_deref().map(toml_str),
-        }),
-    );
-    render_template("fly.toml", &ctx)
+    });
+    template::render("fly.toml", plan, &v)
 }
 
 fn yaml_env(plan: &ImagePlan) -> Vec<serde_json::Value> {
@@ -739,10 +765,7 @@ fn yaml_env(plan: &ImagePlan) -> Vec<serde_json::Value> {
 }
 
 fn render_cloud_run(plan: &ImagePlan, cr: &CloudRunPlan) -> Result<(&'static str, String)> {
-    let mut ctx = base_context(plan);
-    ctx.insert(
-        "v",
-        &json!({
+    let v = json!({
             "name": yaml_quote(&cr.name),
             "image": yaml_quote(&cr.image),
             "image_placeholder": cr.image_placeholder,
@@ -755,20 +778,21 @@ fn render_cloud_run(plan: &ImagePlan, cr: &CloudRunPlan) -> Result<(&'static str
             "concurrency": cr.concurrency,
             "health_path": plan.health_path.as_deref().map(yaml_quote),
             "timeout": yaml_quote("600"),
-        }),
-    );
+    });
     if cr.job {
-        Ok((CLOUD_RUN_JOB, render_template("cloud-run-job.yaml", &ctx)?))
+        Ok((
+            CLOUD_RUN_JOB,
+            template::render("cloud-run-job.yaml", plan, &v)?,
+        ))
     } else {
         Ok((
             CLOUD_RUN_SERVICE,
-            render_template("cloud-run-service.yaml", &ctx)?,
+            template::render("cloud-run-service.yaml", plan, &v)?,
         ))
     }
 }
 
 fn render_render(plan: &ImagePlan, r: &RenderPlan) -> Result<String> {
-    let mut ctx = base_context(plan);
     let mut env = Vec::new();
     if plan.server {
         env.push(json!({ "key": yaml_quote("PORT"), "value": yaml_quote(&plan.port.to_string()) }));
@@ -778,9 +802,7 @@ fn render_render(plan: &ImagePlan, r: &RenderPlan) -> Result<String> {
             .iter()
             .map(|(k, v)| json!({ "key": yaml_quote(k), "value": yaml_quote(v) })),
     );
-    ctx.insert(
-        "v",
-        &json!({
+    let v = json!({
             "kind": yaml_quote(&r.kind),
             "name": yaml_quote(&r.service),
             "plan": yaml_quote(&r.plan),
@@ -788,13 +810,11 @@ fn render_render(plan: &ImagePlan, r: &RenderPlan) -> Result<String> {
             "default_plan": r.plan == DEFAULT_RENDER_PLAN && r.region == DEFAULT_RENDER_REGION,
             "health_path": plan.health_path.as_deref().filter(|_| plan.server).map(yaml_quote),
             "env": env,
-        }),
-    );
-    render_template("render.yaml", &ctx)
+    });
+    template::render("render.yaml", plan, &v)
 }
 
 fn render_vm(plan: &ImagePlan, vm: &VmPlan) -> Result<Vec<GeneratedFile>> {
-    let mut ctx = base_context(plan);
     let mut env: Vec<String> = plan
         .env
         .iter()
@@ -808,9 +828,7 @@ fn render_vm(plan: &ImagePlan, vm: &VmPlan) -> Result<Vec<GeneratedFile>> {
         .iter()
         .map(|d| d.from.rsplit('/').next().unwrap_or(&d.from).to_string())
         .collect();
-    ctx.insert(
-        "v",
-        &json!({
+    let v = json!({
             "unit": vm.unit,
             "work_dir": vm.work_dir,
             "runtime_dirs": runtime_dirs.join(", "),
@@ -821,35 +839,23 @@ fn render_vm(plan: &ImagePlan, vm: &VmPlan) -> Result<Vec<GeneratedFile>> {
             "static_dir": vm.static_dir,
             "static_root": vm.static_root,
             "upstream": format!("127.0.0.1:{}", plan.port),
-        }),
-    );
+    });
     let mut files = vec![GeneratedFile {
         path: format!("{VM_DIR}/{}.service", vm.unit),
-        contents: render_template("vm.service", &ctx)?,
+        contents: template::render("vm.service", plan, &v)?,
     }];
     if let Some(p) = vm.proxy {
         files.push(GeneratedFile {
             path: format!("{VM_DIR}/{}", proxy_file(p)),
-            contents: render_template(proxy_file(p), &ctx)?,
+            contents: template::render(proxy_file(p), plan, &v)?,
         });
     }
     Ok(files)
 }
 
-/// The platform a generated path belongs to.
-pub fn platform_of(path: &str) -> Option<Platform> {
-    match path {
-        FLY_TOML => Some(Platform::Fly),
-        RENDER_YAML => Some(Platform::Render),
-        p if p.starts_with("deploy/cloud-run/") => Some(Platform::CloudRun),
-        p if p.starts_with("deploy/vm/") => Some(Platform::Vm),
-        _ => None,
-    }
-}
-
 /// Commented `[platform]` sections for the imggen.toml `init` writes: the table header is live
 /// (an empty table changes nothing) and every key is commented out with its current value.
-pub fn config_sections(plan: &ImagePlan) -> String {
+pub fn config_sections(plan: &Plan) -> String {
     let mut out = String::new();
     let d = &plan.deploy;
     let mut section = |title: &str, table: &str, keys: Vec<(&str, String, &str)>| {
@@ -1057,15 +1063,6 @@ mod tests {
         assert_eq!(dns_label("1up"), "app-1up");
         assert!(check_label("k", "Bad_Name", 63).is_err());
         assert!(check_label("k", "good-name", 63).is_ok());
-    }
-
-    #[test]
-    fn paths_map_to_platforms() {
-        assert_eq!(platform_of(FLY_TOML), Some(Platform::Fly));
-        assert_eq!(platform_of(CLOUD_RUN_JOB), Some(Platform::CloudRun));
-        assert_eq!(platform_of("deploy/vm/Caddyfile"), Some(Platform::Vm));
-        assert_eq!(platform_of(RENDER_YAML), Some(Platform::Render));
-        assert_eq!(platform_of("Dockerfile"), None);
     }
 
     #[test]

@@ -3,10 +3,10 @@
 //! that pin `name@digest`), leaving alone any file the user has edited.
 
 use super::Digest;
-use crate::cli::ProjectArgs;
 use crate::config::FILE_NAME;
 use crate::output;
-use crate::render::GeneratedFile;
+use crate::pipeline::{self, Loaded};
+use crate::template::GeneratedFile;
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
@@ -26,13 +26,9 @@ pub fn set_digest(text: &str, digest: &Digest) -> Result<String> {
 }
 
 /// Writes the digest into `<root>/imggen.toml` and rewrites the generated files it changes;
-/// `before` is what imggen generated before. Returns the paths rewritten.
-pub fn write_digest(
-    project: &ProjectArgs,
-    before: &[GeneratedFile],
-    digest: &Digest,
-) -> Result<Vec<String>> {
-    let path = project.path.join(FILE_NAME);
+/// `before` is the project as loaded for the build. Returns the paths rewritten.
+pub fn write_digest(before: &Loaded, digest: &Digest) -> Result<Vec<String>> {
+    let path = before.root.join(FILE_NAME);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
@@ -42,8 +38,8 @@ pub fn write_digest(
         Err(e) => bail!("{}: cannot read ({e})", path.display()),
     };
     output::write_atomic(&path, set_digest(&text, digest)?.as_bytes())?;
-    let after = crate::cli::load(project)?;
-    refresh(&after.root, before, &after.files)
+    let after = pipeline::load_at(&before.root, &before.flags, true)?;
+    refresh(&after.root, &before.files, &after.files)
 }
 
 /// Writes each file whose generated text changed, when disk still holds the old generated text.

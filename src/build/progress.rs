@@ -56,8 +56,8 @@ pub trait EventSink {
     fn event(&mut self, event: Event);
 }
 
-/// `--progress`.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// How progress should be shown (`--progress`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ProgressFlag {
     /// A live view on a terminal, plain lines otherwise.
     #[default]
