@@ -3,6 +3,7 @@
 mod cli;
 mod docker;
 mod engine;
+mod engine_access;
 mod fixture_images;
 mod harness;
 mod platforms;
