@@ -2,6 +2,7 @@
 
 mod cli;
 mod docker;
+mod dockerignore_engine;
 mod engine;
 mod engine_access;
 mod fixture_images;
