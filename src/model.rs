@@ -116,6 +116,8 @@ pub struct ProjectFiles {
     pub top_dirs: Vec<String>,
     /// Listen port found in a config file (e.g. `configuration/base.yaml`), with where.
     pub config_port: Option<PortEvidence>,
+    /// Linker tools `.cargo/config.toml` names (`clang`, `lld`, `mold`), in that order.
+    pub linkers: Vec<String>,
 }
 
 /// Facts read from Rust sources by the source scan.

@@ -460,6 +460,13 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
             }
         }
     }
+    for tool in &model.files.linkers {
+        add(
+            &mut build_packages,
+            tool,
+            "the linker .cargo/config.toml names",
+        );
+    }
     if libc == Libc::Musl && lock_has("cc") {
         add(
             &mut build_packages,

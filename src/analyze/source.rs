@@ -430,6 +430,48 @@ pub fn scan_config_port(root: &Path) -> Option<PortEvidence> {
     None
 }
 
+/// Linker tools `.cargo/config.toml` (or `.cargo/config`) names as `linker` or in `rustflags`
+/// (`linker=clang`, `-fuse-ld=lld`, `-fuse-ld=mold`): the builder image has none of them.
+pub fn scan_cargo_linkers(root: &Path) -> Vec<String> {
+    let text = ["config.toml", "config"]
+        .iter()
+        .find_map(|n| std::fs::read_to_string(root.join(".cargo").join(n)).ok())
+        .unwrap_or_default();
+    let table: toml::Table = toml::from_str(&text).unwrap_or_default();
+    let mut values: Vec<String> = Vec::new();
+    let tables = table
+        .get("target")
+        .and_then(|t| t.as_table())
+        .into_iter()
+        .flat_map(|t| t.values())
+        .chain(table.get("build"));
+    for t in tables {
+        if let Some(l) = t.get("linker").and_then(|l| l.as_str()) {
+            values.push(format!("linker={l}"));
+        }
+        match t.get("rustflags") {
+            Some(toml::Value::String(f)) => values.extend(f.split_whitespace().map(String::from)),
+            Some(toml::Value::Array(a)) => {
+                values.extend(a.iter().filter_map(|v| v.as_str()).map(String::from))
+            }
+            _ => {}
+        }
+    }
+    let names = |v: &str, tool: &str| {
+        let tail = v.rsplit(['=', '/']).next().unwrap_or_default();
+        tail == tool || (tool == "lld" && tail == "ld.lld")
+    };
+    ["clang", "lld", "mold"]
+        .iter()
+        .filter(|tool| {
+            values
+                .iter()
+                .any(|v| (v.starts_with("linker=") || v.contains("-fuse-ld=")) && names(v, tool))
+        })
+        .map(|t| t.to_string())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,5 +634,29 @@ mod tests {
         assert_eq!(f.ports.len(), n);
         assert_eq!(f.ports[1].at, "src/main.rs:2");
         assert_eq!(f.ports[n - 1].at, format!("src/main.rs:{n}"));
+    }
+
+    #[test]
+    fn linkers_from_cargo_config() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(scan_cargo_linkers(dir.path()).is_empty());
+        write(
+            dir.path(),
+            &[(
+                ".cargo/config.toml",
+                "[target.x86_64-unknown-linux-gnu]\nrustflags = [\"-C\", \"linker=clang\", \"-C\", \"link-arg=-fuse-ld=lld\"]\n",
+            )],
+        );
+        assert_eq!(scan_cargo_linkers(dir.path()), ["clang", "lld"]);
+        write(
+            dir.path(),
+            &[(
+                ".cargo/config.toml",
+                "[target.x86_64-unknown-linux-gnu]\nlinker = \"clang\"\n[build]\nrustflags = \"-C link-arg=-fuse-ld=/usr/bin/mold\"\n",
+            )],
+        );
+        assert_eq!(scan_cargo_linkers(dir.path()), ["clang", "mold"]);
+        write(dir.path(), &[(".cargo/config.toml", "[build]\njobs = 2\n")]);
+        assert!(scan_cargo_linkers(dir.path()).is_empty());
     }
 }
