@@ -57,11 +57,15 @@ fn build_against(host: &str, tag: &str) -> Test {
 #[test]
 fn build_through_a_tcp_engine_address() {
     let port = free_port();
+    let socket = std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(String::from))
+        .unwrap_or_else(|| "/var/run/docker.sock".into());
     let _socat = spawn(
         "socat",
         &[
             &format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr"),
-            "UNIX-CONNECT:/var/run/docker.sock",
+            &format!("UNIX-CONNECT:{socket}"),
         ],
     );
     wait_for("socat", Duration::from_secs(10), || {
