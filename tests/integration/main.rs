@@ -2,7 +2,10 @@
 
 mod cli;
 mod docker;
+mod dockerignore_engine;
 mod engine;
+mod engine_access;
+mod fixture_images;
 mod fuzz;
 mod harness;
 mod platforms;
