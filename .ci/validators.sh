@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the external validators imggen's platform tests run (tests/integration/platforms.rs)
-# on Debian bookworm, and leaves no web server bound to a port. Idempotent: installs only what
-# is missing and does nothing else when everything is there.
+# and the engine front-ends tests/integration/engine_access.rs uses, on Debian bookworm, and
+# leaves no web server bound to a port. Idempotent: installs only what is missing and does
+# nothing else when everything is there.
 #   systemd       systemd-analyze verify / security (the VM unit)
 #   caddy         caddy validate, caddy fmt, caddy run (the VM Caddyfile)
 #   nginx         nginx -t and nginx serving the spa fixture (the VM nginx site)
@@ -9,9 +10,11 @@
 #   python3-yaml  PyYAML, a YAML 1.1 reader like Cloud Run's
 #   openssl       a self-signed certificate for the nginx site
 #   curl          requests to the proxies in the end-to-end tests
+#   socat         the engine on a loopback TCP port (imggen build with DOCKER_HOST=tcp://)
+#   podman        a Podman API socket (imggen build against Podman)
 set -euo pipefail
 
-packages=(systemd caddy nginx yamllint python3-yaml openssl curl)
+packages=(systemd caddy nginx yamllint python3-yaml openssl curl socat podman)
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

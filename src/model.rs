@@ -43,8 +43,29 @@ pub struct Package {
     pub features: Vec<String>,
     /// Names of workspace members this package depends on by path (for source scanning).
     pub path_deps: Vec<String>,
-    /// Facts read from this package's Rust sources.
-    pub source: SourceFacts,
+    /// Facts read from this package's Rust sources: its library and each binary target.
+    pub source: PackageSources,
+}
+
+/// Facts read from one package's Rust sources, kept apart per target so a binary is described
+/// only by the code it compiles.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct PackageSources {
+    /// The library: its root file and the modules it declares. Binaries that use the library
+    /// and packages that depend on this one by path run this code.
+    pub lib: SourceFacts,
+    /// Each binary target by name: its entry file and the modules it declares.
+    pub bins: BTreeMap<String, BinSources>,
+}
+
+/// Facts read from one binary target's own sources.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct BinSources {
+    /// Files compiled into the binary (entry file first, then modules), for evidence.
+    pub files: Vec<String>,
+    /// The binary names the package's library (`crate_name::`), so the library's facts apply.
+    pub uses_lib: bool,
+    pub facts: SourceFacts,
 }
 
 /// A binary target of a package.
@@ -95,6 +116,8 @@ pub struct ProjectFiles {
     pub top_dirs: Vec<String>,
     /// Listen port found in a config file (e.g. `configuration/base.yaml`), with where.
     pub config_port: Option<PortEvidence>,
+    /// Linker tools `.cargo/config.toml` names (`clang`, `lld`, `mold`), in that order.
+    pub linkers: Vec<String>,
 }
 
 /// Facts read from Rust sources by the source scan.

@@ -240,7 +240,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         format!("{} (package {})", bin.name, pkg.name),
         bin_why,
     );
-    let facts = merged_facts(model, pkg);
+    let facts = merged_facts(model, pkg, bin);
 
     // Libc and base image.
     let libc = config.libc.unwrap_or_default();
@@ -382,7 +382,16 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
 
     // Port.
     let (port, port_why) = choose_port(model, &facts, config);
-    decide("port", port.to_string(), port_why);
+    let server = facts.server || !facts.ports.is_empty() || config.port.is_some();
+    if server {
+        decide("port", port.to_string(), port_why);
+    } else {
+        decide(
+            "port",
+            "none".into(),
+            "no listener in the binary's code: nothing is exposed".into(),
+        );
+    }
     for p in facts
         .ports
         .iter()
@@ -403,13 +412,12 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
             ));
         }
     }
-    let server = facts.server || !facts.ports.is_empty() || config.port.is_some();
 
     // Health route.
     let health_path = config.health_path.clone().or_else(|| {
         crate::model::HEALTH_PATHS
             .iter()
-            .find(|h| facts.health_paths.iter().any(|f| f == *h))
+            .find(|h| server && facts.health_paths.iter().any(|f| f == *h))
             .map(|h| h.to_string())
     });
     decide(
@@ -418,6 +426,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         match (&config.health_path, &health_path) {
             (Some(_), _) => config.source("health_path"),
             (None, Some(_)) => "a route literal in the sources".into(),
+            (None, None) if !server => "not a server: nothing to check".into(),
             (None, None) => "no health route found; platforms check the TCP port instead".into(),
         },
     );
@@ -482,6 +491,13 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
                 add(&mut runtime_packages, p, rule.krate);
             }
         }
+    }
+    for tool in &model.files.linkers {
+        add(
+            &mut build_packages,
+            tool,
+            "the linker .cargo/config.toml names",
+        );
     }
     if libc == Libc::Musl && lock_has("cc") {
         add(
@@ -716,9 +732,16 @@ fn choose_bin<'a>(
     }
 }
 
-/// The chosen package's facts merged with the facts of workspace members it depends on.
-fn merged_facts(model: &ProjectModel, pkg: &Package) -> SourceFacts {
-    let mut facts = pkg.source.clone();
+/// The facts of the code compiled into `bin`: its own files, the package's library when the
+/// binary uses it, and the libraries of workspace members the package depends on by path.
+fn merged_facts(model: &ProjectModel, pkg: &Package, bin: &BinTarget) -> SourceFacts {
+    let mut facts = SourceFacts::default();
+    if let Some(own) = pkg.source.bins.get(&bin.name) {
+        facts.merge(&own.facts);
+        if own.uses_lib {
+            facts.merge(&pkg.source.lib);
+        }
+    }
     let mut seen = vec![pkg.name.clone()];
     let mut queue = pkg.path_deps.clone();
     while let Some(name) = queue.pop() {
@@ -726,7 +749,7 @@ fn merged_facts(model: &ProjectModel, pkg: &Package) -> SourceFacts {
             continue;
         }
         if let Some(dep) = model.packages.iter().find(|p| p.name == name) {
-            facts.merge(&dep.source);
+            facts.merge(&dep.source.lib);
             queue.extend(dep.path_deps.iter().cloned());
         }
         seen.push(name);
@@ -853,7 +876,19 @@ mod tests {
                         required_features: vec![],
                     })
                     .collect(),
-                source: facts,
+                source: crate::model::PackageSources {
+                    bins: bins
+                        .iter()
+                        .map(|b| {
+                            let own = crate::model::BinSources {
+                                facts: facts.clone(),
+                                ..Default::default()
+                            };
+                            (b.to_string(), own)
+                        })
+                        .collect(),
+                    ..Default::default()
+                },
                 ..Package::default()
             }],
             lockfile: Some(Default::default()),
@@ -882,11 +917,11 @@ mod tests {
         };
         let p = plan(&model_with(&["demo"], facts), &Config::default()).unwrap();
         assert_eq!(p.port, 3000);
-        let p = plan(
-            &model_with(&["demo"], SourceFacts::default()),
-            &Config::default(),
-        )
-        .unwrap();
+        let server = SourceFacts {
+            server: true,
+            ..SourceFacts::default()
+        };
+        let p = plan(&model_with(&["demo"], server), &Config::default()).unwrap();
         assert_eq!(p.port, DEFAULT_PORT);
         assert!(p
             .decisions

@@ -82,6 +82,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             .iter()
             .any(|p| root.join(&p.dir).join(".sqlx").is_dir());
     let config_port = source::scan_config_port(root);
+    let linkers = source::scan_cargo_linkers(root);
     Ok(ProjectModel {
         root_name: root
             .canonicalize()
@@ -96,6 +97,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             sqlx_offline_data,
             top_dirs,
             config_port,
+            linkers,
         },
     })
 }

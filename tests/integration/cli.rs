@@ -161,18 +161,28 @@ fn plan_prints_decisions_and_reasons() {
         .args(&["plan"])
         .run()
         .code(0)
-        .stdout_has("port")
-        .stdout_has("7000")
+        .stdout_has("\n  port             7000\n")
         .stdout_has("libssl-dev")
         .stdout_has("openssl-sys")
         .stdout_has("libpq5")
         .stdout_has("SIGINT via tini");
     Test::fixture("lib-only")
+        .write(
+            "src/main.rs",
+            "fn main() {\n    let addr = std::env::args().nth(1).unwrap_or_default();\n    let _ = std::net::TcpListener::bind(addr);\n}\n",
+        )
+        .args(&["plan"])
+        .run()
+        .code(0)
+        .stdout_has("\n  port             8080\n")
+        .stdout_has("defaulted to 8080");
+    Test::fixture("lib-only")
         .write("src/main.rs", "fn main() {}\n")
         .args(&["plan"])
         .run()
         .code(0)
-        .stdout_has("defaulted to 8080");
+        .stdout_has("\n  port             none\n")
+        .stdout_has("not a server");
 }
 
 #[test]

@@ -344,7 +344,7 @@ fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
         ["127.0.0.1:5000", "127.0.0.1:5001"]
             .iter()
             .flat_map(|r| {
-                ["", "-helper", "-anon", "-wrong"]
+                ["", "-helper", "-store", "-anon", "-wrong"]
                     .map(|s| format!("{r}/imggen-test/engine-push:{tag}{s}"))
             })
             .collect(),
@@ -424,7 +424,36 @@ fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
         .env("PATH", &path);
     let (t, run) = build(t, &["--tag", &helped, "--push", "--allow-dirty"]);
     run.code(0);
-    assert!(printed_digest(&run, &helped).starts_with("sha256:"));
+    assert_eq!(
+        printed_digest(&run, &helped),
+        registry_digest(
+            "127.0.0.1:5001",
+            "imggen-test/engine-push",
+            &format!("{tag}-helper"),
+            Some(&format!("ci:{password}"))
+        )
+    );
+
+    // The same helper as the default store (`credsStore`), for every registry.
+    let store_config = tempfile::tempdir().unwrap();
+    std::fs::write(
+        store_config.path().join("config.json"),
+        r#"{"credsStore": "imggentest"}"#,
+    )
+    .unwrap();
+    let stored = format!("127.0.0.1:5001/imggen-test/engine-push:{tag}-store");
+    let t = t.env("DOCKER_CONFIG", store_config.path().to_str().unwrap());
+    let (t, run) = build(t, &["--tag", &stored, "--push", "--allow-dirty"]);
+    run.code(0);
+    assert_eq!(
+        printed_digest(&run, &stored),
+        registry_digest(
+            "127.0.0.1:5001",
+            "imggen-test/engine-push",
+            &format!("{tag}-store"),
+            Some(&format!("ci:{password}"))
+        )
+    );
 
     // No credentials for the registry that needs them: one error sentence, exit 2.
     let empty = tempfile::tempdir().unwrap();

@@ -3,7 +3,10 @@
 mod architecture;
 mod cli;
 mod docker;
+mod dockerignore_engine;
 mod engine;
+mod engine_access;
+mod fixture_images;
 mod fuzz;
 mod harness;
 mod platforms;

@@ -754,7 +754,7 @@ fn systemd_units_verify_cleanly_and_expose_little() {
         );
         let exposure = systemd_exposure(&f.contents);
         assert!(
-            exposure <= 2.0,
+            exposure <= 1.2,
             "{} {}: exposure {exposure}",
             v.name,
             f.path

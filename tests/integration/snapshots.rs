@@ -42,8 +42,9 @@ fn variants() -> Vec<(String, &'static str, &'static str)> {
         "axum-single",
         "libc = \"musl\"\n",
     ));
+    v.push(("multi-bin-admin".into(), "multi-bin", "bin = \"admin\"\n"));
     v.push((
-        "multi-bin-admin".into(),
+        "multi-bin-migrate".into(),
         "multi-bin",
         "bin = \"migrate\"\nprofile = \"dev\"\n",
     ));
@@ -142,6 +143,49 @@ fn every_value_shared_with_the_image_comes_from_the_plan() {
         assert!(
             dockerfile.contains(&format!("FROM {} AS runtime", plan.image.base.image)),
             "{label}"
+        );
+    }
+}
+
+/// Each binary of multi-bin is described by its own code: the server (whose health route sits
+/// in a module it declares) and two one-shot binaries that must not inherit its listener.
+#[test]
+fn binaries_are_described_by_their_own_code() {
+    let (server, files) = generate("multi-bin", "");
+    let dockerfile = &files[0].contents;
+    assert_eq!(
+        (
+            server.image.bin.as_str(),
+            server.image.server,
+            server.image.port,
+            server.image.port_env
+        ),
+        ("multi", true, 9000, true)
+    );
+    assert_eq!(server.image.health_path.as_deref(), Some("/health_check"));
+    assert!(
+        dockerfile.contains("\nENV PORT=9000\nEXPOSE 9000\n"),
+        "{dockerfile}"
+    );
+    for (bin, extra) in [
+        ("admin", "bin = \"admin\"\n"),
+        ("migrate", "bin = \"migrate\"\nprofile = \"dev\"\n"),
+    ] {
+        let (plan, files) = generate("multi-bin", extra);
+        let dockerfile = &files
+            .iter()
+            .find(|f| f.path == "Dockerfile")
+            .unwrap()
+            .contents;
+        assert_eq!(plan.image.bin, bin);
+        assert!(
+            !plan.image.server && !plan.image.port_env,
+            "{bin}: {plan:?}"
+        );
+        assert_eq!(plan.image.health_path, None, "{bin}");
+        assert!(
+            !dockerfile.contains("EXPOSE") && !dockerfile.contains("PORT"),
+            "{bin}:\n{dockerfile}"
         );
     }
 }
