@@ -169,6 +169,9 @@ fn build(fixture: &str, tag: &str, buildkit: bool, extra_config: &str) -> Test {
 
 #[test]
 fn axum_fixture_builds_with_the_classic_builder_and_serves() {
+    if !crate::harness::engine() {
+        return;
+    }
     build("axum-single", "imggen-test/axum:classic", false, "");
     assert_serves_and_stops("imggen-test/axum:classic", "/health");
     let size: u64 = docker_ok(&[
@@ -212,6 +215,9 @@ fn binary_bytes(image: &str, path: &str) -> u64 {
 
 #[test]
 fn axum_fixture_builds_with_buildkit_and_cache_mounts() {
+    if !crate::harness::engine() {
+        return;
+    }
     build(
         "axum-single",
         "imggen-test/axum:buildkit",
@@ -223,6 +229,9 @@ fn axum_fixture_builds_with_buildkit_and_cache_mounts() {
 
 #[test]
 fn workspace_fixture_runs_the_chosen_binary() {
+    if !crate::harness::engine() {
+        return;
+    }
     build("workspace", "imggen-test/workspace:classic", false, "");
     let entry = docker_ok(&[
         "image",

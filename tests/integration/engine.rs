@@ -12,24 +12,18 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
-/// Fails the test with one clear message when the engine does not answer.
-fn require_engine() {
-    let out = docker()
-        .args(["version", "--format", "{{.Server.APIVersion}}"])
-        .output();
-    let ok = out.as_ref().is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "the Docker engine is not reachable (DOCKER_HOST={:?}); `.ci/run` starts it and the registries: {out:?}",
-        std::env::var("DOCKER_HOST").ok()
-    );
-}
-
-/// The password of the `ci` user of the registry on 127.0.0.1:5001.
-fn registry_password() -> String {
-    std::env::var("TEST_REGISTRY_PASSWORD").unwrap_or_else(|_| {
-        panic!("TEST_REGISTRY_PASSWORD is unset; `.ci/run` sets it from /var/tmp/docker-up/registry-password")
-    })
+/// The password of the `ci` user of the registry on 127.0.0.1:5001; None (the test is skipped,
+/// or fails in CI) when TEST_REGISTRY_PASSWORD is unset.
+fn registry_password() -> Option<String> {
+    let password = std::env::var("TEST_REGISTRY_PASSWORD").ok();
+    crate::harness::available(
+        password
+            .is_none()
+            .then(|| "TEST_REGISTRY_PASSWORD is unset".to_string()),
+        "export it from /var/tmp/docker-up/registry-password (`.ci/run` does)",
+    )
+    .then_some(password)
+    .flatten()
 }
 
 /// A tag unique to this test run, so registries never hold a stale one.
@@ -120,7 +114,9 @@ fn context_bytes(run: &Run) -> f64 {
 
 #[test]
 fn axum_builds_with_buildkit_through_the_api_then_serves_as_non_root() {
-    require_engine();
+    if !crate::harness::engine() {
+        return;
+    }
     let t = generated("axum-single")
         .write(
             "imggen.toml",
@@ -233,7 +229,9 @@ fn axum_builds_with_buildkit_through_the_api_then_serves_as_non_root() {
 
 #[test]
 fn musl_scratch_image_holds_only_the_binary_certificates_and_user_files() {
-    require_engine();
+    if !crate::harness::engine() {
+        return;
+    }
     let (_, run) = build(
         generated("musl-static"),
         &["--tag", "imggen-test/engine-musl:1"],
@@ -287,7 +285,9 @@ fn musl_scratch_image_holds_only_the_binary_certificates_and_user_files() {
 
 #[test]
 fn workspace_builds_with_the_classic_builder_and_runs_the_chosen_binary() {
-    require_engine();
+    if !crate::harness::engine() {
+        return;
+    }
     let t = generated("workspace").env("DOCKER_BUILDKIT", "0");
     let (t, run) = build(t, &["--tag", "imggen-test/engine-workspace:classic"]);
     run.code(0).stderr_has("with the classic builder");
@@ -313,7 +313,9 @@ fn workspace_builds_with_the_classic_builder_and_runs_the_chosen_binary() {
 
 #[test]
 fn cache_mounts_need_buildkit_and_build_with_it() {
-    require_engine();
+    if !crate::harness::engine() {
+        return;
+    }
     let t = Test::fixture("workspace").write(
         "imggen.toml",
         "version = 1\nbin = \"api\"\ncache_mounts = true\n",
@@ -336,8 +338,12 @@ fn cache_mounts_need_buildkit_and_build_with_it() {
 
 #[test]
 fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
-    require_engine();
-    let password = registry_password();
+    if !crate::harness::engine() {
+        return;
+    }
+    let Some(password) = registry_password() else {
+        return;
+    };
     let tag = unique("push");
     let open = format!("127.0.0.1:5000/imggen-test/engine-push:{tag}");
     let _untag = Untag(
@@ -503,7 +509,9 @@ fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
 
 #[test]
 fn a_compile_error_exits_1_and_shows_rustc_output() {
-    require_engine();
+    if !crate::harness::engine() {
+        return;
+    }
     let (_, run) = build(
         generated("broken"),
         &["--tag", "imggen-test/engine-broken:1"],

@@ -56,6 +56,9 @@ fn build_against(host: &str, tag: &str) -> Test {
 
 #[test]
 fn build_through_a_tcp_engine_address() {
+    if !crate::harness::engine() {
+        return;
+    }
     let port = free_port();
     let socket = std::env::var("DOCKER_HOST")
         .ok()
@@ -138,6 +141,9 @@ fn seed_podman(dockerfile: &str) {
 
 #[test]
 fn build_through_a_podman_socket() {
+    if !(crate::harness::engine() && crate::harness::tools(&["podman"])) {
+        return;
+    }
     let sock = std::env::temp_dir().join(format!("podman-imggen-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&sock);
     let address = format!("unix://{}", sock.display());

