@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::deploy::Plan;
+use crate::plan::Topic;
 
 fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
@@ -24,7 +25,7 @@ fn toml_list(items: &[String]) -> String {
 /// the sources shows up as drift) until someone uncomments a line to pin it.
 pub fn config_file(whole: &Plan, flags: &Config) -> String {
     let plan = &whole.image;
-    let why = |topic: &str| {
+    let why = |topic: Topic| {
         plan.decisions
             .iter()
             .find(|d| d.topic == topic)
@@ -43,19 +44,19 @@ pub fn config_file(whole: &Plan, flags: &Config) -> String {
         }
     };
     entry(
-        format!("Binary to package: {}.", why("binary")),
+        format!("Binary to package: {}.", why(Topic::Binary)),
         "bin",
         toml_str(&plan.bin),
         flags.bin.as_deref().map(toml_str),
     );
     entry(
-        format!("Port the app listens on: {}.", why("port")),
+        format!("Port the app listens on: {}.", why(Topic::Port)),
         "port",
         plan.port.to_string(),
         flags.port.map(|p| p.to_string()),
     );
     entry(
-        format!("Health route: {}.", why("health route")),
+        format!("Health route: {}.", why(Topic::HealthRoute)),
         "health_path",
         toml_str(plan.health_path.as_deref().unwrap_or("/health")),
         None,
@@ -83,7 +84,7 @@ pub fn config_file(whole: &Plan, flags: &Config) -> String {
         flags.base.as_deref().map(toml_str),
     );
     entry(
-        format!("Rust in the builder: {}.", why("rust")),
+        format!("Rust in the builder: {}.", why(Topic::Rust)),
         "rust_version",
         toml_str(&plan.rust_version),
         flags.rust_version.as_deref().map(toml_str),
@@ -131,12 +132,12 @@ pub fn plan_text(whole: &Plan, warnings: &[String], files: &[&str]) -> String {
         "imggen plan: binary {} of package {}\n\n",
         plan.bin, plan.package
     );
-    let sections = whole.deploy.sections();
+    let sections = whole.deploy.selected();
     let width = plan
         .decisions
         .iter()
-        .chain(sections.iter().flat_map(|(_, ds)| ds.iter()))
-        .map(|d| d.topic.len())
+        .chain(sections.iter().flat_map(|(_, t)| t.decisions().iter()))
+        .map(|d| d.topic.as_str().len())
         .max()
         .unwrap_or(0);
     for d in &plan.decisions {
@@ -145,9 +146,9 @@ pub fn plan_text(whole: &Plan, warnings: &[String], files: &[&str]) -> String {
             d.topic, d.value, "", d.why
         ));
     }
-    for (platform, decisions) in sections {
+    for (platform, target) in sections {
         out.push_str(&format!("\n{}:\n", platform.name()));
-        for d in decisions {
+        for d in target.decisions() {
             out.push_str(&format!(
                 "  {:width$}  {}\n  {:width$}    ({})\n",
                 d.topic, d.value, "", d.why

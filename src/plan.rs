@@ -118,9 +118,89 @@ pub struct RuntimeDir {
 /// One line of `imggen plan`: what was decided and why.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Decision {
-    pub topic: String,
+    pub topic: Topic,
     pub value: String,
     pub why: String,
+}
+
+impl Decision {
+    /// A decision about `topic`.
+    pub fn new(topic: Topic, value: impl Into<String>, why: impl Into<String>) -> Decision {
+        Decision {
+            topic,
+            value: value.into(),
+            why: why.into(),
+        }
+    }
+}
+
+macro_rules! topics {
+    ($($variant:ident => $text:literal,)*) => {
+        /// What a [`Decision`] is about, as `imggen plan` prints it: the image's topics, then
+        /// the deploy targets'.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Topic {
+            $(#[doc = $text] $variant,)*
+        }
+
+        impl Topic {
+            /// The topic as `imggen plan` prints it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Topic::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+topics! {
+    Binary => "binary",
+    RuntimeBase => "runtime base",
+    Rust => "rust",
+    BuilderImage => "builder image",
+    Port => "port",
+    HealthRoute => "health route",
+    Stop => "stop",
+    BuilderPackage => "builder package",
+    RuntimePackage => "runtime package",
+    RuntimeFiles => "run-time files",
+    BuildInput => "build input",
+    Sqlx => "sqlx",
+    App => "app",
+    PrimaryRegion => "primary region",
+    HttpService => "http service",
+    IdleMachines => "idle machines",
+    HealthCheck => "health check",
+    KillSignal => "kill signal",
+    Machine => "machine",
+    Image => "image",
+    ReleaseCommand => "release command",
+    Kind => "kind",
+    Name => "name",
+    Instances => "instances",
+    Probes => "probes",
+    Resources => "resources",
+    ServiceType => "service type",
+    PortEnv => "PORT",
+    PlanAndRegion => "plan and region",
+    Unit => "unit",
+    WorkingDirectory => "working directory",
+    Proxy => "proxy",
+    Domain => "domain",
+    StaticFiles => "static files",
+}
+
+impl Serialize for Topic {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Topic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// Native crates and the Debian packages they need.
@@ -216,12 +296,8 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     crate::validate::config(config)?;
     let mut warnings = Vec::new();
     let mut decisions = Vec::new();
-    let mut decide = |topic: &str, value: String, why: String| {
-        decisions.push(Decision {
-            topic: topic.into(),
-            value,
-            why,
-        });
+    let mut decide = |topic: Topic, value: String, why: String| {
+        decisions.push(Decision::new(topic, value, why));
     };
 
     let (pkg, bin, bin_why) = choose_bin(model, config)?;
@@ -236,7 +312,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         }
     }
     decide(
-        "binary",
+        Topic::Binary,
         format!("{} (package {})", bin.name, pkg.name),
         bin_why,
     );
@@ -260,7 +336,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         );
     }
     decide(
-        "runtime base",
+        Topic::RuntimeBase,
         base.image.clone(),
         if config.base.is_some() {
             config.source("base")
@@ -277,9 +353,9 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
             base.debian_release
         )
     });
-    decide("rust", rust_version.clone(), rust_why);
+    decide(Topic::Rust, rust_version.clone(), rust_why);
     decide(
-        "builder image",
+        Topic::BuilderImage,
         builder_image.clone(),
         if config.builder_image.is_some() {
             config.source("builder_image")
@@ -384,10 +460,10 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     let (port, port_why) = choose_port(model, &facts, config);
     let server = facts.server || !facts.ports.is_empty() || config.port.is_some();
     if server {
-        decide("port", port.to_string(), port_why);
+        decide(Topic::Port, port.to_string(), port_why);
     } else {
         decide(
-            "port",
+            Topic::Port,
             "none".into(),
             "no listener in the binary's code: nothing is exposed".into(),
         );
@@ -421,7 +497,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
             .map(|h| h.to_string())
     });
     decide(
-        "health route",
+        Topic::HealthRoute,
         health_path.clone().unwrap_or_else(|| "none".into()),
         match (&config.health_path, &health_path) {
             (Some(_), _) => config.source("health_path"),
@@ -434,7 +510,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     // Signals.
     let signal = signal_plan(&facts, config)?;
     decide(
-        "stop",
+        Topic::Stop,
         format!(
             "{}{}",
             signal.stop_signal,
@@ -533,10 +609,10 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         );
     }
     for p in &build_packages {
-        decide("builder package", p.name.clone(), p.why.clone());
+        decide(Topic::BuilderPackage, p.name.clone(), p.why.clone());
     }
     for p in &runtime_packages {
-        decide("runtime package", p.name.clone(), p.why.clone());
+        decide(Topic::RuntimePackage, p.name.clone(), p.why.clone());
     }
 
     // Run-time files.
@@ -560,7 +636,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         };
         let to = format!("{APP_DIR}/{}", name.rsplit('/').next().unwrap_or(&name));
         decide(
-            "run-time files",
+            Topic::RuntimeFiles,
             from.clone(),
             format!("read at run time; copied to {to}"),
         );
@@ -568,14 +644,14 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     }
     for d in &facts.compile_time_dirs {
         decide(
-            "build input",
+            Topic::BuildInput,
             d.clone(),
             "embedded at compile time; in the build context, not in the image".into(),
         );
     }
     if model.files.sqlx_offline_data {
         decide(
-            "sqlx",
+            Topic::Sqlx,
             "SQLX_OFFLINE=true".into(),
             ".sqlx/ holds prepared query data".into(),
         );
@@ -926,7 +1002,7 @@ mod tests {
         assert!(p
             .decisions
             .iter()
-            .any(|d| d.topic == "port" && d.why.contains("defaulted")));
+            .any(|d| d.topic == Topic::Port && d.why.contains("defaulted")));
     }
 
     #[test]

@@ -1,0 +1,320 @@
+//! Fly.io: `fly.toml`, from `[fly]` and the image plan.
+
+use super::quote::{check_label, toml_key, toml_str};
+use super::{InitSection, KeyValue, Target, STOP_TIMEOUT_SECS};
+use crate::config::{Config, FlyConfig, Platform};
+use crate::plan::{Decision, ImagePlan, Topic};
+use crate::template::{self, GeneratedFile};
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+/// Path of the Fly.io config.
+pub const FLY_TOML: &str = "fly.toml";
+/// Fly region when `[fly] primary_region` is unset (Ashburn, Virginia).
+pub const DEFAULT_FLY_REGION: &str = "iad";
+/// Fly machine preset when `[fly] size` is unset: the smallest.
+pub const DEFAULT_FLY_SIZE: &str = "shared-cpu-1x";
+/// Fly machine memory when `[fly] memory` is unset: enough for a typical Rust service.
+pub const DEFAULT_FLY_MEMORY: &str = "256mb";
+
+const FLY_AUTO_STOP: &[&str] = &["stop", "suspend", "off"];
+const FLY_SIZES: &[&str] = &[
+    "shared-cpu-1x",
+    "shared-cpu-2x",
+    "shared-cpu-4x",
+    "shared-cpu-8x",
+    "performance-1x",
+    "performance-2x",
+    "performance-4x",
+    "performance-8x",
+    "performance-16x",
+];
+const FLY_CPU_KINDS: &[&str] = &["shared", "performance"];
+const FLY_CPUS: &[u32] = &[1, 2, 4, 8, 16];
+
+/// fly.toml settings beyond the image's.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FlyPlan {
+    /// Fly app name (global across Fly).
+    pub app: String,
+    /// Region code for new machines.
+    pub primary_region: String,
+    /// "stop", "suspend" or "off" (a string: fly.toml's schema rejects booleans).
+    pub auto_stop_machines: String,
+    /// Machines kept running in the primary region.
+    pub min_machines_running: u32,
+    /// Machine preset (`[[vm]] size`).
+    pub size: String,
+    /// Machine memory, e.g. "256mb".
+    pub memory: String,
+    /// CPUs, when set (else the preset's).
+    pub cpus: Option<u32>,
+    /// "shared" or "performance", when set (else the preset's).
+    pub cpu_kind: Option<String>,
+    /// `[deploy] release_command`, only when configured.
+    pub release_command: Option<String>,
+    /// `name@sha256:...` recorded by `imggen build --push --write-digest`: fly deploys this
+    /// image instead of building the Dockerfile.
+    pub image: Option<String>,
+    /// What was decided and why, for `imggen plan`.
+    pub decisions: Vec<Decision>,
+}
+
+/// What `templates/fly.toml.tera` prints, quoted for TOML.
+#[derive(Serialize)]
+struct FlyValues {
+    app: String,
+    primary_region: String,
+    region_default: bool,
+    kill_signal: String,
+    kill_timeout: u32,
+    env: Vec<KeyValue>,
+    auto_stop_machines: String,
+    min_machines_running: u32,
+    health_path: Option<String>,
+    release_command: Option<String>,
+    image: Option<String>,
+    size: String,
+    memory: String,
+    cpus: Option<u32>,
+    cpu_kind: Option<String>,
+}
+
+impl Target for FlyPlan {
+    fn platform() -> Platform {
+        Platform::Fly
+    }
+
+    fn decide(image: &ImagePlan, config: &Config, name: &str) -> Result<(Self, Vec<String>)> {
+        let c = config.fly.clone().unwrap_or_default();
+        let mut decisions = Vec::new();
+        let app = app(c.app.clone(), name, &mut decisions)?;
+        let primary_region = primary_region(c.primary_region.clone(), &mut decisions)?;
+        let auto_stop = c
+            .auto_stop_machines
+            .clone()
+            .unwrap_or_else(|| "stop".into());
+        if !FLY_AUTO_STOP.contains(&auto_stop.as_str()) {
+            bail!("imggen.toml [fly] auto_stop_machines = \"{auto_stop}\" is not supported; use \"stop\", \"suspend\" or \"off\"");
+        }
+        let min_running = c.min_machines_running.unwrap_or(0);
+        service(image, &auto_stop, min_running, &mut decisions);
+        let (size, memory) = machine(&c, &mut decisions)?;
+        let pinned = config
+            .image
+            .as_ref()
+            .and_then(|i| i.pinned_ref(&image.name));
+        if let Some(p) = &pinned {
+            decisions.push(Decision::new(
+                Topic::Image,
+                p,
+                "the digest `imggen build --push --write-digest` recorded: fly deploys it, no build",
+            ));
+        }
+        if let Some(cmd) = &c.release_command {
+            decisions.push(Decision::new(
+                Topic::ReleaseCommand,
+                cmd,
+                "imggen.toml [fly] release_command: runs once per deploy before new machines start",
+            ));
+        }
+        let plan = FlyPlan {
+            app,
+            primary_region,
+            auto_stop_machines: auto_stop,
+            min_machines_running: min_running,
+            size,
+            memory,
+            cpus: c.cpus,
+            cpu_kind: c.cpu_kind,
+            release_command: c.release_command,
+            image: pinned,
+            decisions,
+        };
+        Ok((plan, Vec::new()))
+    }
+
+    fn decisions(&self) -> &[Decision] {
+        &self.decisions
+    }
+
+    fn files(&self, image: &ImagePlan) -> Result<Vec<GeneratedFile>> {
+        let v = FlyValues {
+            app: toml_str(&self.app),
+            primary_region: toml_str(&self.primary_region),
+            region_default: self.primary_region == DEFAULT_FLY_REGION,
+            kill_signal: toml_str(image.signal.stop_signal.as_str()),
+            kill_timeout: STOP_TIMEOUT_SECS,
+            env: image
+                .env
+                .iter()
+                .map(|(k, v)| KeyValue {
+                    key: toml_key(k),
+                    value: toml_str(v),
+                })
+                .collect(),
+            auto_stop_machines: toml_str(&self.auto_stop_machines),
+            min_machines_running: self.min_machines_running,
+            health_path: image.health_path.as_deref().map(toml_str),
+            release_command: self.release_command.as_deref().map(toml_str),
+            image: self.image.as_deref().map(toml_str),
+            size: toml_str(&self.size),
+            memory: toml_str(&self.memory),
+            cpus: self.cpus,
+            cpu_kind: self.cpu_kind.as_deref().map(toml_str),
+        };
+        Ok(vec![GeneratedFile {
+            path: FLY_TOML.into(),
+            contents: template::render("fly.toml", image, &v)?,
+        }])
+    }
+
+    fn init_section(&self) -> InitSection {
+        let f = self;
+        InitSection {
+            title: "Fly.io (fly.toml). Uncomment a key to change it.",
+            table: "fly",
+            keys: vec![
+                ("app", toml_str(&f.app), "App name; Fly app names are global."),
+                ("primary_region", toml_str(&f.primary_region), "Region code (`fly platform regions`)."),
+                ("auto_stop_machines", toml_str(&f.auto_stop_machines), "Idle machines: \"stop\", \"suspend\" or \"off\"."),
+                ("min_machines_running", f.min_machines_running.to_string(), "Machines kept running in the primary region."),
+                ("size", toml_str(&f.size), "Machine preset, e.g. \"shared-cpu-2x\" or \"performance-1x\"."),
+                ("memory", toml_str(&f.memory), "Machine memory."),
+                ("cpus", f.cpus.unwrap_or(1).to_string(), "CPUs (default: the preset's)."),
+                ("cpu_kind", toml_str(f.cpu_kind.as_deref().unwrap_or("shared")), "\"shared\" or \"performance\" (default: the preset's)."),
+                ("release_command", toml_str(f.release_command.as_deref().unwrap_or("/usr/local/bin/migrate")), "Run once per deploy before new machines start, e.g. migrations (default: none)."),
+            ],
+        }
+    }
+}
+
+/// `[fly] app`, else the image name.
+fn app(configured: Option<String>, name: &str, decisions: &mut Vec<Decision>) -> Result<String> {
+    Ok(match configured {
+        Some(app) => {
+            check_label("[fly] app", &app, 63)?;
+            decisions.push(Decision::new(Topic::App, &app, "imggen.toml [fly] app"));
+            app
+        }
+        None => {
+            decisions.push(Decision::new(
+                Topic::App,
+                name,
+                "the image name; Fly app names are global, so set [fly] app if it is taken",
+            ));
+            name.to_string()
+        }
+    })
+}
+
+/// `[fly] primary_region`, else imggen's default.
+fn primary_region(configured: Option<String>, decisions: &mut Vec<Decision>) -> Result<String> {
+    let primary_region = configured.unwrap_or_else(|| DEFAULT_FLY_REGION.into());
+    if primary_region.is_empty() || !primary_region.bytes().all(|b| b.is_ascii_lowercase()) {
+        bail!("imggen.toml [fly] primary_region = \"{primary_region}\" is not a Fly region code; use one like \"iad\" or \"ams\" (`fly platform regions` lists them)");
+    }
+    decisions.push(Decision::new(
+        Topic::PrimaryRegion,
+        &primary_region,
+        if primary_region == DEFAULT_FLY_REGION {
+            "imggen's default, Ashburn, Virginia; set [fly] primary_region"
+        } else {
+            "imggen.toml [fly] primary_region"
+        },
+    ));
+    Ok(primary_region)
+}
+
+/// The HTTP service, idle machines, health check and kill signal decisions.
+fn service(image: &ImagePlan, auto_stop: &str, min_running: u32, decisions: &mut Vec<Decision>) {
+    if image.server {
+        decisions.push(Decision::new(
+            Topic::HttpService,
+            format!("internal port {}", image.port),
+            "the plan's port; HTTPS forced at Fly's edge",
+        ));
+        decisions.push(Decision::new(
+            Topic::IdleMachines,
+            format!("{auto_stop}, {min_running} kept running"),
+            "stopped when idle and started by the next request: the cheapest; set [fly] auto_stop_machines and min_machines_running",
+        ));
+        decisions.push(match &image.health_path {
+            Some(h) => Decision::new(
+                Topic::HealthCheck,
+                format!("GET {h}"),
+                "the plan's health route",
+            ),
+            None => Decision::new(
+                Topic::HealthCheck,
+                "none",
+                "no health route found; set health_path",
+            ),
+        });
+    } else {
+        decisions.push(Decision::new(
+            Topic::HttpService,
+            "none",
+            "the binary serves nothing, so no port is routed to it",
+        ));
+    }
+    decisions.push(Decision::new(
+        Topic::KillSignal,
+        format!("{}, {STOP_TIMEOUT_SECS} s", image.signal.stop_signal),
+        "the image's STOPSIGNAL, and Docker's grace period",
+    ));
+}
+
+/// The machine preset and memory, with `cpus` and `cpu_kind` checked.
+fn machine(c: &FlyConfig, decisions: &mut Vec<Decision>) -> Result<(String, String)> {
+    let size = c.size.clone().unwrap_or_else(|| DEFAULT_FLY_SIZE.into());
+    if !FLY_SIZES.contains(&size.as_str()) {
+        bail!(
+            "imggen.toml [fly] size = \"{size}\" is not a Fly machine preset; use one of {}",
+            FLY_SIZES.join(", ")
+        );
+    }
+    let memory = c
+        .memory
+        .clone()
+        .unwrap_or_else(|| DEFAULT_FLY_MEMORY.into());
+    if !valid_fly_memory(&memory) {
+        bail!("imggen.toml [fly] memory = \"{memory}\" is not a size; write it like \"512mb\" or \"1gb\"");
+    }
+    if let Some(kind) = &c.cpu_kind {
+        if !FLY_CPU_KINDS.contains(&kind.as_str()) {
+            bail!("imggen.toml [fly] cpu_kind = \"{kind}\" is not supported; use \"shared\" or \"performance\"");
+        }
+    }
+    if let Some(n) = c.cpus {
+        if !FLY_CPUS.contains(&n) {
+            bail!("imggen.toml [fly] cpus = {n} is not supported; use 1, 2, 4, 8 or 16");
+        }
+    }
+    decisions.push(Decision::new(
+        Topic::Machine,
+        format!("{size}, {memory}"),
+        if size == DEFAULT_FLY_SIZE && memory == DEFAULT_FLY_MEMORY {
+            "the smallest preset, enough for a typical Rust service; set [fly] size and memory"
+        } else {
+            "imggen.toml [fly] size / memory"
+        },
+    ));
+    Ok((size, memory))
+}
+
+fn valid_fly_memory(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    let digits = lower.trim_end_matches("mb").trim_end_matches("gb");
+    digits.len() < lower.len() && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fly_memory_sizes() {
+        assert!(valid_fly_memory("512mb") && valid_fly_memory("1GB") && !valid_fly_memory("lots"));
+    }
+}

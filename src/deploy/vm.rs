@@ -1,0 +1,237 @@
+//! A Linux server (`deploy/vm/`): a hardened systemd unit, and for servers a TLS-terminating
+//! proxy (Caddy or nginx), from `[vm]` and the image plan.
+
+use super::quote::{systemd_quote, toml_str};
+use super::{InitSection, Target, STOP_TIMEOUT_SECS};
+use crate::config::{Config, Platform, Proxy, VmConfig};
+use crate::plan::{Decision, ImagePlan, Topic};
+use crate::template::{self, GeneratedFile};
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+/// Directory of the VM pack (systemd unit and proxy config).
+pub const VM_DIR: &str = "deploy/vm";
+/// Domain the VM proxy serves when `[vm] domain` is unset: a placeholder to replace.
+pub const DEFAULT_DOMAIN: &str = "example.com";
+
+/// The VM pack: a hardened systemd unit, and for servers a TLS-terminating proxy.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct VmPlan {
+    /// The unit's name without `.service`.
+    pub unit: String,
+    /// Where run-time files live and the app runs (None when it reads none).
+    pub work_dir: Option<String>,
+    /// The proxy in front of the app (None for a program that serves nothing).
+    pub proxy: Option<Proxy>,
+    /// Domain the proxy serves and gets a certificate for.
+    pub domain: String,
+    /// True when `domain` is imggen's placeholder.
+    pub domain_placeholder: bool,
+    /// `[vm] static_dir`: the built frontend in the project, served by the proxy.
+    pub static_dir: Option<String>,
+    /// Where the proxy reads that frontend on the server.
+    pub static_root: String,
+    /// What was decided and why, for `imggen plan`.
+    pub decisions: Vec<Decision>,
+}
+
+/// What `templates/vm.service.tera`, `Caddyfile.tera` and `nginx.conf.tera` print.
+#[derive(Serialize)]
+struct VmValues {
+    unit: String,
+    work_dir: Option<String>,
+    runtime_dirs: String,
+    env: Vec<String>,
+    stop_timeout: u32,
+    domain: String,
+    domain_placeholder: bool,
+    static_dir: Option<String>,
+    static_root: String,
+    upstream: String,
+}
+
+impl Target for VmPlan {
+    fn platform() -> Platform {
+        Platform::Vm
+    }
+
+    fn decide(image: &ImagePlan, config: &Config, name: &str) -> Result<(Self, Vec<String>)> {
+        let c = config.vm.clone().unwrap_or_default();
+        let mut decisions = Vec::new();
+        decisions.push(Decision::new(
+            Topic::Unit,
+            format!("{name}.service"),
+            "hardened systemd unit: dynamic user, read-only system, system call filter",
+        ));
+        let work_dir = (!image.runtime_dirs.is_empty()).then(|| format!("/opt/{name}"));
+        if let Some(w) = &work_dir {
+            decisions.push(Decision::new(
+                Topic::WorkingDirectory,
+                w,
+                "the app reads run-time files relative to it: copy them there",
+            ));
+        }
+        let (domain, placeholder) = checked_domain(&c)?;
+        let proxy = proxy(image, &c, &domain, placeholder, &mut decisions);
+        let static_root = format!("/var/www/{name}");
+        if let (Some(dir), Some(_)) = (&c.static_dir, proxy) {
+            decisions.push(Decision::new(
+                Topic::StaticFiles,
+                format!("{dir} -> {static_root}"),
+                "imggen.toml [vm] static_dir: served by the proxy with the index.html fallback; /api/ goes to the app",
+            ));
+        }
+        let mut warnings = Vec::new();
+        if placeholder && proxy.is_some() {
+            warnings.push(format!(
+                "{VM_DIR}/{} serves the placeholder domain {DEFAULT_DOMAIN}; set [vm] domain before deploying",
+                proxy_file(proxy.unwrap_or_default())
+            ));
+        }
+        let plan = VmPlan {
+            unit: name.to_string(),
+            work_dir,
+            proxy,
+            domain,
+            domain_placeholder: placeholder,
+            static_dir: c.static_dir,
+            static_root,
+            decisions,
+        };
+        Ok((plan, warnings))
+    }
+
+    fn decisions(&self) -> &[Decision] {
+        &self.decisions
+    }
+
+    fn files(&self, image: &ImagePlan) -> Result<Vec<GeneratedFile>> {
+        let mut env: Vec<String> = image
+            .env
+            .iter()
+            .map(|(k, v)| systemd_quote(&format!("{k}={v}")))
+            .collect();
+        if image.server {
+            env.push(systemd_quote(&format!("PORT={}", image.port)));
+        }
+        let runtime_dirs: Vec<String> = image
+            .runtime_dirs
+            .iter()
+            .map(|d| d.from.rsplit('/').next().unwrap_or(&d.from).to_string())
+            .collect();
+        let v = VmValues {
+            unit: self.unit.clone(),
+            work_dir: self.work_dir.clone(),
+            runtime_dirs: runtime_dirs.join(", "),
+            env,
+            stop_timeout: STOP_TIMEOUT_SECS,
+            domain: self.domain.clone(),
+            domain_placeholder: self.domain_placeholder,
+            static_dir: self.static_dir.clone(),
+            static_root: self.static_root.clone(),
+            upstream: format!("127.0.0.1:{}", image.port),
+        };
+        let mut files = vec![GeneratedFile {
+            path: format!("{VM_DIR}/{}.service", self.unit),
+            contents: template::render("vm.service", image, &v)?,
+        }];
+        if let Some(p) = self.proxy {
+            files.push(GeneratedFile {
+                path: format!("{VM_DIR}/{}", proxy_file(p)),
+                contents: template::render(proxy_file(p), image, &v)?,
+            });
+        }
+        Ok(files)
+    }
+
+    fn init_section(&self) -> InitSection {
+        let v = self;
+        InitSection {
+            title: "A Linux server (deploy/vm/): systemd unit and TLS proxy. Uncomment a key to change it.",
+            table: "vm",
+            keys: vec![
+                ("domain", toml_str(&v.domain), "Domain the proxy serves and gets a certificate for."),
+                ("proxy", toml_str(proxy_name(v.proxy.unwrap_or_default())), "\"caddy\" (automatic HTTPS) or \"nginx\" (with certbot)."),
+                ("static_dir", toml_str(v.static_dir.as_deref().unwrap_or("frontend/dist")), "Built single-page frontend the proxy serves, /api/ going to the app (default: none)."),
+            ],
+        }
+    }
+}
+
+/// `[vm] domain` (else the placeholder, and whether it is one), with `static_dir` checked.
+fn checked_domain(c: &VmConfig) -> Result<(String, bool)> {
+    let domain = c.domain.clone().unwrap_or_else(|| DEFAULT_DOMAIN.into());
+    if domain.is_empty()
+        || !domain
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.')
+    {
+        bail!("imggen.toml [vm] domain = \"{domain}\" is not a host name; set one like \"api.example.org\"");
+    }
+    let placeholder = domain == DEFAULT_DOMAIN;
+    if let Some(dir) = &c.static_dir {
+        if dir.is_empty()
+            || dir.starts_with('/')
+            || dir.split('/').any(|p| p == "..")
+            || dir.contains(char::is_whitespace)
+        {
+            bail!("imggen.toml [vm] static_dir = \"{dir}\" must be a relative path inside the project, like \"frontend/dist\"");
+        }
+    }
+    Ok((domain, placeholder))
+}
+
+/// The proxy in front of a server (None for a program that serves nothing).
+fn proxy(
+    image: &ImagePlan,
+    c: &VmConfig,
+    domain: &str,
+    placeholder: bool,
+    decisions: &mut Vec<Decision>,
+) -> Option<Proxy> {
+    let proxy = image.server.then(|| c.proxy.unwrap_or_default());
+    match proxy {
+        Some(p) => {
+            decisions.push(Decision::new(
+                Topic::Proxy,
+                format!("{} for {domain}", proxy_name(p)),
+                format!(
+                    "{}; terminates TLS and forwards to 127.0.0.1:{}",
+                    if c.proxy.is_some() {
+                        "imggen.toml [vm] proxy"
+                    } else {
+                        "imggen's default, automatic HTTPS"
+                    },
+                    image.port
+                ),
+            ));
+            if placeholder {
+                decisions.push(Decision::new(
+                    Topic::Domain,
+                    domain,
+                    "placeholder: set [vm] domain",
+                ));
+            }
+        }
+        None => decisions.push(Decision::new(
+            Topic::Proxy,
+            "none",
+            "the binary serves nothing, so only the unit is written",
+        )),
+    }
+    proxy
+}
+
+fn proxy_name(p: Proxy) -> &'static str {
+    match p {
+        Proxy::Caddy => "caddy",
+        Proxy::Nginx => "nginx",
+    }
+}
+
+fn proxy_file(p: Proxy) -> &'static str {
+    match p {
+        Proxy::Caddy => "Caddyfile",
+        Proxy::Nginx => "nginx.conf",
+    }
+}
