@@ -7,8 +7,9 @@ use crate::config::{Config, Libc, Platform};
 use crate::model::{BinTarget, Package, PortKind, ProjectModel, SourceFacts};
 use crate::profiles::{self, BaseProfile, UserMethod};
 use anyhow::{bail, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 /// Rust used when neither imggen.toml, rust-toolchain.toml nor `package.rust-version` says.
 pub const DEFAULT_RUST_VERSION: &str = "1.95.0";
@@ -203,103 +204,134 @@ impl std::fmt::Display for Topic {
     }
 }
 
-/// Native crates and the Debian packages they need.
+/// Native crates and the Debian packages they need (`data/native.toml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NativeRule {
-    krate: &'static str,
-    /// When the lockfile shows this crate as a dependency of `krate`, the library is vendored.
-    vendored_if: &'static [&'static str],
-    build: &'static [&'static str],
-    runtime: &'static [&'static str],
+    name: String,
+    /// When the lockfile shows one of these as a dependency of `name`, the library is vendored.
+    #[serde(default)]
+    vendored_if: Vec<String>,
+    /// `vendored_if` counts anywhere in the lockfile, not only under `name`.
+    #[serde(default)]
+    vendored_anywhere: bool,
+    #[serde(default)]
+    build: Vec<String>,
+    #[serde(default)]
+    runtime: Vec<String>,
     /// Packages needed instead when vendored.
-    vendored_build: &'static [&'static str],
-    /// Linking it into a static musl binary does not work with Debian's libraries.
-    musl_hint: Option<&'static str>,
+    #[serde(default)]
+    vendored_build: Vec<String>,
+    /// Why a static musl binary cannot link it, and what to do instead.
+    musl: Option<String>,
 }
 
-const NATIVE: &[NativeRule] = &[
-    NativeRule {
-        krate: "openssl-sys",
-        vendored_if: &["openssl-src"],
-        build: &["libssl-dev", "pkg-config"],
-        runtime: &["libssl3"],
-        vendored_build: &["make", "perl"],
-        musl_hint: Some("switch to rustls (e.g. reqwest with default-features = false and features = [\"rustls-tls\"]) or enable the `vendored` feature of openssl"),
-    },
-    NativeRule {
-        krate: "pq-sys",
-        vendored_if: &["pq-src"],
-        build: &["libpq-dev", "pkg-config"],
-        runtime: &["libpq5"],
-        vendored_build: &[],
-        musl_hint: Some("enable pq-sys's `bundled` feature or use a pure-Rust driver (sqlx, tokio-postgres)"),
-    },
-    NativeRule {
-        krate: "libsqlite3-sys",
-        vendored_if: &["cc"],
-        build: &["libsqlite3-dev", "pkg-config"],
-        runtime: &["libsqlite3-0"],
-        vendored_build: &[],
-        musl_hint: Some("enable the `bundled` feature of rusqlite / libsqlite3-sys"),
-    },
-    NativeRule {
-        krate: "mysqlclient-sys",
-        vendored_if: &[],
-        build: &["default-libmysqlclient-dev", "pkg-config"],
-        runtime: &["libmariadb3"],
-        vendored_build: &[],
-        musl_hint: Some("use a pure-Rust MySQL driver (sqlx or mysql_async)"),
-    },
-    NativeRule {
-        krate: "rdkafka-sys",
-        vendored_if: &[],
-        build: &["cmake", "g++", "libsasl2-dev", "libssl-dev", "make", "pkg-config", "zlib1g-dev"],
-        runtime: &["libsasl2-2", "libssl3"],
-        vendored_build: &[],
-        musl_hint: Some("build rdkafka for glibc (libc = \"gnu\")"),
-    },
-    NativeRule {
-        krate: "aws-lc-sys",
-        vendored_if: &[],
-        build: &["cmake"],
-        runtime: &[],
-        vendored_build: &[],
-        musl_hint: None,
-    },
-    NativeRule {
-        krate: "aws-lc-fips-sys",
-        vendored_if: &[],
-        build: &["cmake", "golang"],
-        runtime: &[],
-        vendored_build: &[],
-        musl_hint: None,
-    },
-    NativeRule {
-        krate: "libz-sys",
-        vendored_if: &[],
-        build: &["pkg-config", "zlib1g-dev"],
-        runtime: &[],
-        vendored_build: &[],
-        musl_hint: None,
-    },
-    NativeRule {
-        krate: "prost-build",
-        vendored_if: &["protoc-bin-vendored", "protobuf-src"],
-        build: &["protobuf-compiler"],
-        runtime: &[],
-        vendored_build: &[],
-        musl_hint: None,
-    },
-];
+/// The rules of `data/native.toml`, parsed once.
+fn native_rules() -> &'static [NativeRule] {
+    #[derive(Deserialize)]
+    struct File {
+        #[serde(rename = "crate")]
+        rules: Vec<NativeRule>,
+    }
+    static RULES: LazyLock<Vec<NativeRule>> = LazyLock::new(|| {
+        let file: File = toml::from_str(include_str!("../data/native.toml"))
+            .unwrap_or_else(|e| panic!("data/native.toml is invalid: {e}"));
+        file.rules
+    });
+    &RULES
+}
 
-/// Decides the image for `model` under `config`; also returns the warnings about it.
+/// A step's value with what it decided and warned about, in order.
+struct Planned<T> {
+    value: T,
+    notes: Notes,
+}
+
+/// Decisions and warnings, in the order they were made.
+#[derive(Default)]
+struct Notes {
+    decisions: Vec<Decision>,
+    warnings: Vec<String>,
+}
+
+impl Notes {
+    fn decide(&mut self, topic: Topic, value: impl Into<String>, why: impl Into<String>) {
+        self.decisions.push(Decision::new(topic, value, why));
+    }
+
+    fn warn(&mut self, warning: impl Into<String>) {
+        self.warnings.push(warning.into());
+    }
+
+    /// Wraps `value` with these notes.
+    fn with<T>(self, value: T) -> Planned<T> {
+        Planned { value, notes: self }
+    }
+
+    /// Appends a step's notes to these and returns its value.
+    fn take<T>(&mut self, step: Planned<T>) -> T {
+        self.decisions.extend(step.notes.decisions);
+        self.warnings.extend(step.notes.warnings);
+        step.value
+    }
+}
+
+/// Decides the image for `model` under `config`, one step after another; also returns the
+/// warnings about it.
 pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<String>)> {
     crate::validate::config(config)?;
-    let mut warnings = Vec::new();
-    let mut decisions = Vec::new();
-    let mut decide = |topic: Topic, value: String, why: String| {
-        decisions.push(Decision::new(topic, value, why));
+    let mut notes = Notes::default();
+    let (pkg, bin) = notes.take(binary(model, config)?);
+    let facts = merged_facts(model, pkg, bin);
+    let (libc, base) = notes.take(base(config)?);
+    let (rust_version, builder_image) = notes.take(toolchain(model, pkg, config, &base));
+    let cargo = notes.take(cargo(model, pkg, bin, config, libc)?);
+    let (port, server) = notes.take(port(model, &facts, config));
+    let health_path = notes.take(health_route(&facts, config, server));
+    let signal = notes.take(stop(&facts, config)?);
+    let (build_packages, runtime_packages) =
+        notes.take(packages(model, config, libc, &base, signal.init)?);
+    let (runtime_dirs, build_inputs) = notes.take(files(model, pkg, &facts, config));
+    let user = UserPlan {
+        name: APP_USER.into(),
+        uid: base.uid,
+        gid: base.uid,
+        method: base.user,
     };
+    let plan = ImagePlan {
+        name: image_name(config, bin),
+        package: pkg.name.clone(),
+        package_dir: pkg.dir.clone(),
+        bin: bin.name.clone(),
+        cargo,
+        rust_version,
+        builder_image,
+        base,
+        build_packages,
+        runtime_packages,
+        port,
+        port_env: facts.reads_port_env,
+        health_path,
+        signal,
+        user,
+        runtime_dirs,
+        sqlx_offline: model.files.sqlx_offline_data,
+        cache_mounts: config.cache_mounts.unwrap_or(false),
+        server,
+        env: env(config)?,
+        labels: labels(pkg, bin),
+        build_inputs,
+        platforms: config.platforms.clone().unwrap_or_default(),
+        decisions: notes.decisions,
+    };
+    Ok((plan, notes.warnings))
+}
 
+/// The binary to package, with names cargo would refuse refused here.
+fn binary<'a>(
+    model: &'a ProjectModel,
+    config: &Config,
+) -> Result<Planned<(&'a Package, &'a BinTarget)>> {
     let (pkg, bin, bin_why) = choose_bin(model, config)?;
     for (what, name) in [("package", &pkg.name), ("binary target", &bin.name)] {
         if let Err(rule) = crate::validate::cargo_name(name) {
@@ -311,14 +343,17 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
             bail!("{manifest}: {what} name {name:?} is refused by cargo and would be pasted into the Dockerfile; it must be {rule}");
         }
     }
-    decide(
+    let mut notes = Notes::default();
+    notes.decide(
         Topic::Binary,
         format!("{} (package {})", bin.name, pkg.name),
         bin_why,
     );
-    let facts = merged_facts(model, pkg, bin);
+    Ok(notes.with((pkg, bin)))
+}
 
-    // Libc and base image.
+/// The C library and the runtime base, which must agree.
+fn base(config: &Config) -> Result<Planned<(Libc, BaseProfile)>> {
     let libc = config.libc.unwrap_or_default();
     let base_name = config
         .base
@@ -335,7 +370,8 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
             libc_name(base.libc)
         );
     }
-    decide(
+    let mut notes = Notes::default();
+    notes.decide(
         Topic::RuntimeBase,
         base.image.clone(),
         if config.base.is_some() {
@@ -344,17 +380,26 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
             format!("default for libc = \"{}\"", libc_name(libc))
         },
     );
+    Ok(notes.with((libc, base)))
+}
 
-    // Toolchain.
-    let (rust_version, rust_why) = rust_version(model, pkg, config, &mut warnings);
+/// The Rust version and the builder image.
+fn toolchain(
+    model: &ProjectModel,
+    pkg: &Package,
+    config: &Config,
+    base: &BaseProfile,
+) -> Planned<(String, String)> {
+    let mut notes = Notes::default();
+    let (rust_version, rust_why) = rust_version(model, pkg, config, &mut notes.warnings);
     let builder_image = config.builder_image.clone().unwrap_or_else(|| {
         format!(
             "lukemathwalker/cargo-chef:latest-rust-{rust_version}-{}",
             base.debian_release
         )
     });
-    decide(Topic::Rust, rust_version.clone(), rust_why);
-    decide(
+    notes.decide(Topic::Rust, rust_version.clone(), rust_why);
+    notes.decide(
         Topic::BuilderImage,
         builder_image.clone(),
         if config.builder_image.is_some() {
@@ -368,19 +413,77 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     );
     if let Some(lock) = &model.lockfile {
         if lock.version >= 4 && version_lt(&rust_version, (1, 78)) {
-            warnings.push(format!(
+            notes.warn(format!(
                 "Cargo.lock is format version 4, which cargo {rust_version} cannot read; use Rust 1.78 or newer"
             ));
         }
     }
+    notes.with((rust_version, builder_image))
+}
 
-    // Cargo invocation.
+/// The cargo invocation shared by `cargo chef cook` and `cargo build`.
+fn cargo(
+    model: &ProjectModel,
+    pkg: &Package,
+    bin: &BinTarget,
+    config: &Config,
+    libc: Libc,
+) -> Result<Planned<CargoPlan>> {
+    let mut notes = Notes::default();
     let profile = config.profile.clone().unwrap_or_else(|| "release".into());
     let profile_dir = match profile.as_str() {
         "release" | "bench" => "release".to_string(),
         "dev" | "test" => "debug".to_string(),
         other => other.to_string(),
     };
+    let features = features(model, pkg, bin, config)?;
+    let no_default_features = config.no_default_features.unwrap_or(false);
+    let locked = model.lockfile.is_some();
+    if !locked {
+        notes.warn("no Cargo.lock: every build resolves dependencies anew; run `cargo generate-lockfile` and commit it");
+    }
+    let target = (libc == Libc::Musl).then(|| MUSL_TARGET.to_string());
+    let mut common = vec![if profile == "release" {
+        "--release".to_string()
+    } else {
+        format!("--profile {profile}")
+    }];
+    if let Some(t) = &target {
+        common.push(format!("--target {t}"));
+    }
+    if no_default_features {
+        common.push("--no-default-features".into());
+    }
+    if !features.is_empty() {
+        common.push(format!("--features {}", features.join(",")));
+    }
+    if locked {
+        common.push("--locked".into());
+    }
+    let binary_path = match &target {
+        Some(t) => format!("target/{t}/{profile_dir}/{}", bin.name),
+        None => format!("target/{profile_dir}/{}", bin.name),
+    };
+    Ok(notes.with(CargoPlan {
+        profile,
+        profile_dir,
+        features,
+        no_default_features,
+        locked,
+        target,
+        common_args: common.join(" "),
+        binary_path,
+    }))
+}
+
+/// The configured features plus the binary's required ones, each defined by the package (or,
+/// for `dep/feature`, naming one of its dependencies).
+fn features(
+    model: &ProjectModel,
+    pkg: &Package,
+    bin: &BinTarget,
+    config: &Config,
+) -> Result<Vec<String>> {
     let mut features: Vec<String> = config.features.clone().unwrap_or_default();
     for f in &bin.required_features {
         if !features.contains(f) {
@@ -418,54 +521,22 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
             );
         }
     }
-    let no_default_features = config.no_default_features.unwrap_or(false);
-    let locked = model.lockfile.is_some();
-    if !locked {
-        warnings.push("no Cargo.lock: every build resolves dependencies anew; run `cargo generate-lockfile` and commit it".into());
-    }
-    let target = (libc == Libc::Musl).then(|| MUSL_TARGET.to_string());
-    let mut common = vec![if profile == "release" {
-        "--release".to_string()
-    } else {
-        format!("--profile {profile}")
-    }];
-    if let Some(t) = &target {
-        common.push(format!("--target {t}"));
-    }
-    if no_default_features {
-        common.push("--no-default-features".into());
-    }
-    if !features.is_empty() {
-        common.push(format!("--features {}", features.join(",")));
-    }
-    if locked {
-        common.push("--locked".into());
-    }
-    let binary_path = match &target {
-        Some(t) => format!("target/{t}/{profile_dir}/{}", bin.name),
-        None => format!("target/{profile_dir}/{}", bin.name),
-    };
-    let cargo = CargoPlan {
-        profile,
-        profile_dir,
-        features,
-        no_default_features,
-        locked,
-        target,
-        common_args: common.join(" "),
-        binary_path,
-    };
+    Ok(features)
+}
 
-    // Port.
-    let (port, port_why) = choose_port(model, &facts, config);
+/// The port, and whether the binary serves at all; warns about unreachable binds and a
+/// configured port the app does not listen on.
+fn port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> Planned<(u16, bool)> {
+    let mut notes = Notes::default();
+    let (port, port_why) = choose_port(model, facts, config);
     let server = facts.server || !facts.ports.is_empty() || config.port.is_some();
     if server {
-        decide(Topic::Port, port.to_string(), port_why);
+        notes.decide(Topic::Port, port.to_string(), port_why);
     } else {
-        decide(
+        notes.decide(
             Topic::Port,
-            "none".into(),
-            "no listener in the binary's code: nothing is exposed".into(),
+            "none",
+            "no listener in the binary's code: nothing is exposed",
         );
     }
     for p in facts
@@ -473,7 +544,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         .iter()
         .filter(|p| matches!(p.host.as_deref(), Some("127.0.0.1" | "localhost" | "::1")))
     {
-        warnings.push(format!(
+        notes.warn(format!(
             "{}: the app binds {}:{}, which nothing outside the container can reach; bind 0.0.0.0",
             p.at,
             p.host.as_deref().unwrap_or_default(),
@@ -482,21 +553,25 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     }
     if config.port.is_some() && !facts.reads_port_env {
         if let Some(found) = facts.ports.first().filter(|p| p.port != port) {
-            warnings.push(format!(
+            notes.warn(format!(
                 "{} = {port} but the app listens on {} ({}) and does not read PORT; make them agree",
                 config.source("port"), found.port, found.at
             ));
         }
     }
+    notes.with((port, server))
+}
 
-    // Health route.
+/// The health route: configured, else the most conventional one the sources serve.
+fn health_route(facts: &SourceFacts, config: &Config, server: bool) -> Planned<Option<String>> {
     let health_path = config.health_path.clone().or_else(|| {
         crate::model::HEALTH_PATHS
             .iter()
             .find(|h| server && facts.health_paths.iter().any(|f| f == *h))
             .map(|h| h.to_string())
     });
-    decide(
+    let mut notes = Notes::default();
+    notes.decide(
         Topic::HealthRoute,
         health_path.clone().unwrap_or_else(|| "none".into()),
         match (&config.health_path, &health_path) {
@@ -506,10 +581,14 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
             (None, None) => "no health route found; platforms check the TCP port instead".into(),
         },
     );
+    notes.with(health_path)
+}
 
-    // Signals.
-    let signal = signal_plan(&facts, config)?;
-    decide(
+/// How the container stops.
+fn stop(facts: &SourceFacts, config: &Config) -> Result<Planned<SignalPlan>> {
+    let signal = signal_plan(facts, config)?;
+    let mut notes = Notes::default();
+    notes.decide(
         Topic::Stop,
         format!(
             "{}{}",
@@ -518,104 +597,122 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         ),
         signal.why.clone(),
     );
+    Ok(notes.with(signal))
+}
 
-    // Native packages.
+/// Adds a package to a list unless it is there.
+fn add_package(list: &mut Vec<AptPackage>, name: &str, why: &str) {
+    if !list.iter().any(|p| p.name == name) {
+        list.push(AptPackage {
+            name: name.into(),
+            why: why.into(),
+        });
+    }
+}
+
+/// The Debian packages the native crates of the lockfile need (`data/native.toml`):
+/// (builder, runtime); a crate a static musl binary cannot link is an error.
+fn native_packages(
+    model: &ProjectModel,
+    libc: Libc,
+    base: &BaseProfile,
+) -> Result<(Vec<AptPackage>, Vec<AptPackage>)> {
     let lock_has = |name: &str| model.lockfile.as_ref().is_some_and(|l| l.has(name));
     let lock_dep = |a: &str, b: &str| model.lockfile.as_ref().is_some_and(|l| l.depends_on(a, b));
-    let mut build_packages: Vec<AptPackage> = Vec::new();
-    let mut runtime_packages: Vec<AptPackage> = Vec::new();
-    let add = |list: &mut Vec<AptPackage>, name: &str, why: &str| {
-        if !list.iter().any(|p| p.name == name) {
-            list.push(AptPackage {
-                name: name.into(),
-                why: why.into(),
-            });
-        }
-    };
-    for rule in NATIVE {
-        if !lock_has(rule.krate) {
+    let (mut build, mut runtime) = (Vec::new(), Vec::new());
+    for rule in native_rules() {
+        if !lock_has(&rule.name) {
             continue;
         }
         let vendored = rule
             .vendored_if
             .iter()
-            .any(|v| lock_dep(rule.krate, v) || (rule.krate == "prost-build" && lock_has(v)));
+            .any(|v| lock_dep(&rule.name, v) || (rule.vendored_anywhere && lock_has(v)));
         if vendored {
-            for p in rule.vendored_build {
-                add(
-                    &mut build_packages,
-                    p,
-                    &format!("{} (vendored)", rule.krate),
-                );
+            for p in &rule.vendored_build {
+                add_package(&mut build, p, &format!("{} (vendored)", rule.name));
             }
             continue;
         }
-        if libc == Libc::Musl {
-            if let Some(hint) = rule.musl_hint {
-                bail!(
-                    "{} links {} dynamically, which a static musl binary cannot do; {hint}, or set libc = \"gnu\"",
-                    rule.krate,
-                    rule.runtime.first().copied().unwrap_or("a system library")
-                );
-            }
+        if let (Libc::Musl, Some(hint)) = (libc, &rule.musl) {
+            bail!(
+                "{} links {} dynamically, which a static musl binary cannot do; {hint}, or set libc = \"gnu\"",
+                rule.name,
+                rule.runtime.first().map_or("a system library", String::as_str)
+            );
         }
-        for p in rule.build {
-            add(&mut build_packages, p, rule.krate);
+        for p in &rule.build {
+            add_package(&mut build, p, &rule.name);
         }
-        for p in rule.runtime {
-            if !base.provides.iter().any(|b| b == p) {
-                add(&mut runtime_packages, p, rule.krate);
-            }
+        for p in rule.runtime.iter().filter(|p| !base.provides.contains(p)) {
+            add_package(&mut runtime, p, &rule.name);
         }
     }
+    Ok((build, runtime))
+}
+
+/// Every Debian package of the builder and the runtime: native crates, linkers, musl tools,
+/// tini and the configured ones.
+fn packages(
+    model: &ProjectModel,
+    config: &Config,
+    libc: Libc,
+    base: &BaseProfile,
+    init: bool,
+) -> Result<Planned<(Vec<AptPackage>, Vec<AptPackage>)>> {
+    let (mut build, mut runtime) = native_packages(model, libc, base)?;
     for tool in &model.files.linkers {
-        add(
-            &mut build_packages,
-            tool,
-            "the linker .cargo/config.toml names",
-        );
+        add_package(&mut build, tool, "the linker .cargo/config.toml names");
     }
-    if libc == Libc::Musl && lock_has("cc") {
-        add(
-            &mut build_packages,
+    if libc == Libc::Musl && model.lockfile.as_ref().is_some_and(|l| l.has("cc")) {
+        add_package(
+            &mut build,
             "musl-tools",
             "C code compiled for musl (cc in Cargo.lock)",
         );
     }
-    if signal.init {
-        add(
-            &mut build_packages,
-            "tini",
-            "its static build runs as PID 1",
-        );
+    if init {
+        add_package(&mut build, "tini", "its static build runs as PID 1");
     }
     for p in config.build_packages.iter().flatten() {
-        add(&mut build_packages, p, "imggen.toml build_packages");
+        add_package(&mut build, p, "imggen.toml build_packages");
     }
     for p in config.runtime_packages.iter().flatten() {
-        add(&mut runtime_packages, p, "imggen.toml runtime_packages");
+        add_package(&mut runtime, p, "imggen.toml runtime_packages");
     }
-    build_packages.sort();
-    runtime_packages.sort();
-    if !runtime_packages.is_empty() && !base.has_apt() {
+    build.sort();
+    runtime.sort();
+    if !runtime.is_empty() && !base.has_apt() {
         bail!(
-            "base `{}` has no package manager but the app needs {}; use base = \"bookworm-slim\"",
+            "base `{}` has no package manager but the app needs {}; use base = \"{}\"",
             base.name,
-            runtime_packages
+            runtime
                 .iter()
                 .map(|p| p.name.as_str())
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            profiles::default_for(Libc::Gnu)
         );
     }
-    for p in &build_packages {
-        decide(Topic::BuilderPackage, p.name.clone(), p.why.clone());
+    let mut notes = Notes::default();
+    for p in &build {
+        notes.decide(Topic::BuilderPackage, p.name.clone(), p.why.clone());
     }
-    for p in &runtime_packages {
-        decide(Topic::RuntimePackage, p.name.clone(), p.why.clone());
+    for p in &runtime {
+        notes.decide(Topic::RuntimePackage, p.name.clone(), p.why.clone());
     }
+    Ok(notes.with((build, runtime)))
+}
 
-    // Run-time files.
+/// Directories copied into the image (read at run time) and those the build reads (compile
+/// time): (run-time directories, sorted build inputs).
+fn files(
+    model: &ProjectModel,
+    pkg: &Package,
+    facts: &SourceFacts,
+    config: &Config,
+) -> Planned<(Vec<RuntimeDir>, Vec<String>)> {
+    let mut notes = Notes::default();
     let mut runtime_dirs: Vec<RuntimeDir> = Vec::new();
     let mut names: Vec<String> = facts.runtime_dirs.clone();
     for extra in config.include.iter().flatten() {
@@ -624,18 +721,13 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         }
     }
     for name in names {
-        let in_pkg = if pkg.dir.is_empty() {
+        let from = if model.files.top_dirs.contains(&name) || pkg.dir.is_empty() {
             name.clone()
         } else {
             format!("{}/{name}", pkg.dir)
         };
-        let from = if model.files.top_dirs.contains(&name) || pkg.dir.is_empty() {
-            name.clone()
-        } else {
-            in_pkg
-        };
         let to = format!("{APP_DIR}/{}", name.rsplit('/').next().unwrap_or(&name));
-        decide(
+        notes.decide(
             Topic::RuntimeFiles,
             from.clone(),
             format!("read at run time; copied to {to}"),
@@ -643,28 +735,26 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         runtime_dirs.push(RuntimeDir { from, to });
     }
     for d in &facts.compile_time_dirs {
-        decide(
+        notes.decide(
             Topic::BuildInput,
             d.clone(),
-            "embedded at compile time; in the build context, not in the image".into(),
+            "embedded at compile time; in the build context, not in the image",
         );
     }
     if model.files.sqlx_offline_data {
-        decide(
+        notes.decide(
             Topic::Sqlx,
-            "SQLX_OFFLINE=true".into(),
-            ".sqlx/ holds prepared query data".into(),
+            "SQLX_OFFLINE=true",
+            ".sqlx/ holds prepared query data",
         );
     }
+    let mut build_inputs = facts.compile_time_dirs.clone();
+    build_inputs.sort();
+    notes.with((runtime_dirs, build_inputs))
+}
 
-    let uid = base.uid;
-    let user = UserPlan {
-        name: APP_USER.into(),
-        uid,
-        gid: uid,
-        method: base.user,
-    };
-
+/// The environment for the deploy files: `RUST_LOG` and `[env]`, never PORT or K_*.
+fn env(config: &Config) -> Result<BTreeMap<String, String>> {
     let mut env = BTreeMap::from([("RUST_LOG".to_string(), "info".to_string())]);
     for (k, v) in config.env.iter().flatten() {
         if k == "PORT" || k.starts_with("K_") {
@@ -672,7 +762,11 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         }
         env.insert(k.clone(), v.clone());
     }
+    Ok(env)
+}
 
+/// The OCI labels the project fixes.
+fn labels(pkg: &Package, bin: &BinTarget) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::from([(
         "org.opencontainers.image.title".to_string(),
         bin.name.clone(),
@@ -687,50 +781,25 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
             labels.insert(format!("org.opencontainers.image.{key}"), v.clone());
         }
     }
+    labels
+}
 
-    let platforms = config.platforms.clone().unwrap_or_default();
-    let mut build_inputs = facts.compile_time_dirs.clone();
-    build_inputs.sort();
-    let plan = ImagePlan {
-        name: config
-            .image
-            .as_ref()
-            .and_then(|i| i.name.as_ref())
-            .map(|n| {
-                n.rsplit('/')
-                    .next()
-                    .unwrap_or(n)
-                    .split(':')
-                    .next()
-                    .unwrap_or(n)
-                    .to_string()
-            })
-            .unwrap_or_else(|| bin.name.clone()),
-        package: pkg.name.clone(),
-        package_dir: pkg.dir.clone(),
-        bin: bin.name.clone(),
-        cargo,
-        rust_version,
-        builder_image,
-        base,
-        build_packages,
-        runtime_packages,
-        port,
-        port_env: facts.reads_port_env,
-        health_path,
-        signal,
-        user,
-        runtime_dirs,
-        sqlx_offline: model.files.sqlx_offline_data,
-        cache_mounts: config.cache_mounts.unwrap_or(false),
-        server,
-        env,
-        labels,
-        build_inputs,
-        platforms,
-        decisions,
-    };
-    Ok((plan, warnings))
+/// The image name: the last path part of `[image] name` without its tag, else the binary's.
+fn image_name(config: &Config, bin: &BinTarget) -> String {
+    config
+        .image
+        .as_ref()
+        .and_then(|i| i.name.as_ref())
+        .map(|n| {
+            n.rsplit('/')
+                .next()
+                .unwrap_or(n)
+                .split(':')
+                .next()
+                .unwrap_or(n)
+                .to_string()
+        })
+        .unwrap_or_else(|| bin.name.clone())
 }
 
 fn libc_name(l: Libc) -> &'static str {
@@ -937,6 +1006,31 @@ mod tests {
 
     fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
         image(model, config).map(|(plan, _)| plan)
+    }
+
+    #[test]
+    fn native_rules_name_debian_packages() {
+        let rules = native_rules();
+        assert!(rules.iter().any(|r| r.name == "openssl-sys"));
+        for rule in rules {
+            for p in rule
+                .build
+                .iter()
+                .chain(&rule.runtime)
+                .chain(&rule.vendored_build)
+            {
+                assert!(
+                    crate::validate::debian_package(p).is_ok(),
+                    "{}: {p}",
+                    rule.name
+                );
+            }
+            assert!(
+                rule.vendored_build.is_empty() || !rule.vendored_if.is_empty(),
+                "{}",
+                rule.name
+            );
+        }
     }
 
     fn model_with(bins: &[&str], facts: SourceFacts) -> ProjectModel {
