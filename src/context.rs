@@ -51,14 +51,6 @@ struct Entry {
     meta: Metadata,
 }
 
-/// Slash-separated, lossily UTF-8 string for a relative path.
-fn slash_path(rel: &Path) -> String {
-    rel.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 /// Normalize the Dockerfile name (relative to `root`, or absolute under it) to a context-relative
 /// slash path; `None` when it lies outside the context.
 fn forced_dockerfile(root: &Path, dockerfile_name: &str) -> Option<String> {
@@ -110,7 +102,7 @@ fn select(root: &Path, dockerfile_name: &str) -> Result<Vec<Entry>> {
             .strip_prefix(root)
             .with_context(|| format!("{} is outside {}", abs.display(), root.display()))?
             .to_path_buf();
-        let rel_str = slash_path(&rel);
+        let rel_str = crate::paths::slash(&rel);
         let ft = dent.file_type();
         let kind = if ft.is_dir() {
             EntryKind::Dir

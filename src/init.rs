@@ -2,12 +2,9 @@
 //! Pure functions of the plan.
 
 use crate::config::Config;
+use crate::deploy::quote::toml_str;
 use crate::deploy::Plan;
 use crate::plan::Topic;
-
-fn toml_str(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
 
 fn toml_list(items: &[String]) -> String {
     format!(

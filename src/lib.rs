@@ -17,6 +17,7 @@ pub mod generate;
 pub mod init;
 pub mod model;
 pub mod output;
+pub mod paths;
 pub mod pipeline;
 pub mod plan;
 pub mod profiles;

@@ -113,14 +113,9 @@ pub fn scan(root: &std::path::Path, dirs: &[String]) -> Vec<String> {
             .into_iter()
             .flatten()
         {
-            let Ok(rel) = entry.path().strip_prefix(root) else {
+            let Some(rel) = crate::paths::relative(root, entry.path()) else {
                 continue;
             };
-            let rel = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
             if entry.file_type().is_file() && is_secret(&rel) {
                 found.push(rel);
             }

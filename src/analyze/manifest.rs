@@ -32,10 +32,9 @@ pub fn workspace_root_of(package_dir: &Path) -> Result<Option<PathBuf>> {
         let Some(ws) = candidate.get("workspace").and_then(|w| w.as_table()) else {
             continue;
         };
-        let Ok(rel) = package_dir.strip_prefix(dir) else {
+        let Some(rel) = crate::paths::relative(dir, package_dir) else {
             return Ok(None);
         };
-        let rel = rel.to_string_lossy().replace('\\', "/");
         let excluded = str_list(ws.get("exclude"))
             .iter()
             .any(|e| rel == *e || rel.starts_with(&format!("{e}/")));
@@ -145,16 +144,13 @@ fn expand_member(root: &Path, pattern: &str) -> Vec<String> {
         let mut next = Vec::new();
         for base in &found {
             if comp.contains(['*', '?', '[']) {
-                let mut names: Vec<String> = std::fs::read_dir(root.join(base))
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .filter(|e| e.path().is_dir())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| glob_component(comp, n))
-                    .collect();
-                names.sort();
-                next.extend(names.into_iter().map(|n| join(base, &n)));
+                let names = crate::paths::subdirs(&root.join(base));
+                next.extend(
+                    names
+                        .iter()
+                        .filter(|n| glob_component(comp, n))
+                        .map(|n| join(base, n)),
+                );
             } else {
                 next.push(join(base, comp));
             }

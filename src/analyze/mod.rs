@@ -192,13 +192,5 @@ fn read_toolchain(root: &Path) -> Result<Option<String>> {
 }
 
 fn top_dirs(root: &Path) -> Vec<String> {
-    let mut dirs: Vec<String> = std::fs::read_dir(root)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    dirs.sort();
-    dirs
+    crate::paths::subdirs(root)
 }

@@ -184,11 +184,7 @@ impl FileCache {
         let Ok(text) = std::fs::read_to_string(path) else {
             return false;
         };
-        let rel = path
-            .strip_prefix(root)
-            .unwrap_or(path)
-            .to_string_lossy()
-            .replace('\\', "/");
+        let rel = crate::paths::relative_or_whole(root, path);
         let mut facts = SourceFacts::default();
         scan_text(&rel, &text, &mut facts);
         let code = || text.lines().filter(|l| !l.trim_start().starts_with("//"));
@@ -400,11 +396,7 @@ pub fn scan_config_port(root: &Path) -> Option<PortEvidence> {
         };
         if let Some(c) = CONFIG_PORT.captures(&text) {
             let line = LineIndex::new(&text).line(c.get(0).map_or(0, |m| m.start()));
-            let rel = path
-                .strip_prefix(root)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .replace('\\', "/");
+            let rel = crate::paths::relative_or_whole(root, &path);
             if let Ok(port) = c[1].parse() {
                 return Some(PortEvidence {
                     port,

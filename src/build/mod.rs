@@ -24,7 +24,7 @@ use crate::output;
 use crate::pipeline::Loaded;
 use crate::reference::Reference;
 use anyhow::{bail, Context, Result};
-use progress::{EventSink, Progress, ProgressFlag};
+use progress::{clip, EventSink, Progress, ProgressFlag};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::IsTerminal;
@@ -363,15 +363,6 @@ pub fn failure_sentence(step: Option<&str>, message: &str) -> String {
         ),
         None => format!("the image build failed ({why}); fix it and run `imggen build` again"),
     }
-}
-
-fn clip(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(width - 1).collect();
-    out.push('…');
-    out
 }
 
 fn short_id(id: &str) -> &str {

@@ -422,7 +422,8 @@ pub fn human_bytes(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-fn clip(s: &str, width: usize) -> String {
+/// `s` cut to `width` characters, the last one `…` when it was cut.
+pub fn clip(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
         return s.to_string();
     }

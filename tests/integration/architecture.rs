@@ -37,7 +37,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("init", &["plan", "deploy", "config", "profiles"]),
-    ("analyze", &["model", "config", "validate"]),
+    ("analyze", &["model", "config", "validate", "paths"]),
     ("model", &[]),
     ("plan", &["model", "config", "validate", "profiles"]),
     (
@@ -55,9 +55,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("config", &[]),
     ("validate", &["config", "reference"]),
     ("reference", &[]),
-    ("secrets", &["config", "dockerignore"]),
+    ("secrets", &["config", "dockerignore", "paths"]),
     ("dockerignore", &[]),
-    ("context", &["dockerignore"]),
+    ("context", &["dockerignore", "paths"]),
+    ("paths", &[]),
     ("profiles", &["config", "template"]),
     ("template", &[]),
 ];
