@@ -47,8 +47,8 @@ pub struct ProjectArgs {
     /// C library: gnu (Debian runtime) or musl (static binary, scratch runtime).
     #[arg(long, value_parser = ["gnu", "musl"])]
     pub libc: Option<String>,
-    /// Runtime base profile: bookworm-slim, scratch or distroless-cc.
-    #[arg(long)]
+    /// Runtime base profile (a file of images/).
+    #[arg(long, help = base_help())]
     pub base: Option<String>,
     /// Port the app listens on.
     #[arg(long)]
@@ -71,6 +71,11 @@ pub struct ProjectArgs {
     /// Platform to write deploy files for (repeatable): fly, cloud-run, render, vm.
     #[arg(long = "platform", value_parser = ["fly", "cloud-run", "render", "vm"])]
     pub platforms: Vec<String>,
+}
+
+/// `--base`'s help, naming every profile of images/.
+fn base_help() -> String {
+    format!("Runtime base profile: {}.", crate::profiles::names())
 }
 
 impl ProjectArgs {

@@ -24,6 +24,16 @@ pub enum Libc {
     Musl,
 }
 
+impl Libc {
+    /// The name imggen.toml and `--libc` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Libc::Gnu => "gnu",
+            Libc::Musl => "musl",
+        }
+    }
+}
+
 /// A deploy target whose files imggen writes.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "kebab-case")]

@@ -61,21 +61,14 @@ pub fn config_file(whole: &Plan, flags: &Config) -> String {
     entry(
         "C library: \"gnu\" (Debian runtime) or \"musl\" (static binary on scratch).".into(),
         "libc",
-        toml_str(if plan.cargo.target.is_some() {
-            "musl"
-        } else {
-            "gnu"
-        }),
-        flags.libc.map(|l| {
-            toml_str(if l == crate::config::Libc::Musl {
-                "musl"
-            } else {
-                "gnu"
-            })
-        }),
+        toml_str(plan.base.libc.as_str()),
+        flags.libc.map(|l| toml_str(l.as_str())),
     );
     entry(
-        "Runtime base: bookworm-slim, scratch or distroless-cc (files in images/).".into(),
+        format!(
+            "Runtime base: {} (files in images/).",
+            crate::profiles::names()
+        ),
         "base",
         toml_str(&plan.base.name),
         flags.base.as_deref().map(toml_str),

@@ -358,16 +358,16 @@ fn base(config: &Config) -> Result<Planned<(Libc, BaseProfile)>> {
     let base_name = config
         .base
         .clone()
-        .unwrap_or_else(|| profiles::default_for(libc).to_string());
+        .unwrap_or_else(|| profiles::default_for(libc));
     let base = profiles::by_name(&base_name)
         .map_err(|e| anyhow::anyhow!("{}: {e}", config.source("base")))?;
     if base.libc != libc {
         bail!(
             "base `{}` runs {} binaries but libc = \"{}\"; set libc = \"{}\" or choose another base",
             base.name,
-            libc_name(base.libc),
-            libc_name(libc),
-            libc_name(base.libc)
+            base.libc.as_str(),
+            libc.as_str(),
+            base.libc.as_str()
         );
     }
     let mut notes = Notes::default();
@@ -377,7 +377,7 @@ fn base(config: &Config) -> Result<Planned<(Libc, BaseProfile)>> {
         if config.base.is_some() {
             config.source("base")
         } else {
-            format!("default for libc = \"{}\"", libc_name(libc))
+            format!("default for libc = \"{}\"", libc.as_str())
         },
     );
     Ok(notes.with((libc, base)))
@@ -800,13 +800,6 @@ fn image_name(config: &Config, bin: &BinTarget) -> String {
                 .to_string()
         })
         .unwrap_or_else(|| bin.name.clone())
-}
-
-fn libc_name(l: Libc) -> &'static str {
-    match l {
-        Libc::Gnu => "gnu",
-        Libc::Musl => "musl",
-    }
 }
 
 fn choose_bin<'a>(

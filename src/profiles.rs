@@ -43,32 +43,62 @@ pub struct BaseProfile {
     /// Debian release the builder must match (glibc version of the binary).
     pub debian_release: String,
     pub shell: bool,
-    /// "apt" or "none".
-    pub package_manager: String,
+    pub package_manager: PackageManager,
     pub ca_certificates: CaCerts,
     pub ca_path: String,
     pub user: UserMethod,
     pub uid: u32,
     /// Debian runtime packages the base already contains.
     pub provides: Vec<String>,
+    /// The libc this base is the default for, when it is one.
+    #[serde(default, skip_serializing)]
+    pub default_for: Option<Libc>,
+}
+
+/// How packages are installed in a base.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageManager {
+    /// Debian's apt-get.
+    Apt,
+    /// None: the base takes no packages.
+    None,
 }
 
 impl BaseProfile {
     /// True when runtime packages can be installed with apt.
     pub fn has_apt(&self) -> bool {
-        self.package_manager == "apt"
+        self.package_manager == PackageManager::Apt
     }
 }
 
-/// Every embedded profile, parsed.
+/// Every embedded profile, parsed: the gnu default, the musl default, then the rest by name.
 pub fn all() -> Vec<BaseProfile> {
-    PROFILES
+    let mut all: Vec<BaseProfile> = PROFILES
         .iter()
         .map(|(file, text)| {
             serde_saphyr::from_str(text)
                 .unwrap_or_else(|e| panic!("images/{file}.yaml is invalid: {e}"))
         })
-        .collect()
+        .collect();
+    all.sort_by_key(|p| {
+        let rank = match p.default_for {
+            Some(Libc::Gnu) => 0,
+            Some(Libc::Musl) => 1,
+            None => 2,
+        };
+        (rank, p.name.clone())
+    });
+    all
+}
+
+/// Every base name, for people: `a, b or c`.
+pub fn names() -> String {
+    let names: Vec<String> = all().into_iter().map(|p| p.name).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
 }
 
 /// The profile named `name`.
@@ -86,12 +116,13 @@ pub fn by_name(name: &str) -> Result<BaseProfile> {
     }
 }
 
-/// The default base for a libc.
-pub fn default_for(libc: Libc) -> &'static str {
-    match libc {
-        Libc::Gnu => "bookworm-slim",
-        Libc::Musl => "scratch",
-    }
+/// The default base for a libc (the profile marked `default_for` it).
+pub fn default_for(libc: Libc) -> String {
+    all()
+        .into_iter()
+        .find(|p| p.default_for == Some(libc))
+        .map(|p| p.name)
+        .unwrap_or_else(|| panic!("no file in images/ is the default_for {libc:?}"))
 }
 
 #[cfg(test)]
@@ -100,10 +131,20 @@ mod tests {
 
     #[test]
     fn every_profile_parses_and_names_match_files() {
-        for ((file, _), profile) in PROFILES.iter().zip(all()) {
-            assert_eq!(profile.name, *file);
+        let all = all();
+        assert_eq!(all.len(), PROFILES.len());
+        for profile in &all {
+            assert!(
+                PROFILES.iter().any(|(file, _)| *file == profile.name),
+                "images/{}.yaml",
+                profile.name
+            );
         }
         assert_eq!(by_name("scratch").unwrap().libc, Libc::Musl);
+        for libc in [Libc::Gnu, Libc::Musl] {
+            assert_eq!(by_name(&default_for(libc)).unwrap().libc, libc);
+        }
+        assert_eq!(names(), "bookworm-slim, scratch or distroless-cc");
         assert!(by_name("alpine")
             .unwrap_err()
             .to_string()

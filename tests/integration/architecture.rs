@@ -13,7 +13,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("main", &["cli"]),
     (
         "cli",
-        &["pipeline", "build", "init", "output", "config", "template"],
+        &[
+            "pipeline", "build", "init", "output", "config", "template", "profiles",
+        ],
     ),
     (
         "build",
