@@ -9,10 +9,11 @@
 #   python3-yaml  PyYAML, a YAML 1.1 reader like Cloud Run's
 #   openssl       a self-signed certificate for the nginx site
 #   curl          requests to the proxies in the end-to-end tests
-#   socat         the engine behind a TLS port (imggen build over DOCKER_TLS_VERIFY, tests/integration/ci.rs)
+#   libnginx-mod-stream  nginx's TCP proxy: the engine behind a TLS port that checks client
+#                 certificates (imggen build with DOCKER_TLS_VERIFY, tests/integration/ci.rs)
 set -euo pipefail
 
-packages=(systemd caddy nginx yamllint python3-yaml openssl curl socat)
+packages=(systemd caddy nginx yamllint python3-yaml openssl curl libnginx-mod-stream)
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

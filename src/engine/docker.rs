@@ -65,6 +65,15 @@ pub fn not_running(host: &str) -> anyhow::Error {
     anyhow!("no container engine is answering at {host}; start Docker (or Podman's API socket), or set DOCKER_HOST to the address of a running engine")
 }
 
+/// The innermost cause of an error (for a TLS failure, the alert or certificate problem).
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
 /// Connects to the engine at `endpoint` (over TLS when it has certificates) and negotiates the
 /// API version.
 pub async fn connect(endpoint: &Endpoint) -> Result<Engine> {
@@ -97,10 +106,11 @@ pub async fn connect(endpoint: &Endpoint) -> Result<Engine> {
     };
     let refused = |e: bollard::errors::Error| {
         match &endpoint.tls {
+        Some(_) if innermost(&e).contains("Connection refused") => not_running(host),
         Some(tls) => anyhow!(
             "the engine at {host} refused the TLS connection with the certificates in {} ({}); check that ca.pem signed the engine's certificate for this address and that the engine trusts cert.pem",
             tls.dir.display(),
-            e.to_string().lines().next().unwrap_or_default()
+            innermost(&e)
         ),
         None => not_running(host),
     }
