@@ -88,12 +88,13 @@ pub struct BuildArgs {
     /// After --push, record the digest as [image] digest in imggen.toml and refresh the deploy files that pin it.
     #[arg(long, requires = "push")]
     pub write_digest: bool,
-    /// Image to take cached layers from (repeatable), e.g. ghcr.io/acme/api:latest; it must
-    /// have been built with --cache-to inline.
+    /// Image to take cached layers from (repeatable), e.g. ghcr.io/acme/api:buildcache; it
+    /// must have been built with --cache-to.
     #[arg(long = "cache-from", value_name = "REF")]
     pub cache_from: Vec<String>,
-    /// Embed the layer cache in the image (`inline`, or one of the --tag references), so a
-    /// later build can use it with --cache-from.
+    /// Write the layer cache for a later --cache-from: `inline` (or one of the --tag
+    /// references) embeds it in the image; any other reference also pushes a cache image of
+    /// the builder stage (the compiled dependencies) there, and needs --push.
     #[arg(long = "cache-to", value_name = "inline|REF")]
     pub cache_to: Option<String>,
     /// The longest the push of one tag may take, retries included: seconds, or 90s, 10m, 1h.

@@ -678,6 +678,32 @@ mod tests {
     }
 
     #[test]
+    fn kept_logs_hold_the_whole_failed_output() {
+        let mut p = Progress::plain_to(Box::new(std::io::sink())).keep_logs();
+        p.event(started("1", "RUN cargo build"));
+        p.event(output(
+            "1",
+            "error[E0308]: mismatched types\n --> src/main.rs:2:18\n",
+        ));
+        for n in 0..100 {
+            p.event(output("1", &format!("note {n}\n")));
+        }
+        p.event(Event::Failed {
+            id: "1".into(),
+            error: "exit code: 101".into(),
+        });
+        let log = p.failed_log().unwrap();
+        assert_eq!((log.len(), log[1].as_str()), (102, " --> src/main.rs:2:18"));
+        let mut plain = Progress::plain_to(Box::new(std::io::sink()));
+        plain.event(started("1", "RUN x"));
+        plain.event(Event::Failed {
+            id: "1".into(),
+            error: "x".into(),
+        });
+        assert!(plain.failed_log().is_none());
+    }
+
+    #[test]
     fn output_before_the_announcement_keeps_the_later_name() {
         let out = Shared::default();
         let mut p = Progress::plain_to(Box::new(out.clone()));
