@@ -689,5 +689,13 @@ mod tests {
         );
         let e = push_error(&r, None, "Get \"http://127.0.0.1:5001/v2/\": dial tcp 127.0.0.1:5001: connect: connection refused").to_string();
         assert!(e.contains("unreachable"), "{e}");
+        let busy = registry_error(
+            &r,
+            None,
+            "received unexpected HTTP status: 503 Service Unavailable",
+        );
+        assert!(busy.downcast_ref::<Transient>().is_some(), "{busy}");
+        let refused = registry_error(&r, None, "unauthorized: authentication required");
+        assert!(refused.downcast_ref::<Transient>().is_none(), "{refused}");
     }
 }

@@ -442,3 +442,39 @@ fn builds_on_an_engine_behind_tls_from_the_environment_and_from_a_docker_context
         .one_error_line()
         .stderr_has("DOCKER_CONTEXT names the docker context gone, which does not exist");
 }
+
+#[test]
+fn a_push_to_a_registry_that_never_answers_ends_at_the_push_timeout() {
+    require_engine();
+    // A "registry" that accepts connections and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let tag = format!("127.0.0.1:{port}/imggen-test/ci-hang:{}", unique("t"));
+    let _untag = Untag(vec![tag.clone()]);
+    let (t, run) = build(
+        generated("axum-single"),
+        &["--tag", &tag, "--push", "--push-timeout", "3s"],
+    );
+    run.code(2);
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error"))
+        .collect();
+    assert_eq!(
+        errors,
+        [format!("error: pushing {tag} did not finish within 3s (--push-timeout); check that 127.0.0.1:{port} is reachable and not overloaded, or raise --push-timeout")],
+        "{}",
+        run.stderr
+    );
+    let (_, run) = build(t, &["--tag", &tag, "--push", "--push-timeout", "soon"]);
+    run.code(2)
+        .one_error_line()
+        .stderr_has("--push-timeout soon is not a duration");
+}
