@@ -1,5 +1,6 @@
 //! The integration tests: one binary, modules per area, a fluent builder in `harness`.
 
+mod ci;
 mod cli;
 mod docker;
 mod dockerignore_engine;
