@@ -351,7 +351,7 @@ pub fn render_plan(s: &str) -> Result<(), &'static str> {
             "pro max",
             "pro ultra",
         ],
-        "a Render plan: free, starter, standard, pro, pro plus, pro max or pro ultra",
+        "a Render plan: free, starter, starter plus, standard, standard plus, pro, pro plus, pro max or pro ultra",
     )
 }
 
