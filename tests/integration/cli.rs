@@ -369,6 +369,16 @@ fn binary_choice_stops_on_the_given_package_alone() {
         .code(2)
         .stderr_has("error: examples/pair: package pair has 2 binaries and no `default-run`: pair-client (package pair), pair-server (package pair);")
         .stderr_has("--bin NAME");
+    Test::fixture("ws-members")
+        .write(
+            "examples/util/Cargo.toml",
+            "[package]\nname = \"util\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        )
+        .write("examples/util/src/lib.rs", "")
+        .args(&["plan", "examples/util"])
+        .run()
+        .code(2)
+        .stderr_has("error: examples/util: package util has no binary target; pass the directory of a package with one, or choose one with --bin NAME: example-echo, ");
     let run = Test::fixture("ws-members")
         .args(&["plan", "examples/pair", "--bin", "pair-server"])
         .run();
