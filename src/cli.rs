@@ -174,7 +174,9 @@ pub fn project_root(path: &Path) -> Result<PathBuf> {
 /// starts over from the analysis and the flags).
 pub fn load_at(root: &Path, args: &ProjectArgs, with_config_file: bool) -> Result<Loaded> {
     let root = root.to_path_buf();
-    let model = crate::analyze::analyze(&root)?;
+    let mut model = crate::analyze::analyze(&root)?;
+    model.invoked = crate::analyze::invoked_package(&args.path, &root)
+        .filter(|dir| model.packages.iter().any(|p| &p.dir == dir));
     let file_config = if with_config_file {
         read_config_file(&root)?
     } else {
@@ -328,7 +330,12 @@ fn init(args: InitArgs) -> Result<ExitCode> {
     let started = std::time::SystemTime::now();
     let loaded = load_at(&root, &args.project, false)?;
     output::ensure_overwritable(&loaded.root, &loaded.files, args.force)?;
-    let toml = crate::init::config_file(&loaded.plan, &args.project.to_config()?);
+    let mut pinned = args.project.to_config()?;
+    if loaded.model.invoked.is_some() && pinned.bin.is_none() {
+        // Runs from the root later (`generate --check` in CI) keep the member given as PATH.
+        pinned.bin = Some(loaded.plan.bin.clone());
+    }
+    let toml = crate::init::config_file(&loaded.plan, &pinned);
     clean_stale(&root, &loaded.files, started);
     let existed = config_path.exists();
     output::write_atomic(&config_path, toml.as_bytes())?;
