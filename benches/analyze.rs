@@ -4,7 +4,7 @@
 //! Run with `cargo bench --bench analyze` (`bench/run.sh` does). Four timings, each the median
 //! of many iterations after one warm-up (files are in the page cache, as on a developer machine):
 //! - `analyze`: `imggen::analyze::analyze`, in process;
-//! - `load`: analyze -> config -> plan -> render (`imggen::cli::load`), in process;
+//! - `load`: analyze -> config -> plan -> generate (`imggen::pipeline::load`), in process;
 //! - `imggen plan`: the release binary as a child process, output discarded;
 //! - `cargo metadata --no-deps --offline`: as a child process, output discarded.
 //!

@@ -136,9 +136,12 @@ pub struct GenerateArgs {
 /// `imggen build`.
 #[derive(Args, Debug)]
 #[command(after_help = "\
-Engine: DOCKER_HOST (unix:///path/to/docker.sock, tcp://HOST:PORT; Podman's socket works too), \
-else /var/run/docker.sock. BuildKit is used when the engine offers it; DOCKER_BUILDKIT=0 forces \
-the classic builder.
+Engine: DOCKER_HOST (unix:///path/to/docker.sock, tcp://HOST:PORT; Podman's socket works too; \
+TLS with DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH), else the docker context (DOCKER_CONTEXT, \
+else currentContext in $DOCKER_CONFIG/config.json), else /var/run/docker.sock. BuildKit is used \
+when the engine offers it; DOCKER_BUILDKIT=0 forces the classic builder.
+CI: plain progress when CI is set; on GitHub Actions, compile errors become annotations, and the \
+digest goes to $GITHUB_OUTPUT and a summary to $GITHUB_STEP_SUMMARY.
 Push credentials: IMGGEN_REGISTRY_USERNAME and IMGGEN_REGISTRY_PASSWORD, else Docker's \
 config.json ($DOCKER_CONFIG or ~/.docker: credHelpers, auths, credsStore).
 Exit codes: 0 built (and pushed); 1 the build failed (the failing step's output is shown); \
@@ -176,6 +179,18 @@ pub struct BuildArgs {
     /// After --push, record the digest as [image] digest in imggen.toml and refresh the deploy files that pin it.
     #[arg(long, requires = "push")]
     pub write_digest: bool,
+    /// Image to take cached layers from (repeatable), e.g. ghcr.io/acme/api:buildcache; it
+    /// must have been built with --cache-to.
+    #[arg(long = "cache-from", value_name = "REF")]
+    pub cache_from: Vec<String>,
+    /// Write the layer cache for a later --cache-from: `inline` (or one of the --tag
+    /// references) embeds it in the image; any other reference also pushes a cache image of
+    /// the builder stage (the compiled dependencies) there, and needs --push.
+    #[arg(long = "cache-to", value_name = "inline|REF")]
+    pub cache_to: Option<String>,
+    /// The longest the push of one tag may take, retries included: seconds, or 90s, 10m, 1h.
+    #[arg(long, default_value = "10m", value_name = "DURATION")]
+    pub push_timeout: String,
     /// Network for RUN steps: default (the engine's bridge), host (for engines without a bridge
     /// network, e.g. dockerd --bridge=none), or none.
     #[arg(long, default_value = "default", value_name = "MODE")]
@@ -195,13 +210,18 @@ pub enum ProgressArg {
 }
 
 impl BuildArgs {
-    /// The build's options, with `--build-arg` values parsed.
+    /// The build's options, with `--build-arg`, `--push-timeout` and `--cache-from` parsed.
     fn options(&self) -> Result<BuildOptions> {
+        let build_args = crate::build::parse_build_args(&self.build_args)?;
+        let timeout = crate::build::retry::parse_duration(&self.push_timeout)?;
         Ok(BuildOptions {
             tags: self.tags.clone(),
             push: self.push,
             image_platform: self.image_platform.clone(),
-            build_args: crate::build::parse_build_args(&self.build_args)?,
+            build_args,
+            push_policy: crate::build::retry::PushPolicy::standard(timeout),
+            cache_from: crate::build::cache_refs(&self.cache_from)?,
+            cache_to: self.cache_to.clone(),
             target: self.target.clone(),
             no_cache: self.no_cache,
             progress: match self.progress {
@@ -334,9 +354,14 @@ fn init(args: InitArgs) -> Result<ExitCode> {
         );
     }
     let started = std::time::SystemTime::now();
-    let loaded = pipeline::load_at(&root, &args.project.to_config()?, false)?;
+    let loaded = pipeline::load_at(&root, &args.project.path, &args.project.to_config()?, false)?;
     output::ensure_overwritable(&loaded.root, &loaded.files, args.force)?;
-    let toml = crate::init::config_file(&loaded.plan, &args.project.to_config()?);
+    let mut pinned = args.project.to_config()?;
+    if loaded.model.invoked.is_some() && pinned.bin.is_none() {
+        // Runs from the root later (`generate --check` in CI) keep the member given as PATH.
+        pinned.bin = Some(loaded.plan.image.bin.clone());
+    }
+    let toml = crate::init::config_file(&loaded.plan, &pinned);
     clean_stale(&root, &loaded.files, started);
     let existed = config_path.exists();
     output::write_atomic(&config_path, toml.as_bytes())?;
@@ -359,7 +384,7 @@ fn generate(args: GenerateArgs) -> Result<ExitCode> {
         prepare_writes(&root)?
     };
     let started = std::time::SystemTime::now();
-    let loaded = pipeline::load_at(&root, &args.project.to_config()?, true)?;
+    let loaded = pipeline::load_at(&root, &args.project.path, &args.project.to_config()?, true)?;
     print_warnings(&loaded.warnings);
     if args.check {
         let drift = output::check(&loaded.root, &loaded.files);

@@ -16,6 +16,13 @@ pub struct ProjectModel {
     pub workspace: bool,
     /// Every package: the root package (if any) and every workspace member.
     pub packages: Vec<Package>,
+    /// Directory of the member package the given path is in, when that is not the root (the
+    /// package `cargo run` would run there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoked: Option<String>,
+    /// Directories of `[workspace] default-members` ("" for the root package).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub default_members: Vec<String>,
     /// `Cargo.lock`, when the project has one.
     pub lockfile: Option<Lockfile>,
     /// `rust-toolchain.toml` / `rust-toolchain` channel, when present.

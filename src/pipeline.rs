@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 /// Everything the pipeline produced for one project.
 pub struct Loaded {
     pub root: PathBuf,
+    /// The path the command was given (a workspace member selects its binary).
+    pub path: PathBuf,
     pub model: ProjectModel,
     /// The flags' layer, kept so the project can be loaded again (after `--write-digest`).
     pub flags: Config,
@@ -28,7 +30,7 @@ pub struct Loaded {
 /// Finds the project root of `path` (see [`project_root`]), then loads it with its imggen.toml.
 pub fn load(path: &Path, flags: &Config) -> Result<Loaded> {
     let root = project_root(path)?;
-    load_at(&root, flags, true)
+    load_at(&root, path, flags, true)
 }
 
 /// The project root for the given path, found as cargo finds it; says on stderr which root it
@@ -41,11 +43,14 @@ pub fn project_root(path: &Path) -> Result<PathBuf> {
     Ok(root)
 }
 
-/// Loads the project at `root`; `with_config_file` false ignores imggen.toml (`init --force`
-/// starts over from the analysis and the flags).
-pub fn load_at(root: &Path, flags: &Config, with_config_file: bool) -> Result<Loaded> {
+/// Loads the project at `root`, found from `path` (the member it names is the one invoked);
+/// `with_config_file` false ignores imggen.toml (`init --force` starts over from the analysis
+/// and the flags).
+pub fn load_at(root: &Path, path: &Path, flags: &Config, with_config_file: bool) -> Result<Loaded> {
     let root = root.to_path_buf();
-    let model = crate::analyze::analyze(&root)?;
+    let mut model = crate::analyze::analyze(&root)?;
+    model.invoked = crate::analyze::invoked_package(path, &root)
+        .filter(|dir| model.packages.iter().any(|p| &p.dir == dir));
     let file_config = if with_config_file {
         read_config_file(&root)?
     } else {
@@ -66,6 +71,7 @@ pub fn load_at(root: &Path, flags: &Config, with_config_file: bool) -> Result<Lo
     let warnings = plan.warnings.iter().cloned().chain(tree_warnings).collect();
     Ok(Loaded {
         root,
+        path: path.to_path_buf(),
         model,
         flags: flags.clone(),
         config,

@@ -802,6 +802,10 @@ fn image_name(config: &Config, bin: &BinTarget) -> String {
         .unwrap_or_else(|| bin.name.clone())
 }
 
+/// The binary to package, chosen as `cargo run` chooses, with the reason `imggen plan` shows:
+/// `bin` from the configuration; the package at the path given; at the root, the packages cargo
+/// selects there (`default-members`, else the root package, else every member) when they have one
+/// `default-run` or one binary; the only binary that is not `xtask` (a build tool).
 fn choose_bin<'a>(
     model: &'a ProjectModel,
     config: &Config,
@@ -811,18 +815,7 @@ fn choose_bin<'a>(
         .iter()
         .flat_map(|p| p.bins.iter().map(move |b| (p, b)))
         .collect();
-    let listing = || {
-        all.iter()
-            .map(|(p, b)| {
-                if p.name == b.name {
-                    b.name.clone()
-                } else {
-                    format!("{} (package {})", b.name, p.name)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let listing = || bin_listing(&all);
     if let Some(want) = &config.bin {
         return match all.iter().find(|(_, b)| &b.name == want) {
             Some((p, b)) => Ok((p, b, format!("chosen in {}", config.source("bin")))),
@@ -833,6 +826,33 @@ fn choose_bin<'a>(
                 "there is no binary named `{want}`; set `bin` to one of: {}",
                 listing()
             ),
+        };
+    }
+    if let Some(pkg) = model
+        .invoked
+        .as_ref()
+        .and_then(|dir| model.packages.iter().find(|p| &p.dir == dir))
+    {
+        let at = format!("the package at {} (the path given)", pkg.dir);
+        return match run_target(pkg) {
+            Some((b, "")) => Ok((pkg, b, at)),
+            Some((b, how)) => Ok((pkg, b, format!("{how} of {at}"))),
+            None if pkg.bins.is_empty() => bail!(
+                "{}: package {} has no binary target; pass the directory of a package with one, or choose one with --bin NAME: {}",
+                pkg.dir,
+                pkg.name,
+                if all.is_empty() { "there is none".into() } else { listing() }
+            ),
+            None => {
+                let own: Vec<_> = pkg.bins.iter().map(|b| (pkg, b)).collect();
+                bail!(
+                    "{}: package {} has {} binaries and no `default-run`: {}; choose one with `bin = \"NAME\"` in imggen.toml or --bin NAME",
+                    pkg.dir,
+                    pkg.name,
+                    own.len(),
+                    bin_listing(&own)
+                )
+            }
         };
     }
     match all.as_slice() {
@@ -851,23 +871,91 @@ fn choose_bin<'a>(
         [(p, b)] => Ok((p, b, "the only binary target".into())),
         _ => {
             let root = model.packages.iter().find(|p| p.dir.is_empty());
-            if let Some(root) = root {
-                if let Some(run) = &root.default_run {
-                    if let Some((p, b)) = all
-                        .iter()
-                        .find(|(p, b)| p.name == root.name && &b.name == run)
-                    {
-                        return Ok((p, b, "`default-run` in Cargo.toml".into()));
-                    }
-                }
+            let (selected, by): (Vec<&Package>, String) = if !model.default_members.is_empty() {
+                let defaults = model
+                    .packages
+                    .iter()
+                    .filter(|p| model.default_members.contains(&p.dir))
+                    .collect();
+                (defaults, "the `default-members`".into())
+            } else if let Some(root) = root {
+                (vec![root], format!("the root package {}", root.name))
+            } else {
+                (
+                    model.packages.iter().collect(),
+                    "the workspace members".into(),
+                )
+            };
+            let runs: Vec<(&Package, &BinTarget)> = selected
+                .iter()
+                .filter_map(|p| {
+                    run_target(p)
+                        .filter(|(_, how)| !how.is_empty())
+                        .map(|(b, _)| (*p, b))
+                })
+                .collect();
+            if let [(p, b)] = runs.as_slice() {
+                let why = if p.dir.is_empty() {
+                    "`default-run` in Cargo.toml".into()
+                } else {
+                    format!("`default-run` of package {}, the only one in {by}", p.name)
+                };
+                return Ok((p, b, why));
+            }
+            let bins: Vec<(&Package, &BinTarget)> = selected
+                .iter()
+                .flat_map(|p| p.bins.iter().map(move |b| (*p, b)))
+                .collect();
+            if let [(p, b)] = bins.as_slice() {
+                let why = if model.default_members.is_empty() {
+                    format!("{by} of the workspace (cargo runs it at the root)")
+                } else {
+                    format!("the only binary of {by} (package {})", p.name)
+                };
+                return Ok((p, b, why));
+            }
+            let not_xtask: Vec<_> = all
+                .iter()
+                .filter(|(p, b)| p.name != "xtask" && b.name != "xtask")
+                .collect();
+            if let [(p, b)] = not_xtask.as_slice() {
+                return Ok((p, b, "the only binary besides xtask (a build tool)".into()));
             }
             bail!(
-                "{} binaries found: {}; choose one with `bin = \"NAME\"` in imggen.toml or --bin NAME",
+                "{} binaries found: {}; none is the `default-run` or only binary of {by}, so choose one with `bin = \"NAME\"` in imggen.toml or --bin NAME{}",
                 all.len(),
-                listing()
+                listing(),
+                if model.workspace { ", or pass the directory of the package to run" } else { "" }
             )
         }
     }
+}
+
+/// The binary `cargo run` runs in `pkg`, with how it was picked ("" for its only binary).
+fn run_target(pkg: &Package) -> Option<(&BinTarget, &'static str)> {
+    let named = pkg
+        .default_run
+        .as_ref()
+        .and_then(|run| pkg.bins.iter().find(|b| &b.name == run));
+    match (named, pkg.bins.as_slice()) {
+        (Some(b), _) => Some((b, "`default-run`")),
+        (None, [b]) => Some((b, "")),
+        _ => None,
+    }
+}
+
+/// "bin (package pkg), ..." for an error that lists binaries to choose from.
+fn bin_listing(bins: &[(&Package, &BinTarget)]) -> String {
+    bins.iter()
+        .map(|(p, b)| {
+            if p.name == b.name {
+                b.name.clone()
+            } else {
+                format!("{} (package {})", b.name, p.name)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The facts of the code compiled into `bin`: its own files, the package's library when the

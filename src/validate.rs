@@ -7,6 +7,9 @@
 use crate::config::Config;
 use anyhow::{bail, Result};
 
+/// A grammar check: `Err(rule)` says what the value must be.
+type Checker = fn(&str) -> Result<(), &'static str>;
+
 /// A Debian package name (`[a-z0-9][a-z0-9+.-]+`), optionally `=version`.
 pub fn debian_package(s: &str) -> Result<(), &'static str> {
     const RULE: &str = "a Debian package name such as `libssl-dev` or `curl=7.88.1-10`";
@@ -200,6 +203,184 @@ pub fn dns_name(s: &str) -> Result<(), &'static str> {
     }
 }
 
+/// A DNS label: 1 to `max` lowercase letters, digits and inner `-`, starting with a letter
+/// (Fly app names, Cloud Run service and job names).
+pub fn dns_label(s: &str, max: usize) -> Result<(), &'static str> {
+    if (1..=max).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && !s.ends_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        Ok(())
+    } else if max == 63 {
+        Err("a name of at most 63 lowercase letters, digits and `-`, starting with a letter, such as \"acme-api\"")
+    } else {
+        Err("a name of at most 49 lowercase letters, digits and `-`, starting with a letter, such as \"acme-api\"")
+    }
+}
+
+/// A Fly.io region code: three lowercase letters, such as `iad` or `ams`.
+pub fn fly_region(s: &str) -> Result<(), &'static str> {
+    if s.len() == 3 && s.bytes().all(|b| b.is_ascii_lowercase()) {
+        Ok(())
+    } else {
+        Err("a Fly region code of three lowercase letters such as \"iad\" or \"ams\" (`fly platform regions` lists them)")
+    }
+}
+
+/// Fly's idle-machine setting: `stop`, `suspend` or `off`.
+pub fn fly_auto_stop(s: &str) -> Result<(), &'static str> {
+    one_of(
+        s,
+        &["stop", "suspend", "off"],
+        "a Fly idle-machine setting; use \"stop\", \"suspend\" or \"off\"",
+    )
+}
+
+/// A Fly machine preset.
+pub fn fly_size(s: &str) -> Result<(), &'static str> {
+    one_of(
+        s,
+        &[
+            "shared-cpu-1x",
+            "shared-cpu-2x",
+            "shared-cpu-4x",
+            "shared-cpu-8x",
+            "performance-1x",
+            "performance-2x",
+            "performance-4x",
+            "performance-8x",
+            "performance-16x",
+        ],
+        "a Fly machine preset: shared-cpu-1x, -2x, -4x, -8x or performance-1x, -2x, -4x, -8x, -16x",
+    )
+}
+
+/// Fly machine memory: a whole number followed by `mb` or `gb` (`512mb`, `1gb`).
+pub fn fly_memory(s: &str) -> Result<(), &'static str> {
+    let lower = s.to_ascii_lowercase();
+    let digits = lower
+        .strip_suffix("mb")
+        .or_else(|| lower.strip_suffix("gb"))
+        .unwrap_or_default();
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err("a memory size such as \"512mb\" or \"1gb\"")
+    }
+}
+
+/// Fly's CPU kind: `shared` or `performance`.
+pub fn fly_cpu_kind(s: &str) -> Result<(), &'static str> {
+    one_of(
+        s,
+        &["shared", "performance"],
+        "\"shared\" or \"performance\"",
+    )
+}
+
+/// A command on one line (fly `release_command`): any text without line breaks, NUL or other
+/// control characters, since fly.toml quotes it but Fly runs it as one command line.
+pub fn command_line(s: &str) -> Result<(), &'static str> {
+    if !s.trim().is_empty() && !s.chars().any(|c| c.is_control() && c != '\t') {
+        Ok(())
+    } else {
+        Err("a command on one line, such as \"/usr/local/bin/migrate\", without control characters")
+    }
+}
+
+/// A Cloud Run CPU limit: a whole or decimal number of vCPUs (`1`, `0.5`) or millicpus (`500m`).
+pub fn cpu_quantity(s: &str) -> Result<(), &'static str> {
+    let number = |n: &str| {
+        let (whole, frac) = n.split_once('.').unwrap_or((n, "0"));
+        !whole.is_empty()
+            && !frac.is_empty()
+            && whole.bytes().all(|b| b.is_ascii_digit())
+            && frac.bytes().all(|b| b.is_ascii_digit())
+    };
+    let milli = s
+        .strip_suffix('m')
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+    if number(s) || milli {
+        Ok(())
+    } else {
+        Err("a CPU count such as \"1\", \"0.5\" or \"500m\"")
+    }
+}
+
+/// A Cloud Run memory limit: a whole number with an optional unit `k`, `Ki`, `M`, `Mi`, `G` or
+/// `Gi` (Kubernetes quantity form: `512Mi`, `1Gi`).
+pub fn memory_quantity(s: &str) -> Result<(), &'static str> {
+    let digits = ["Ki", "Mi", "Gi", "k", "M", "G"]
+        .iter()
+        .find_map(|u| s.strip_suffix(u))
+        .unwrap_or(s);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err("a memory size such as \"512Mi\" or \"1Gi\" (units k, Ki, M, Mi, G, Gi)")
+    }
+}
+
+/// A Render service name: letters, digits, `-`, `_` and `.`, at most 100.
+pub fn render_service(s: &str) -> Result<(), &'static str> {
+    if (1..=100).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        Ok(())
+    } else {
+        Err("a service name of letters, digits, `-`, `_` and `.`, such as \"api\"")
+    }
+}
+
+/// A Render instance type, as render.yaml names it.
+pub fn render_plan(s: &str) -> Result<(), &'static str> {
+    one_of(
+        s,
+        &[
+            "free",
+            "starter",
+            "starter plus",
+            "standard",
+            "standard plus",
+            "pro",
+            "pro plus",
+            "pro max",
+            "pro ultra",
+        ],
+        "a Render plan: free, starter, starter plus, standard, standard plus, pro, pro plus, pro max or pro ultra",
+    )
+}
+
+/// A Render region.
+pub fn render_region(s: &str) -> Result<(), &'static str> {
+    one_of(
+        s,
+        &["oregon", "ohio", "virginia", "frankfurt", "singapore"],
+        "a Render region: oregon, ohio, virginia, frankfurt or singapore",
+    )
+}
+
+/// A manifest digest, `sha256:` and 64 lowercase hex digits.
+pub fn image_digest(s: &str) -> Result<(), &'static str> {
+    match s.strip_prefix("sha256:") {
+        Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) => Ok(()),
+        _ => Err("a manifest digest, `sha256:` and 64 lowercase hex digits, as `imggen build --push --write-digest` records it"),
+    }
+}
+
+/// `s` is one of `allowed`; otherwise `rule`.
+fn one_of(s: &str, allowed: &[&str], rule: &'static str) -> Result<(), &'static str> {
+    if allowed.contains(&s) {
+        Ok(())
+    } else {
+        Err(rule)
+    }
+}
+
 /// Checks every value of a (layered) configuration; the first bad one is the error.
 pub fn config(c: &Config) -> Result<()> {
     let check = |key: &str, value: &str, rule: Result<(), &'static str>| -> Result<()> {
@@ -250,6 +431,54 @@ pub fn config(c: &Config) -> Result<()> {
         }
         for v in image.tags.iter().flatten() {
             check("image.tags", v, image_tag(v))?;
+        }
+        if let Some(v) = &image.digest {
+            check("image.digest", v, image_digest(v))?;
+        }
+    }
+    if let Some(fly) = &c.fly {
+        let checks: [(&str, &Option<String>, Checker); 7] = [
+            ("fly.app", &fly.app, |v| dns_label(v, 63)),
+            ("fly.primary_region", &fly.primary_region, fly_region),
+            (
+                "fly.auto_stop_machines",
+                &fly.auto_stop_machines,
+                fly_auto_stop,
+            ),
+            ("fly.size", &fly.size, fly_size),
+            ("fly.memory", &fly.memory, fly_memory),
+            ("fly.cpu_kind", &fly.cpu_kind, fly_cpu_kind),
+            ("fly.release_command", &fly.release_command, command_line),
+        ];
+        for (key, value, rule) in checks {
+            if let Some(v) = value {
+                check(key, v, rule(v))?;
+            }
+        }
+    }
+    if let Some(cr) = &c.cloud_run {
+        let checks: [(&str, &Option<String>, Checker); 4] = [
+            ("cloud_run.service", &cr.service, |v| dns_label(v, 63)),
+            ("cloud_run.image", &cr.image, image_reference),
+            ("cloud_run.cpu", &cr.cpu, cpu_quantity),
+            ("cloud_run.memory", &cr.memory, memory_quantity),
+        ];
+        for (key, value, rule) in checks {
+            if let Some(v) = value {
+                check(key, v, rule(v))?;
+            }
+        }
+    }
+    if let Some(r) = &c.render {
+        let checks: [(&str, &Option<String>, Checker); 3] = [
+            ("render.service", &r.service, render_service),
+            ("render.plan", &r.plan, render_plan),
+            ("render.region", &r.region, render_region),
+        ];
+        for (key, value, rule) in checks {
+            if let Some(v) = value {
+                check(key, v, rule(v))?;
+            }
         }
     }
     if let Some(vm) = &c.vm {
@@ -365,6 +594,102 @@ mod tests {
         assert!(dns_name("api.example.org").is_ok() && dns_name("localhost").is_ok());
         for bad in [".", "", "a..b", "-a.com", "a b", "a.com."] {
             assert!(dns_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// The error `validate` gives for imggen.toml text, which must name the key and the file.
+    fn refused(toml_text: &str, key: &str) -> String {
+        let c =
+            Config::parse_file(&format!("version = 1\n{toml_text}"), "app/imggen.toml").unwrap();
+        let err = config(&c).expect_err(toml_text).to_string();
+        assert!(
+            err.starts_with("app/imggen.toml: ") && err.contains(key),
+            "{toml_text}: {err}"
+        );
+        err
+    }
+
+    fn accepted(toml_text: &str) {
+        let c = Config::parse_file(&format!("version = 1\n{toml_text}"), "imggen.toml").unwrap();
+        assert!(config(&c).is_ok(), "{toml_text}: {:?}", config(&c));
+    }
+
+    #[test]
+    fn render_plan_with_a_line_break_is_refused() {
+        let err = refused("[render]\nplan = \"\\n\"\n", "[render] plan = \"\\n\"");
+        assert!(err.contains("must be a Render plan"), "{err}");
+        refused("[render]\nplan = \"Starter\"\n", "[render] plan");
+        for ok in ["free", "starter", "standard", "pro plus", "pro ultra"] {
+            accepted(&format!("[render]\nplan = \"{ok}\"\n"));
+        }
+    }
+
+    #[test]
+    fn render_region_and_service_outside_their_grammar_are_refused() {
+        refused("[render]\nregion = \"frankfurt\\n\"\n", "[render] region");
+        refused("[render]\nregion = \"mars\"\n", "[render] region");
+        refused("[render]\nservice = \"api: x\"\n", "[render] service");
+        refused("[render]\nservice = \"\"\n", "[render] service");
+        accepted("[render]\nservice = \"acme_api.v2\"\nregion = \"singapore\"\n");
+    }
+
+    #[test]
+    fn image_digest_must_be_a_sha256_digest() {
+        refused("[image]\ndigest = \"sha256:\\n\"\n", "[image] digest");
+        refused("[image]\ndigest = \"sha256:ABC\"\n", "[image] digest");
+        accepted(&format!(
+            "[image]\ndigest = \"sha256:{}\"\n",
+            "ab".repeat(32)
+        ));
+    }
+
+    #[test]
+    fn fly_release_command_must_be_one_line() {
+        refused(
+            "[fly]\nrelease_command = \"migrate\\nrm -rf /\"\n",
+            "[fly] release_command",
+        );
+        refused("[fly]\nrelease_command = \" \"\n", "[fly] release_command");
+        accepted("[fly]\nrelease_command = \"bin/migrate --url \\\"$DB\\\" 'a b' # x\"\n");
+    }
+
+    #[test]
+    fn fly_values_are_refused_naming_the_key_and_the_file() {
+        refused(
+            "[fly]\nprimary_region = \"amsterdam\"\n",
+            "[fly] primary_region",
+        );
+        refused("[fly]\napp = \"Acme_API\"\n", "[fly] app");
+        refused(
+            "[fly]\nauto_stop_machines = \"true\"\n",
+            "[fly] auto_stop_machines",
+        );
+        refused("[fly]\nsize = \"huge\"\n", "[fly] size");
+        refused("[fly]\nmemory = \"512mib\"\n", "[fly] memory");
+        refused("[fly]\ncpu_kind = \"gpu\"\n", "[fly] cpu_kind");
+        accepted("[fly]\napp = \"acme-api\"\nprimary_region = \"ams\"\nsize = \"performance-2x\"\nmemory = \"1GB\"\n");
+    }
+
+    #[test]
+    fn cloud_run_values_are_refused_outside_their_grammar() {
+        refused(
+            "[cloud_run]\nimage = \"Acme/API:\\n\"\n",
+            "[cloud_run] image",
+        );
+        refused("[cloud_run]\ncpu = \"1.2.3\"\n", "[cloud_run] cpu");
+        refused("[cloud_run]\ncpu = \"one\"\n", "[cloud_run] cpu");
+        refused("[cloud_run]\nmemory = \"512MiB\"\n", "[cloud_run] memory");
+        refused("[cloud_run]\nmemory = \"lots\"\n", "[cloud_run] memory");
+        refused("[cloud_run]\nservice = \"api_v2\"\n", "[cloud_run] service");
+        for (cpu, memory) in [
+            ("1", "512Mi"),
+            ("0.5", "1Gi"),
+            ("500m", "2G"),
+            ("4", "4096M"),
+        ] {
+            accepted(&format!(
+                "[cloud_run]\ncpu = \"{cpu}\"\nmemory = \"{memory}\"\n"
+            ));
         }
     }
 }

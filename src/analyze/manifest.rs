@@ -106,6 +106,16 @@ pub fn read_packages(root: &Path) -> Result<Vec<Package>> {
     Ok(packages)
 }
 
+/// `[workspace] default-members` of the root manifest, as package directories ("" for the root).
+pub fn default_members(root: &Path) -> Result<Vec<String>> {
+    let manifest = load(root, "Cargo.toml")?;
+    let ws = manifest.get("workspace");
+    Ok(str_list(ws.and_then(|w| w.get("default-members")))
+        .into_iter()
+        .flat_map(|pattern| expand_member(root, pattern))
+        .collect())
+}
+
 fn load(root: &Path, rel: &str) -> Result<toml::Table> {
     let path = root.join(rel);
     let Some(text) = super::read_text(&path)? else {

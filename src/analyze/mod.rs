@@ -41,6 +41,19 @@ pub fn find_root(path: &Path) -> Result<PathBuf> {
     Ok(root)
 }
 
+/// Directory, relative to `root`, of the package that holds `path` when that package lies below
+/// the root (a member: `cargo run` there runs that package); `None` at the root itself.
+pub fn invoked_package(path: &Path, root: &Path) -> Option<String> {
+    let start = path.canonicalize().ok()?;
+    let root = root.canonicalize().ok()?;
+    let package = start
+        .ancestors()
+        .take_while(|d| *d != root)
+        .find(|d| d.join("Cargo.toml").is_file())?;
+    let rel = package.strip_prefix(&root).ok()?;
+    Some(rel.to_string_lossy().replace('\\', "/"))
+}
+
 /// Reads a text file imggen needs: `None` when it does not exist, an error naming the file when
 /// it cannot be read or is not UTF-8 (never silently treated as absent).
 pub fn read_text(path: &Path) -> Result<Option<String>> {
@@ -91,6 +104,8 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             .unwrap_or_else(|| "app".into()),
         workspace,
         packages,
+        invoked: None,
+        default_members: manifest::default_members(root)?,
         lockfile,
         toolchain_channel,
         files: ProjectFiles {

@@ -4,7 +4,9 @@
 //! socket: the API version is negotiated, and BuildKit is used when the engine offers it.
 
 use super::creds::{Credentials, Found};
+use super::endpoint::Endpoint;
 use super::progress::{ClassicParser, Event, EventSink};
+use super::retry::{is_transient, Transient};
 use super::{BuildFailed, BuildRequest, Builder, BuiltImage, Digest, Publisher};
 use crate::reference::Reference;
 use anyhow::{anyhow, bail, Result};
@@ -58,37 +60,69 @@ pub struct Engine {
     pub info: EngineInfo,
 }
 
-/// The engine address from `DOCKER_HOST`: `unix://`, `tcp://`, `http(s)://`, or a bare socket path.
-pub fn engine_host(docker_host: Option<&str>) -> String {
-    match docker_host.map(str::trim).filter(|h| !h.is_empty()) {
-        None => DEFAULT_HOST.to_string(),
-        Some(path) if path.starts_with('/') => format!("unix://{path}"),
-        Some(host) => host.to_string(),
-    }
-}
-
 /// The one sentence shown when the engine does not answer at `host`.
 pub fn not_running(host: &str) -> anyhow::Error {
     anyhow!("no container engine is answering at {host}; start Docker (or Podman's API socket), or set DOCKER_HOST to the address of a running engine")
 }
 
-/// Connects to the engine at `host` and negotiates the API version.
-pub async fn connect(host: &str) -> Result<Engine> {
-    let docker = match Docker::connect_with_host(host) {
+/// The innermost cause of an error (for a TLS failure, the alert or certificate problem).
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// Connects to the engine at `endpoint` (over TLS when it has certificates) and negotiates the
+/// API version.
+pub async fn connect(endpoint: &Endpoint) -> Result<Engine> {
+    let host = endpoint.host.as_str();
+    let connected = match &endpoint.tls {
+        None => Docker::connect_with_host(host),
+        Some(tls) => Docker::connect_with_ssl(
+            host,
+            &tls.key(),
+            &tls.cert(),
+            &tls.ca(),
+            CONNECT_TIMEOUT.as_secs(),
+            bollard::API_DEFAULT_VERSION,
+        ),
+    };
+    let docker = match connected {
         Ok(docker) => docker.with_timeout(REQUEST_TIMEOUT),
         Err(bollard::errors::Error::SocketNotFoundError(_)) => return Err(not_running(host)),
+        Err(
+            bollard::errors::Error::CertPathError { path }
+            | bollard::errors::Error::CertParseError { path }
+            | bollard::errors::Error::CertMultipleKeys { path, .. },
+        ) => bail!(
+            "{}: not a readable PEM certificate or key; put the engine's ca.pem and the client's cert.pem and key.pem there",
+            path.display()
+        ),
         Err(_) => bail!(
             "DOCKER_HOST={host} is not an engine address; use unix:///path/to/docker.sock or tcp://HOST:PORT"
         ),
     };
+    let refused = |e: bollard::errors::Error| {
+        match &endpoint.tls {
+        Some(_) if innermost(&e).contains("Connection refused") => not_running(host),
+        Some(tls) => anyhow!(
+            "the engine at {host} refused the TLS connection with the certificates in {} ({}); check that ca.pem signed the engine's certificate for this address and that the engine trusts cert.pem",
+            tls.dir.display(),
+            innermost(&e)
+        ),
+        None => not_running(host),
+    }
+    };
     let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
         .await
         .map_err(|_| not_running(host))?
-        .map_err(|_| not_running(host))?;
+        .map_err(refused)?;
     let version = tokio::time::timeout(CONNECT_TIMEOUT, docker.version())
         .await
         .map_err(|_| not_running(host))?
-        .map_err(|_| not_running(host))?;
+        .map_err(refused)?;
     let podman = version
         .components
         .iter()
@@ -164,6 +198,12 @@ impl Engine {
     /// The publisher for this engine.
     pub fn publisher(&self) -> BollardPublisher<'_> {
         BollardPublisher { engine: self }
+    }
+
+    /// The size in bytes of a local image, if the engine tells it.
+    pub async fn image_size(&self, image: &str) -> Option<u64> {
+        let inspect = self.docker.inspect_image(image).await.ok()?;
+        inspect.size.and_then(|s| u64::try_from(s).ok())
     }
 
     /// Inspects an image's configured user, e.g. `10001:10001`.
@@ -268,6 +308,10 @@ impl Builder for BollardBuilder<'_> {
         if let Some(platform) = &request.platform {
             options = options.platform(platform);
         }
+        let cache_from: Vec<String> = request.cache_from.iter().map(|r| r.to_string()).collect();
+        if !cache_from.is_empty() {
+            options = options.cachefrom(&cache_from);
+        }
         options = match self.kind {
             BuilderKind::BuildKit => options
                 .version(BuilderVersion::BuilderBuildKit)
@@ -275,10 +319,10 @@ impl Builder for BollardBuilder<'_> {
             BuilderKind::Classic => options.version(BuilderVersion::BuilderV1),
         };
         let body = bollard::body_full(bytes::Bytes::from(request.context.clone()));
-        let mut stream = self
-            .engine
-            .docker
-            .build_image(options.build(), None, Some(body));
+        let mut stream =
+            self.engine
+                .docker
+                .build_image(options.build(), cache_credentials(request), Some(body));
         let mut classic = ClassicParser::default();
         let mut vertices = VertexTracker::default();
         let mut image_id: Option<String> = None;
@@ -356,6 +400,38 @@ impl Builder for BollardBuilder<'_> {
             id,
             tags: request.tags.clone(),
         })
+    }
+}
+
+/// Registry credentials for pulling the `--cache-from` images, keyed as Docker's config.json
+/// keys them (what BuildKit's session and the classic builder's registry header look up).
+fn cache_credentials(request: &BuildRequest) -> Option<HashMap<String, DockerCredentials>> {
+    if request.cache_credentials.is_empty() {
+        return None;
+    }
+    Some(
+        request
+            .cache_credentials
+            .iter()
+            .map(|(r, found)| (r.auth_key().to_string(), docker_credentials(r, found)))
+            .collect(),
+    )
+}
+
+/// Credentials in the form the engine API takes them.
+fn docker_credentials(reference: &Reference, found: &Found) -> DockerCredentials {
+    match &found.credentials {
+        Credentials::UserPassword { username, password } => DockerCredentials {
+            username: Some(username.clone()),
+            password: Some(password.clone()),
+            serveraddress: Some(reference.auth_key().to_string()),
+            ..DockerCredentials::default()
+        },
+        Credentials::IdentityToken(token) => DockerCredentials {
+            identitytoken: Some(token.clone()),
+            serveraddress: Some(reference.auth_key().to_string()),
+            ..DockerCredentials::default()
+        },
     }
 }
 
@@ -437,6 +513,20 @@ pub fn push_error(
     )
 }
 
+/// [`push_error`], marked [`Transient`] when the registry was busy or the connection broke.
+fn registry_error(
+    reference: &Reference,
+    credentials: Option<&Found>,
+    error: &str,
+) -> anyhow::Error {
+    let e = push_error(reference, credentials, error);
+    if is_transient(error) {
+        Transient(e).into()
+    } else {
+        e
+    }
+}
+
 impl Publisher for BollardPublisher<'_> {
     async fn push(
         &self,
@@ -453,19 +543,7 @@ impl Publisher for BollardPublisher<'_> {
         let options = PushImageOptionsBuilder::default()
             .tag(reference.tag.as_deref().unwrap_or("latest"))
             .build();
-        let docker_credentials = credentials.map(|f| match &f.credentials {
-            Credentials::UserPassword { username, password } => DockerCredentials {
-                username: Some(username.clone()),
-                password: Some(password.clone()),
-                serveraddress: Some(reference.auth_key().to_string()),
-                ..DockerCredentials::default()
-            },
-            Credentials::IdentityToken(token) => DockerCredentials {
-                identitytoken: Some(token.clone()),
-                serveraddress: Some(reference.auth_key().to_string()),
-                ..DockerCredentials::default()
-            },
-        });
+        let docker_credentials = credentials.map(|f| docker_credentials(reference, f));
         let mut stream = self.engine.docker.push_image(
             &reference.familiar_name(),
             Some(options),
@@ -480,10 +558,10 @@ impl Publisher for BollardPublisher<'_> {
                     }
                 }
                 Err(bollard::errors::Error::DockerStreamError { error }) => {
-                    return Err(push_error(reference, credentials, &error))
+                    return Err(registry_error(reference, credentials, &error))
                 }
                 Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
-                    return Err(push_error(reference, credentials, &message))
+                    return Err(registry_error(reference, credentials, &message))
                 }
                 Err(e) => {
                     return Err(engine_error(
@@ -513,24 +591,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn hosts_default_and_accept_bare_paths() {
-        assert_eq!(engine_host(None), DEFAULT_HOST);
-        assert_eq!(engine_host(Some("")), DEFAULT_HOST);
-        assert_eq!(
-            engine_host(Some("/run/podman/podman.sock")),
-            "unix:///run/podman/podman.sock"
-        );
-        assert_eq!(
-            engine_host(Some("tcp://127.0.0.1:2375")),
-            "tcp://127.0.0.1:2375"
-        );
+    fn plain(host: &str) -> Endpoint {
+        Endpoint {
+            host: host.into(),
+            tls: None,
+            context: None,
+        }
     }
 
     #[tokio::test]
     async fn an_engine_that_is_not_running_is_one_sentence() {
         for host in ["unix:///nonexistent.sock", "tcp://127.0.0.1:1"] {
-            let err = connect(host).await.err().expect("no engine there");
+            let err = connect(&plain(host)).await.err().expect("no engine there");
             let text = format!("{err:#}");
             assert_eq!(text, not_running(host).to_string());
             assert!(
@@ -538,7 +610,7 @@ mod tests {
                 "{text}"
             );
         }
-        let err = connect("ftp://x").await.err().expect("bad scheme");
+        let err = connect(&plain("ftp://x")).await.err().expect("bad scheme");
         assert!(err.to_string().contains("DOCKER_HOST=ftp://x"), "{err}");
     }
 
@@ -617,5 +689,13 @@ mod tests {
         );
         let e = push_error(&r, None, "Get \"http://127.0.0.1:5001/v2/\": dial tcp 127.0.0.1:5001: connect: connection refused").to_string();
         assert!(e.contains("unreachable"), "{e}");
+        let busy = registry_error(
+            &r,
+            None,
+            "received unexpected HTTP status: 503 Service Unavailable",
+        );
+        assert!(busy.downcast_ref::<Transient>().is_some(), "{busy}");
+        let refused = registry_error(&r, None, "unauthorized: authentication required");
+        assert!(refused.downcast_ref::<Transient>().is_none(), "{refused}");
     }
 }

@@ -3,9 +3,12 @@
 //!
 //! Steps: refuse drifted generated files (unless `--allow-dirty`); name the image (tags) and
 //! stamp it (labels); look up push credentials; pack the context (filtered by .dockerignore)
-//! and print its size; connect to the engine (`DOCKER_HOST`, API version negotiated); build with
-//! BuildKit where offered, else the classic builder; tag; push each tag and print its digest;
-//! with `--write-digest`, record the digest in imggen.toml.
+//! and print its size; connect to the engine (`DOCKER_HOST` or the docker context, TLS when
+//! asked, API version negotiated); build with BuildKit where offered, else the classic
+//! builder, importing `--cache-from` images and embedding an inline cache with `--cache-to`;
+//! tag; push each tag (retrying a busy registry, within `--push-timeout`) and print its
+//! digest; with `--write-digest`, record the digest in imggen.toml. On GitHub Actions, compile
+//! errors become annotations and the digest and a summary go to the step's files ([`ci`]).
 //!
 //! Exit codes: 0 built (and pushed); 1 the build failed (the failing step's output is shown);
 //! 2 anything else: drifted files, engine not running, credentials refused, registry
@@ -14,11 +17,14 @@
 //! The engine sits behind two small traits, [`Builder`] and [`Publisher`], implemented over
 //! bollard in [`docker`].
 
+pub mod ci;
 pub mod creds;
 pub mod docker;
+pub mod endpoint;
 pub mod meta;
 pub mod pin;
 pub mod progress;
+pub mod retry;
 
 use crate::output;
 use crate::pipeline::Loaded;
@@ -35,9 +41,9 @@ pub const DOCKERFILE: &str = "Dockerfile";
 /// Lines of a failed step's output shown again after the live view.
 const FAILED_TAIL: usize = 30;
 
-/// What `imggen build` was asked to do, beyond the project (clap-free: the command line fills
-/// it in).
-#[derive(Debug, Clone, Default)]
+/// What `imggen build` was asked to do, beyond the project (clap-free: the command line parses
+/// the flags into it before the project is loaded).
+#[derive(Debug, Clone)]
 pub struct BuildOptions {
     /// Image references to tag; empty means the defaults.
     pub tags: Vec<String>,
@@ -57,6 +63,12 @@ pub struct BuildOptions {
     pub allow_dirty: bool,
     /// After a push, record the digest in imggen.toml and refresh the files that pin it.
     pub write_digest: bool,
+    /// Images to take cached layers from, parsed by [`cache_refs`].
+    pub cache_from: Vec<Reference>,
+    /// `--cache-to`: `inline` or a reference.
+    pub cache_to: Option<String>,
+    /// How pushes are retried, and for how long.
+    pub push_policy: retry::PushPolicy,
     /// Network for RUN steps: default, host or none.
     pub network: String,
 }
@@ -81,6 +93,10 @@ pub struct BuildRequest {
     pub no_cache: bool,
     /// Network mode of RUN steps.
     pub network: String,
+    /// `--cache-from` images.
+    pub cache_from: Vec<Reference>,
+    /// Credentials for the registries of the `--cache-from` images.
+    pub cache_credentials: Vec<(Reference, creds::Found)>,
 }
 
 impl fmt::Debug for BuildRequest {
@@ -95,7 +111,35 @@ impl fmt::Debug for BuildRequest {
             .field("platform", &self.platform)
             .field("no_cache", &self.no_cache)
             .field("network", &self.network)
+            .field("cache_from", &self.cache_from)
+            .field(
+                "cache_credentials",
+                &self
+                    .cache_credentials
+                    .iter()
+                    .map(|(r, _)| &r.registry)
+                    .collect::<Vec<_>>(),
+            )
             .finish()
+    }
+}
+
+impl BuildRequest {
+    /// The same build stopped at `stage` and tagged `tag` only.
+    pub fn stage(&self, stage: &str, tag: &Reference) -> BuildRequest {
+        BuildRequest {
+            context: self.context.clone(),
+            dockerfile: self.dockerfile.clone(),
+            tags: vec![tag.clone()],
+            build_args: self.build_args.clone(),
+            labels: self.labels.clone(),
+            target: Some(stage.to_string()),
+            platform: self.platform.clone(),
+            no_cache: self.no_cache,
+            network: self.network.clone(),
+            cache_from: self.cache_from.clone(),
+            cache_credentials: self.cache_credentials.clone(),
+        }
     }
 }
 
@@ -175,66 +219,97 @@ pub fn parse_build_args(args: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
+/// The build argument that makes BuildKit embed the cache metadata in the image.
+pub const INLINE_CACHE_ARG: &str = "BUILDKIT_INLINE_CACHE";
+
+/// The Dockerfile stage that compiles the dependencies and the service; `--cache-to REF`
+/// pushes it as the cache image.
+pub const CACHE_STAGE: &str = "builder";
+
+/// Where `--cache-to` puts the layer cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheTo {
+    /// No cache export.
+    Nothing,
+    /// Inline in the built image (the engine's BuildKit exports only the final stage's layers
+    /// this way).
+    Inline,
+    /// Inline in the image too, and in a cache image of the [`CACHE_STAGE`] stage pushed to
+    /// this reference, which holds the compiled dependencies.
+    Image(Reference),
+}
+
+/// Reads `--cache-to`: `inline`, one of the image's own tags (inline), or another reference,
+/// which names a cache image of the builder stage and so needs `--push`.
+pub fn cache_to(cache_to: Option<&str>, tags: &[Reference], push: bool) -> Result<CacheTo> {
+    let Some(to) = cache_to.map(str::trim) else {
+        return Ok(CacheTo::Nothing);
+    };
+    if to == "inline" || to == "type=inline" {
+        return Ok(CacheTo::Inline);
+    }
+    let named = Reference::parse(to).map_err(|e| {
+        anyhow::anyhow!("--cache-to {to}: {e:#}; pass `inline` or an image reference")
+    })?;
+    if tags.contains(&named) {
+        return Ok(CacheTo::Inline);
+    }
+    if named.digest.is_some() {
+        bail!(
+            "--cache-to {to} names a digest; name the cache image with a tag, e.g. --cache-to {}",
+            named.with_tag("buildcache")
+        );
+    }
+    if !push {
+        bail!("--cache-to {to} pushes a cache image of the {CACHE_STAGE} stage, which needs --push; add --push, or pass --cache-to inline");
+    }
+    Ok(CacheTo::Image(named))
+}
+
+/// Parses `--cache-from` references.
+pub fn cache_refs(cache_from: &[String]) -> Result<Vec<Reference>> {
+    cache_from
+        .iter()
+        .map(|r| Reference::parse(r).map_err(|e| anyhow::anyhow!("--cache-from {r}: {e:#}")))
+        .collect()
+}
+
+/// Everything about the image decided before the engine is reached: names, labels, build
+/// arguments, the cache image and the credentials each push needs.
+struct Job {
+    tags: Vec<Reference>,
+    labels: BTreeMap<String, String>,
+    build_args: BTreeMap<String, String>,
+    cache_image: Option<Reference>,
+    /// One per tag when pushing.
+    credentials: Vec<Option<creds::Found>>,
+    cache_image_credentials: Option<creds::Found>,
+    cache_credentials: Vec<(Reference, creds::Found)>,
+}
+
 /// Runs `imggen build` for a loaded project.
 pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
     for w in &loaded.warnings {
         eprintln!("warning: {w}");
     }
-    let drift = output::check(&loaded.root, &loaded.files);
-    if !drift.is_empty() {
-        let names: Vec<&str> = drift.iter().map(|d| d.path.as_str()).collect();
-        if !args.allow_dirty {
-            for d in &drift {
-                print!("{}", d.diff);
-            }
-            bail!(
-                "{} differ{} from what imggen generates (diff above); run `imggen generate` and commit the result, or pass --allow-dirty to build what is on disk",
-                names.join(", "),
-                if names.len() == 1 { "s" } else { "" }
-            );
-        }
-        eprintln!(
-            "warning: building with {} as on disk, which differ from what imggen generates (--allow-dirty)",
-            names.join(", ")
-        );
-    }
-    let dockerfile_text =
-        std::fs::read_to_string(loaded.root.join(DOCKERFILE)).with_context(|| {
-            format!(
-                "{}: cannot read; run `imggen generate` to write it",
-                loaded.root.join(DOCKERFILE).display()
-            )
-        })?;
+    check_drift(loaded, args.allow_dirty)?;
+    let dockerfile_path = loaded.root.join(DOCKERFILE);
+    let dockerfile_text = std::fs::read_to_string(&dockerfile_path).with_context(|| {
+        format!(
+            "{}: cannot read; run `imggen generate` to write it",
+            dockerfile_path.display()
+        )
+    })?;
     let needs_mounts = loaded.plan.image.cache_mounts || dockerfile_text.contains("--mount=");
-
-    let git = meta::git_revision(&loaded.root);
-    let tags = meta::image_refs(
-        &args.tags,
-        loaded.config.image.as_ref(),
-        &loaded.plan.image.name,
-        git.as_ref(),
-    )?;
-    let created = meta::created(
-        std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
-        chrono::Utc::now(),
-    )?;
-    let labels = meta::labels(&loaded.plan.image.labels, git.as_ref(), &created);
-
-    let mut credentials: Vec<Option<creds::Found>> = Vec::new();
-    if args.push {
-        let config_dir = creds::docker_config_dir();
-        for r in &tags {
-            credentials.push(creds::lookup(r, creds::env_pair(), config_dir.as_deref())?);
-        }
-    }
-
-    let host = docker::engine_host(std::env::var("DOCKER_HOST").ok().as_deref());
+    let job = prepare(loaded, args, &dockerfile_text)?;
+    let endpoint = endpoint::resolve(&endpoint::EndpointEnv::from_process())?;
+    let github = ci::GitHub::from_process(&loaded.root);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let engine = runtime.block_on(docker::connect(&host))?;
+    let engine = runtime.block_on(docker::connect(&endpoint))?;
     let kind = docker::choose_builder(
         &engine.info,
         std::env::var("DOCKER_BUILDKIT").ok().as_deref(),
@@ -249,80 +324,291 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
     let request = BuildRequest {
         context,
         dockerfile: DOCKERFILE.into(),
-        tags,
-        build_args: args.build_args.clone(),
-        labels,
+        tags: job.tags.clone(),
+        build_args: job.build_args.clone(),
+        labels: job.labels.clone(),
         target: args.target.clone(),
         platform: args.image_platform.clone(),
         no_cache: args.no_cache,
         network: args.network.clone(),
+        cache_from: args.cache_from.clone(),
+        cache_credentials: job.cache_credentials.clone(),
     };
+    let mut view = progress_view(args.progress, github.is_some());
+    eprintln!("{}", building_line(&request, kind, &engine.info, &endpoint));
+    let pushed = runtime.block_on(build_and_push(
+        &engine,
+        kind,
+        &request,
+        &job,
+        args,
+        github.as_ref(),
+        &mut view,
+    ));
+    let digest = match pushed {
+        Ok(digest) => digest,
+        Err(e) => {
+            if let Some(github) = &github {
+                annotate(github, &e, &view);
+            }
+            return failed(e, &view);
+        }
+    };
+    if let (true, Some(digest)) = (args.write_digest, digest) {
+        let changed = pin::write_digest(loaded, &digest)?;
+        eprintln!("recorded {digest} as [image] digest in imggen.toml");
+        for path in changed {
+            eprintln!("  updated {path}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses generated files on disk that differ from what imggen generates, unless
+/// `allow_dirty`, which only warns.
+fn check_drift(loaded: &Loaded, allow_dirty: bool) -> Result<()> {
+    let drift = output::check(&loaded.root, &loaded.files);
+    if drift.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = drift.iter().map(|d| d.path.as_str()).collect();
+    if !allow_dirty {
+        for d in &drift {
+            print!("{}", d.diff);
+        }
+        bail!(
+            "{} differ{} from what imggen generates (diff above); run `imggen generate` and commit the result, or pass --allow-dirty to build what is on disk",
+            names.join(", "),
+            if names.len() == 1 { "s" } else { "" }
+        );
+    }
+    eprintln!(
+        "warning: building with {} as on disk, which differ from what imggen generates (--allow-dirty)",
+        names.join(", ")
+    );
+    Ok(())
+}
+
+/// Names and stamps the image, reads `--cache-to`, and looks up every credential a push or a
+/// `--cache-from` pull needs.
+fn prepare(loaded: &Loaded, args: &BuildOptions, dockerfile_text: &str) -> Result<Job> {
+    let git = meta::git_revision(&loaded.root);
+    let tags = meta::image_refs(
+        &args.tags,
+        loaded.config.image.as_ref(),
+        &loaded.plan.image.name,
+        git.as_ref(),
+    )?;
+    let created = meta::created(
+        std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
+        chrono::Utc::now(),
+    )?;
+    let labels = meta::labels(&loaded.plan.image.labels, git.as_ref(), &created);
+    let cache_to = cache_to(args.cache_to.as_deref(), &tags, args.push)?;
+    let mut build_args = args.build_args.clone();
+    if cache_to != CacheTo::Nothing {
+        build_args.insert(INLINE_CACHE_ARG.into(), "1".into());
+    }
+    let cache_image = match &cache_to {
+        CacheTo::Image(r) if !has_stage(dockerfile_text, CACHE_STAGE) => bail!(
+            "--cache-to {r} pushes the {CACHE_STAGE} stage, and {} has no `FROM ... AS {CACHE_STAGE}`; run `imggen generate`, or pass --cache-to inline",
+            loaded.root.join(DOCKERFILE).display()
+        ),
+        CacheTo::Image(r) => Some(r.clone()),
+        _ => None,
+    };
+    let config_dir = creds::docker_config_dir();
+    let lookup = |r: &Reference| creds::lookup(r, creds::env_pair(), config_dir.as_deref());
+    let mut credentials = Vec::new();
+    if args.push {
+        for r in &tags {
+            credentials.push(lookup(r)?);
+        }
+    }
+    let cache_image_credentials = match &cache_image {
+        Some(r) => lookup(r)?,
+        None => None,
+    };
+    let mut cache_credentials = Vec::new();
+    for r in &args.cache_from {
+        if let Some(found) = lookup(r)? {
+            cache_credentials.push((r.clone(), found));
+        }
+    }
+    Ok(Job {
+        tags,
+        labels,
+        build_args,
+        cache_image,
+        credentials,
+        cache_image_credentials,
+        cache_credentials,
+    })
+}
+
+/// The progress view: live on a terminal, plain in CI; keeping whole logs on GitHub Actions
+/// (for annotations).
+fn progress_view(flag: ProgressFlag, github: bool) -> Progress {
     let terminal = std::io::stderr().is_terminal();
     let mode = progress::choose_mode(
-        args.progress,
+        flag,
         terminal,
         std::env::var("TERM").ok().as_deref(),
+        ci::in_ci(std::env::var("CI").ok().as_deref()) || github,
     );
-    let mut view = Progress::stderr(mode, terminal);
-    let pushed = runtime.block_on(async {
-        eprintln!(
-            "building {} with {} on {} {} (API {})",
-            request.tags[0],
-            match kind {
-                docker::BuilderKind::BuildKit => "BuildKit",
-                docker::BuilderKind::Classic => "the classic builder",
-            },
-            if engine.info.podman {
-                "Podman"
-            } else {
-                "Docker"
-            },
-            engine.info.version,
-            engine.info.api_version
-        );
-        let started = std::time::Instant::now();
-        let built = engine.builder(kind).build(&request, &mut view).await;
-        view.finish();
-        let image = match built {
-            Ok(image) => image,
-            Err(e) => return Err(e),
-        };
-        eprintln!(
-            "built {} in {}",
-            short_id(&image.id),
-            progress::seconds(started.elapsed())
-        );
-        if !args.push {
-            for r in &image.tags {
-                println!("{r}");
-            }
-            return Ok::<_, anyhow::Error>(None);
+    let view = Progress::stderr(mode, terminal);
+    if github {
+        view.keep_logs()
+    } else {
+        view
+    }
+}
+
+/// `building REF with BuildKit on Docker 24.0 (API 1.43, context ci)`.
+fn building_line(
+    request: &BuildRequest,
+    kind: docker::BuilderKind,
+    info: &docker::EngineInfo,
+    endpoint: &endpoint::Endpoint,
+) -> String {
+    format!(
+        "building {} with {} on {} {} (API {}{})",
+        request.tags[0],
+        match kind {
+            docker::BuilderKind::BuildKit => "BuildKit",
+            docker::BuilderKind::Classic => "the classic builder",
+        },
+        if info.podman { "Podman" } else { "Docker" },
+        info.version,
+        info.api_version,
+        match &endpoint.context {
+            Some(name) => format!(", context {name}"),
+            None if endpoint.host != docker::DEFAULT_HOST => format!(", {}", endpoint.host),
+            None => String::new(),
         }
+    )
+}
+
+/// Builds (the cache image first, when asked), pushes each tag and reports to GitHub; returns
+/// the first pushed digest.
+async fn build_and_push(
+    engine: &docker::Engine,
+    kind: docker::BuilderKind,
+    request: &BuildRequest,
+    job: &Job,
+    args: &BuildOptions,
+    github: Option<&ci::GitHub>,
+    view: &mut Progress,
+) -> Result<Option<Digest>> {
+    let started = std::time::Instant::now();
+    if let Some(cache_ref) = &job.cache_image {
+        let stage = request.stage(CACHE_STAGE, cache_ref);
+        eprintln!("building the cache image {cache_ref} (stage {CACHE_STAGE})");
+        let built = engine.builder(kind).build(&stage, view).await;
+        view.finish();
+        let built = built?;
+        eprintln!("pushing {cache_ref}");
+        let digest = retry::push(
+            &engine.publisher(),
+            &built,
+            cache_ref,
+            job.cache_image_credentials.as_ref(),
+            &args.push_policy,
+            &mut retry_warning,
+        )
+        .await?;
+        eprintln!("pushed the cache image {cache_ref} ({digest})");
+    }
+    let built = engine.builder(kind).build(request, view).await;
+    view.finish();
+    let image = built?;
+    let build_time = progress::seconds(started.elapsed());
+    eprintln!("built {} in {build_time}", short_id(&image.id));
+    let mut first = None;
+    if args.push {
         let publisher = engine.publisher();
-        let mut first = None;
-        for (r, found) in image.tags.iter().zip(&credentials) {
+        for (r, found) in image.tags.iter().zip(&job.credentials) {
             eprintln!("pushing {r}");
-            let digest = publisher.push(&image, r, found.as_ref()).await?;
+            let digest = retry::push(
+                &publisher,
+                &image,
+                r,
+                found.as_ref(),
+                &args.push_policy,
+                &mut retry_warning,
+            )
+            .await?;
             eprintln!("pushed {r} ({digest})");
             println!("{r}@{digest}");
             first.get_or_insert(digest);
         }
-        Ok(first)
-    });
-    let digest = match pushed {
-        Ok(digest) => digest,
-        Err(e) => return failed(e, &view),
-    };
-    if args.write_digest {
-        if let Some(digest) = digest {
-            let changed = pin::write_digest(loaded, &digest)?;
-            eprintln!("recorded {digest} as [image] digest in imggen.toml");
-            for path in changed {
-                eprintln!("  updated {path}");
-            }
+    } else {
+        for r in &image.tags {
+            println!("{r}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    if let Some(github) = github {
+        let size = engine.image_size(&image.id).await;
+        report_to_github(github, &image, first.as_ref(), size, &build_time)?;
+    }
+    Ok(first)
+}
+
+/// Tells that a push is tried again.
+fn retry_warning(e: &anyhow::Error, pause: std::time::Duration) {
+    eprintln!(
+        "warning: {e:#}; trying again in {}",
+        retry::show_duration(pause)
+    );
+}
+
+/// True when the Dockerfile has a stage named `stage` (`FROM image AS stage`).
+pub fn has_stage(dockerfile: &str, stage: &str) -> bool {
+    dockerfile.lines().any(|line| {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        words.len() >= 4
+            && words[0].eq_ignore_ascii_case("FROM")
+            && words[words.len() - 2].eq_ignore_ascii_case("AS")
+            && words[words.len() - 1].eq_ignore_ascii_case(stage)
+    })
+}
+
+/// Writes the step outputs (digest and image, when pushed) and the step summary.
+fn report_to_github(
+    github: &ci::GitHub,
+    image: &BuiltImage,
+    digest: Option<&Digest>,
+    size: Option<u64>,
+    build_time: &str,
+) -> Result<()> {
+    if let (Some(path), Some(digest)) = (&github.output, digest) {
+        ci::append(path, "GITHUB_OUTPUT", &ci::outputs(&image.tags[0], digest))?;
+    }
+    if let Some(path) = &github.summary {
+        let summary = ci::Summary {
+            tags: &image.tags,
+            digest,
+            id: &image.id,
+            size,
+            build_time,
+        };
+        ci::append(path, "GITHUB_STEP_SUMMARY", &ci::summary(&summary))?;
+    }
+    Ok(())
+}
+
+/// Prints a failed build's rustc diagnostics as GitHub annotations (on stdout, where the
+/// runner reads workflow commands).
+fn annotate(github: &ci::GitHub, e: &anyhow::Error, view: &Progress) {
+    if e.downcast_ref::<BuildFailed>().is_none() {
+        return;
+    }
+    let Some(log) = view.failed_log() else {
+        return;
+    };
+    for d in ci::diagnostics(log, &github.project_dir) {
+        println!("{}", ci::annotation(&d));
+    }
 }
 
 /// A build failure exits 1 after the failed step's tail; anything else propagates (exit 2).
@@ -426,6 +712,55 @@ mod tests {
     }
 
     #[test]
+    fn cache_to_is_inline_a_tag_of_the_image_or_a_pushed_cache_image() {
+        let tags = vec![
+            Reference::parse("127.0.0.1:5000/app:1").unwrap(),
+            Reference::parse("127.0.0.1:5000/app:latest").unwrap(),
+        ];
+        assert_eq!(cache_to(None, &tags, true).unwrap(), CacheTo::Nothing);
+        assert_eq!(
+            cache_to(Some("inline"), &tags, false).unwrap(),
+            CacheTo::Inline
+        );
+        assert_eq!(
+            cache_to(Some("127.0.0.1:5000/app:latest"), &tags, true).unwrap(),
+            CacheTo::Inline
+        );
+        let cache = Reference::parse("127.0.0.1:5000/app:buildcache").unwrap();
+        assert_eq!(
+            cache_to(Some("127.0.0.1:5000/app:buildcache"), &tags, true).unwrap(),
+            CacheTo::Image(cache)
+        );
+        let err = cache_to(Some("127.0.0.1:5000/app:buildcache"), &tags, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("--cache-to 127.0.0.1:5000/app:buildcache pushes a cache image of the builder stage, which needs --push"),
+            "{err}"
+        );
+        let err = cache_to(Some("type=registry,ref=x"), &tags, true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pass `inline` or an image reference"), "{err}");
+        assert_eq!(
+            cache_refs(&["127.0.0.1:5000/app:latest".into()]).unwrap()[0].to_string(),
+            "127.0.0.1:5000/app:latest"
+        );
+        assert!(cache_refs(&["Upper:1".into()])
+            .unwrap_err()
+            .to_string()
+            .starts_with("--cache-from Upper:1:"));
+        assert!(has_stage(
+            "FROM rust:1 AS chef\nFROM chef as builder\n",
+            "builder"
+        ));
+        assert!(!has_stage(
+            "FROM rust:1 AS builder2\n# FROM x AS builder\n",
+            "builder"
+        ));
+    }
+
+    #[test]
     fn debug_of_a_request_hides_build_arg_values() {
         let request = BuildRequest {
             context: vec![0; 10],
@@ -437,10 +772,23 @@ mod tests {
             platform: None,
             no_cache: false,
             network: "host".into(),
+            cache_from: vec![],
+            cache_credentials: vec![(
+                Reference::parse("127.0.0.1:5001/x:1").unwrap(),
+                creds::Found {
+                    credentials: creds::Credentials::UserPassword {
+                        username: "ci".into(),
+                        password: "s3cret".into(),
+                    },
+                    source: creds::Source::Env,
+                },
+            )],
         };
         let shown = format!("{request:?}");
         assert!(
-            shown.contains("TOKEN") && !shown.contains("s3cret"),
+            shown.contains("TOKEN")
+                && !shown.contains("s3cret")
+                && shown.contains("127.0.0.1:5001"),
             "{shown}"
         );
         assert_eq!(short_id("sha256:0123456789abcdef"), "0123456789ab");

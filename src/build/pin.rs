@@ -38,7 +38,7 @@ pub fn write_digest(before: &Loaded, digest: &Digest) -> Result<Vec<String>> {
         Err(e) => bail!("{}: cannot read ({e})", path.display()),
     };
     output::write_atomic(&path, set_digest(&text, digest)?.as_bytes())?;
-    let after = pipeline::load_at(&before.root, &before.flags, true)?;
+    let after = pipeline::load_at(&before.root, &before.path, &before.flags, true)?;
     refresh(&after.root, &before.files, &after.files)
 }
 

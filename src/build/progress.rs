@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 /// Lines of output kept per step (the tail shown when it fails).
 pub const TAIL_KEPT: usize = 40;
+/// Lines of output kept per step with [`Progress::keep_logs`] (for CI annotations).
+pub const LOG_KEPT: usize = 20_000;
 /// Lines of output shown under a running step in the live view.
 const TAIL_LIVE: usize = 4;
 /// Longest line shown in the live view, in characters.
@@ -77,12 +79,18 @@ pub enum Mode {
     Live,
 }
 
-/// Picks the mode from the flag, whether stderr is a terminal, and `TERM`.
-pub fn choose_mode(flag: ProgressFlag, stderr_is_terminal: bool, term: Option<&str>) -> Mode {
+/// Picks the mode from the flag, whether stderr is a terminal, `TERM`, and whether `CI` is set
+/// (CI logs keep every line, so they get plain lines even on a pseudo-terminal).
+pub fn choose_mode(
+    flag: ProgressFlag,
+    stderr_is_terminal: bool,
+    term: Option<&str>,
+    ci: bool,
+) -> Mode {
     match flag {
         ProgressFlag::Plain => Mode::Plain,
         ProgressFlag::Tty => Mode::Live,
-        ProgressFlag::Auto if stderr_is_terminal && term != Some("dumb") => Mode::Live,
+        ProgressFlag::Auto if stderr_is_terminal && term != Some("dumb") && !ci => Mode::Live,
         ProgressFlag::Auto => Mode::Plain,
     }
 }
@@ -170,6 +178,7 @@ struct Step {
     name: String,
     started: Instant,
     tail: VecDeque<String>,
+    log: Vec<String>,
     partial: String,
     bar: Option<ProgressBar>,
 }
@@ -182,6 +191,7 @@ pub struct Progress {
     failed: Option<usize>,
     multi: Option<MultiProgress>,
     out: Box<dyn Write>,
+    keep_logs: bool,
 }
 
 impl Progress {
@@ -212,7 +222,21 @@ impl Progress {
             failed: None,
             multi,
             out,
+            keep_logs: false,
         }
+    }
+
+    /// Keeps every step's whole output (up to [`LOG_KEPT`] lines), not only its tail, for
+    /// [`Progress::failed_log`].
+    pub fn keep_logs(mut self) -> Progress {
+        self.keep_logs = true;
+        self
+    }
+
+    /// The failed step's whole output, when logs are kept.
+    pub fn failed_log(&self) -> Option<&[String]> {
+        let step = &self.steps[self.failed?];
+        self.keep_logs.then_some(step.log.as_slice())
     }
 
     /// Prints a line above the live view (or as a plain line).
@@ -288,6 +312,7 @@ impl Progress {
             name,
             started: Instant::now(),
             tail: VecDeque::new(),
+            log: Vec::new(),
             partial: String::new(),
             bar,
         });
@@ -303,6 +328,9 @@ impl Progress {
         let step = &mut self.steps[i];
         if self.mode == Mode::Plain {
             let _ = writeln!(self.out, "{}", output_line(step.number, &line));
+        }
+        if self.keep_logs && step.log.len() < LOG_KEPT {
+            step.log.push(line.clone());
         }
         step.tail.push_back(line);
         while step.tail.len() > TAIL_KEPT {
@@ -651,6 +679,32 @@ mod tests {
     }
 
     #[test]
+    fn kept_logs_hold_the_whole_failed_output() {
+        let mut p = Progress::plain_to(Box::new(std::io::sink())).keep_logs();
+        p.event(started("1", "RUN cargo build"));
+        p.event(output(
+            "1",
+            "error[E0308]: mismatched types\n --> src/main.rs:2:18\n",
+        ));
+        for n in 0..100 {
+            p.event(output("1", &format!("note {n}\n")));
+        }
+        p.event(Event::Failed {
+            id: "1".into(),
+            error: "exit code: 101".into(),
+        });
+        let log = p.failed_log().unwrap();
+        assert_eq!((log.len(), log[1].as_str()), (102, " --> src/main.rs:2:18"));
+        let mut plain = Progress::plain_to(Box::new(std::io::sink()));
+        plain.event(started("1", "RUN x"));
+        plain.event(Event::Failed {
+            id: "1".into(),
+            error: "x".into(),
+        });
+        assert!(plain.failed_log().is_none());
+    }
+
+    #[test]
     fn output_before_the_announcement_keeps_the_later_name() {
         let out = Shared::default();
         let mut p = Progress::plain_to(Box::new(out.clone()));
@@ -673,17 +727,30 @@ mod tests {
         assert_eq!(clip("abcdef", 4), "abc…");
         let tail: VecDeque<String> = (0..6).map(|n| n.to_string()).collect();
         assert_eq!(live_tail(&tail), "\n    │ 2\n    │ 3\n    │ 4\n    │ 5");
-        assert_eq!(choose_mode(ProgressFlag::Auto, false, None), Mode::Plain);
         assert_eq!(
-            choose_mode(ProgressFlag::Auto, true, Some("xterm")),
+            choose_mode(ProgressFlag::Auto, false, None, false),
+            Mode::Plain
+        );
+        assert_eq!(
+            choose_mode(ProgressFlag::Auto, true, Some("xterm"), false),
             Mode::Live
         );
         assert_eq!(
-            choose_mode(ProgressFlag::Auto, true, Some("dumb")),
+            choose_mode(ProgressFlag::Auto, true, Some("xterm"), true),
             Mode::Plain
         );
-        assert_eq!(choose_mode(ProgressFlag::Tty, false, None), Mode::Live);
-        assert_eq!(choose_mode(ProgressFlag::Plain, true, None), Mode::Plain);
+        assert_eq!(
+            choose_mode(ProgressFlag::Auto, true, Some("dumb"), false),
+            Mode::Plain
+        );
+        assert_eq!(
+            choose_mode(ProgressFlag::Tty, false, None, true),
+            Mode::Live
+        );
+        assert_eq!(
+            choose_mode(ProgressFlag::Plain, true, None, false),
+            Mode::Plain
+        );
     }
 
     #[test]

@@ -4,9 +4,24 @@
 
 use anyhow::{bail, Result};
 
-/// A TOML basic string.
+/// A TOML basic string on one line: `"` and `\` escaped, and every control character as an
+/// escape, so a value can never open a multi-line string, end a comment or start a key.
 pub fn toml_str(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A TOML key: bare when it can be, quoted otherwise.
@@ -103,6 +118,20 @@ mod tests {
         assert_eq!(yaml_quote("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
         assert_eq!(yaml_quote("\u{7f}\u{1}"), "\"\\u007F\\u0001\"");
         assert_eq!(yaml_quote("é"), "\"é\"");
+    }
+
+    #[test]
+    fn toml_strings_stay_on_one_line() {
+        assert_eq!(toml_str("migrate"), r#""migrate""#);
+        assert_eq!(toml_str("a\nb"), r#""a\nb""#);
+        assert_eq!(toml_str(r#"say "hi" 'x' \"#), r#""say \"hi\" 'x' \\""#);
+        assert_eq!(toml_str("\u{7f}\u{1}\u{85}"), r#""\u007F\u0001\u0085""#);
+        for s in ["a\nb", "x'''y", r#"""""#, "\r\n", "a\\\"b", "\t$(id)"] {
+            let doc = format!("k = {}\n", toml_str(s));
+            assert_eq!(doc.lines().count(), 1, "{doc}");
+            let t: toml::Table = toml::from_str(&doc).unwrap();
+            assert_eq!(t["k"].as_str(), Some(s));
+        }
     }
 
     #[test]

@@ -276,3 +276,144 @@ fn error_musl_with_openssl_says_rustls() {
         .one_error_line()
         .stderr_has("rustls");
 }
+
+/// The binary `cargo run` would run for the path given, with the reason `imggen plan` shows; the
+/// whole plan of each case is snapshotted.
+#[test]
+fn binary_is_chosen_as_cargo_run_chooses() {
+    for (label, fixture, path, bin, why) in [
+        (
+            "member",
+            "ws-members",
+            "examples/hello-world",
+            "example-hello-world",
+            "the package at examples/hello-world (the path given)",
+        ),
+        (
+            "member-subdir",
+            "ws-members",
+            "examples/hello-world/src",
+            "example-hello-world",
+            "the package at examples/hello-world (the path given)",
+        ),
+        (
+            "member-default-run",
+            "ws-members",
+            "examples/tools",
+            "serve",
+            "`default-run` of the package at examples/tools (the path given)",
+        ),
+        (
+            "virtual-root-one-default-run",
+            "ws-members",
+            ".",
+            "serve",
+            "`default-run` of package tools, the only one in the workspace members",
+        ),
+        (
+            "root-package",
+            "ws-root-package",
+            ".",
+            "app",
+            "the root package app of the workspace (cargo runs it at the root)",
+        ),
+        (
+            "root-package-member",
+            "ws-root-package",
+            "cli",
+            "app-cli",
+            "the package at cli (the path given)",
+        ),
+        (
+            "xtask",
+            "ws-xtask",
+            ".",
+            "server",
+            "the only binary besides xtask (a build tool)",
+        ),
+        (
+            "xtask-asked-for",
+            "ws-xtask",
+            "xtask",
+            "xtask",
+            "the package at xtask (the path given)",
+        ),
+        (
+            "default-members",
+            "ws-default-members",
+            ".",
+            "dm-server",
+            "the only binary of the `default-members` (package dm-server)",
+        ),
+        (
+            "default-members-other-member",
+            "ws-default-members",
+            "crates/client",
+            "dm-client",
+            "the package at crates/client (the path given)",
+        ),
+    ] {
+        let t = Test::fixture(fixture).args(&["plan", "--format", "json", path]);
+        let run = t.run();
+        run.code(0);
+        let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(v["plan"]["bin"], bin, "{label}");
+        let decision = v["plan"]["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["topic"] == "binary")
+            .unwrap();
+        assert_eq!(decision["why"], why, "{label}");
+        let text = t.args(&["plan", path]).run();
+        text.code(0);
+        insta::assert_snapshot!(format!("bin-choice-{label}__plan"), text.stdout);
+    }
+}
+
+#[test]
+fn binary_choice_stops_on_the_given_package_alone() {
+    Test::fixture("ws-members")
+        .args(&["plan", "examples/pair"])
+        .run()
+        .code(2)
+        .stderr_has("error: examples/pair: package pair has 2 binaries and no `default-run`: pair-client (package pair), pair-server (package pair);")
+        .stderr_has("--bin NAME");
+    Test::fixture("ws-members")
+        .write(
+            "examples/util/Cargo.toml",
+            "[package]\nname = \"util\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        )
+        .write("examples/util/src/lib.rs", "")
+        .args(&["plan", "examples/util"])
+        .run()
+        .code(2)
+        .stderr_has("error: examples/util: package util has no binary target; pass the directory of a package with one, or choose one with --bin NAME: example-echo, ");
+    let run = Test::fixture("ws-members")
+        .args(&["plan", "examples/pair", "--bin", "pair-server"])
+        .run();
+    run.code(0).stdout_has("binary pair-server of package pair");
+    Test::fixture("ws-xtask")
+        .write("Cargo.toml", "[workspace]\nmembers = [\"server\", \"xtask\", \"client\"]\nresolver = \"2\"\n")
+        .write("client/Cargo.toml", "[package]\nname = \"client\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
+        .write("client/src/main.rs", "fn main() {}\n")
+        .args(&["plan"])
+        .run()
+        .code(2)
+        .one_error_line()
+        .stderr_has("3 binaries found: server, xtask, client; none is the `default-run` or only binary of the workspace members")
+        .stderr_has("or pass the directory of the package to run");
+}
+
+#[test]
+fn init_on_a_member_pins_its_binary_for_runs_from_the_root() {
+    let t = Test::fixture("ws-members").args(&["init", "examples/hello-world"]);
+    t.run().code(0);
+    let config = t.read("imggen.toml");
+    assert!(
+        config.contains("\nbin = \"example-hello-world\"\n"),
+        "{config}"
+    );
+    let t = t.args(&["generate", "--check"]);
+    t.run().code(0).stderr_has("up to date");
+}

@@ -27,7 +27,7 @@ fn registry_password() -> Option<String> {
 }
 
 /// A tag unique to this test run, so registries never hold a stale one.
-fn unique(label: &str) -> String {
+pub fn unique(label: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -36,7 +36,7 @@ fn unique(label: &str) -> String {
 }
 
 /// `imggen generate` in a copy of `fixture`.
-fn generated(fixture: &str) -> Test {
+pub fn generated(fixture: &str) -> Test {
     let t = Test::fixture(fixture).args(&["generate"]);
     t.run().code(0);
     t
@@ -44,7 +44,7 @@ fn generated(fixture: &str) -> Test {
 
 /// Runs `imggen build ARGS --progress plain` in the project, on the host network (the test
 /// engine runs without a bridge).
-fn build(t: Test, args: &[&str]) -> (Test, Run) {
+pub fn build(t: Test, args: &[&str]) -> (Test, Run) {
     let mut all = vec!["build", "--progress", "plain", "--network", "host"];
     all.extend_from_slice(args);
     let t = t.args(&all);
@@ -54,7 +54,7 @@ fn build(t: Test, args: &[&str]) -> (Test, Run) {
 
 /// The registry's manifest digest for `repo:tag` (its Docker-Content-Digest header), asked
 /// with a plain HTTP HEAD request; `user` is `name:password` for basic auth.
-fn registry_digest(registry: &str, repo: &str, tag: &str, user: Option<&str>) -> String {
+pub fn registry_digest(registry: &str, repo: &str, tag: &str, user: Option<&str>) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(registry).unwrap_or_else(|e| {
         panic!("registry {registry} is not reachable ({e}); `.ci/run` starts it")
@@ -85,7 +85,7 @@ fn registry_digest(registry: &str, repo: &str, tag: &str, user: Option<&str>) ->
 }
 
 /// The `REF@sha256:...` line imggen printed for `reference`, as its digest.
-fn printed_digest(run: &Run, reference: &str) -> String {
+pub fn printed_digest(run: &Run, reference: &str) -> String {
     run.stdout
         .lines()
         .find_map(|l| l.strip_prefix(&format!("{reference}@")))
@@ -535,7 +535,7 @@ fn an_engine_that_is_not_running_is_one_error_line_and_exit_2() {
 }
 
 /// Removes the local tags of a run's unique references when the test ends.
-struct Untag(Vec<String>);
+pub struct Untag(pub Vec<String>);
 
 impl Drop for Untag {
     fn drop(&mut self) {

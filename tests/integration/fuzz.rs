@@ -292,7 +292,9 @@ fn project_files_never_panic_the_analysis() {
     });
 }
 
-/// Where a value goes in imggen.toml, and a value the fixture accepts there.
+/// Where a value goes in imggen.toml, and a value the fixture accepts there. A benign value is
+/// never the key's default when the files comment on defaults (render.yaml says when plan and
+/// region are imggen's), so a legitimate non-default value keeps the baseline's shape.
 const VALUE_KEYS: &[(&str, &str)] = &[
     ("bin", "hello-axum"),
     ("profile", "release"),
@@ -312,6 +314,12 @@ const VALUE_KEYS: &[(&str, &str)] = &[
     ("env.APP_MODE", "prod"),
     ("image.name", "ghcr.io/acme/api"),
     ("image.tags[]", "v1"),
+    (
+        "image.digest",
+        "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    ),
+    ("libc", "gnu"),
+    ("platforms[]", "render"),
     ("fly.app", "acme-api"),
     ("fly.primary_region", "ams"),
     ("fly.auto_stop_machines", "stop"),
@@ -324,9 +332,10 @@ const VALUE_KEYS: &[(&str, &str)] = &[
     ("cloud_run.cpu", "1"),
     ("cloud_run.memory", "512Mi"),
     ("render.service", "api"),
-    ("render.plan", "starter"),
+    ("render.plan", "standard"),
     ("render.region", "frankfurt"),
     ("vm.domain", "api.example.com"),
+    ("vm.proxy", "nginx"),
     ("vm.static_dir", "assets"),
 ];
 

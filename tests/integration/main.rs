@@ -1,6 +1,7 @@
 //! The integration tests: one binary, modules per area, a fluent builder in `harness`.
 
 mod architecture;
+mod ci;
 mod cli;
 mod docker;
 mod dockerignore_engine;
