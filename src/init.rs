@@ -1,10 +1,10 @@
 //! Texts for people: the commented imggen.toml that `init` writes, and `plan`'s text output.
 //! Pure functions of the plan.
 
-use crate::config::Config;
+use crate::config::{Config, Platform};
 use crate::deploy::quote::toml_str;
 use crate::deploy::Plan;
-use crate::plan::Topic;
+use crate::plan::{ImagePlan, Topic};
 
 fn toml_list(items: &[String]) -> String {
     format!(
@@ -17,11 +17,43 @@ fn toml_list(items: &[String]) -> String {
     )
 }
 
+/// One setting of the imggen.toml `init` writes: its comment, key, detected value and the
+/// value the flags set (written live), all as TOML.
+type Entry = (String, &'static str, String, Option<String>);
+
 /// The imggen.toml `init` writes: every decision spelled out with its reason. Values chosen by
 /// flags are set; detected values are commented out, so detection stays live (a changed port in
 /// the sources shows up as drift) until someone uncomments a line to pin it.
 pub fn config_file(whole: &Plan, flags: &Config) -> String {
-    let plan = &whole.image;
+    let mut out = String::new();
+    out.push_str("# imggen settings, created by `imggen init`; edit freely. Every key is described in the README.\n");
+    out.push_str("# Detected values are commented out: uncomment a line to pin it instead of following the project.\n");
+    out.push_str("version = 1\n");
+    for (comment, key, detected, set) in entries(&whole.image, flags) {
+        out.push_str(&format!("\n# {comment}\n"));
+        match set {
+            Some(v) => out.push_str(&format!("{key} = {v}\n")),
+            None => out.push_str(&format!("# {key} = {detected}\n")),
+        }
+    }
+    let platforms: Vec<String> = whole
+        .image
+        .platforms
+        .iter()
+        .map(|p| p.name().to_string())
+        .collect();
+    let every: Vec<&str> = Platform::ALL.iter().map(|p| p.name()).collect();
+    out.push_str(&format!(
+        "\n# Deploy files to write: {}.\n",
+        every.join(", ")
+    ));
+    out.push_str(&format!("platforms = {}\n", toml_list(&platforms)));
+    out.push_str(&crate::deploy::config_sections(whole));
+    out
+}
+
+/// The image's settings, in the order init writes them.
+fn entries(plan: &ImagePlan, flags: &Config) -> Vec<Entry> {
     let why = |topic: Topic| {
         plan.decisions
             .iter()
@@ -29,90 +61,72 @@ pub fn config_file(whole: &Plan, flags: &Config) -> String {
             .map(|d| d.why.clone())
             .unwrap_or_default()
     };
-    let mut out = String::new();
-    out.push_str("# imggen settings, created by `imggen init`; edit freely. Every key is described in the README.\n");
-    out.push_str("# Detected values are commented out: uncomment a line to pin it instead of following the project.\n");
-    out.push_str("version = 1\n");
-    let mut entry = |comment: String, key: &str, detected: String, set: Option<String>| {
-        out.push_str(&format!("\n# {comment}\n"));
-        match set {
-            Some(v) => out.push_str(&format!("{key} = {v}\n")),
-            None => out.push_str(&format!("# {key} = {detected}\n")),
-        }
-    };
-    entry(
-        format!("Binary to package: {}.", why(Topic::Binary)),
-        "bin",
-        toml_str(&plan.bin),
-        flags.bin.as_deref().map(toml_str),
-    );
-    entry(
-        format!("Port the app listens on: {}.", why(Topic::Port)),
-        "port",
-        plan.port.to_string(),
-        flags.port.map(|p| p.to_string()),
-    );
-    entry(
-        format!("Health route: {}.", why(Topic::HealthRoute)),
-        "health_path",
-        toml_str(plan.health_path.as_deref().unwrap_or("/health")),
-        None,
-    );
-    entry(
-        "C library: \"gnu\" (Debian runtime) or \"musl\" (static binary on scratch).".into(),
-        "libc",
-        toml_str(plan.base.libc.as_str()),
-        flags.libc.map(|l| toml_str(l.as_str())),
-    );
-    entry(
-        format!(
-            "Runtime base: {} (files in images/).",
-            crate::profiles::names()
+    vec![
+        (
+            format!("Binary to package: {}.", why(Topic::Binary)),
+            "bin",
+            toml_str(&plan.bin),
+            flags.bin.as_deref().map(toml_str),
         ),
-        "base",
-        toml_str(&plan.base.name),
-        flags.base.as_deref().map(toml_str),
-    );
-    entry(
-        format!("Rust in the builder: {}.", why(Topic::Rust)),
-        "rust_version",
-        toml_str(&plan.rust_version),
-        flags.rust_version.as_deref().map(toml_str),
-    );
-    entry(
-        "Cargo profile and features of the build.".into(),
-        "profile",
-        toml_str(&plan.cargo.profile),
-        flags.profile.as_deref().map(toml_str),
-    );
-    entry(
-        "Features to enable (required-features of the binary are added).".into(),
-        "features",
-        toml_list(&plan.cargo.features),
-        flags.features.as_ref().map(|f| toml_list(f)),
-    );
-    entry(
-        "BuildKit cache mounts for the registry and target/: faster rebuilds, needs BuildKit."
-            .into(),
-        "cache_mounts",
-        plan.cache_mounts.to_string(),
-        flags.cache_mounts.map(|b| b.to_string()),
-    );
-    entry(
-        format!("Stop signal: {}.", plan.signal.why),
-        "stop_signal",
-        toml_str(&plan.signal.stop_signal),
-        None,
-    );
-    let platforms: Vec<String> = plan
-        .platforms
-        .iter()
-        .map(|p| p.name().to_string())
-        .collect();
-    out.push_str("\n# Deploy files to write: fly, cloud-run, render, vm.\n");
-    out.push_str(&format!("platforms = {}\n", toml_list(&platforms)));
-    out.push_str(&crate::deploy::config_sections(whole));
-    out
+        (
+            format!("Port the app listens on: {}.", why(Topic::Port)),
+            "port",
+            plan.port.to_string(),
+            flags.port.map(|p| p.to_string()),
+        ),
+        (
+            format!("Health route: {}.", why(Topic::HealthRoute)),
+            "health_path",
+            toml_str(plan.health_path.as_deref().unwrap_or("/health")),
+            None,
+        ),
+        (
+            "C library: \"gnu\" (Debian runtime) or \"musl\" (static binary on scratch).".into(),
+            "libc",
+            toml_str(plan.base.libc.as_str()),
+            flags.libc.map(|l| toml_str(l.as_str())),
+        ),
+        (
+            format!(
+                "Runtime base: {} (files in images/).",
+                crate::profiles::names()
+            ),
+            "base",
+            toml_str(&plan.base.name),
+            flags.base.as_deref().map(toml_str),
+        ),
+        (
+            format!("Rust in the builder: {}.", why(Topic::Rust)),
+            "rust_version",
+            toml_str(&plan.rust_version),
+            flags.rust_version.as_deref().map(toml_str),
+        ),
+        (
+            "Cargo profile and features of the build.".into(),
+            "profile",
+            toml_str(&plan.cargo.profile),
+            flags.profile.as_deref().map(toml_str),
+        ),
+        (
+            "Features to enable (required-features of the binary are added).".into(),
+            "features",
+            toml_list(&plan.cargo.features),
+            flags.features.as_ref().map(|f| toml_list(f)),
+        ),
+        (
+            "BuildKit cache mounts for the registry and target/: faster rebuilds, needs BuildKit."
+                .into(),
+            "cache_mounts",
+            plan.cache_mounts.to_string(),
+            flags.cache_mounts.map(|b| b.to_string()),
+        ),
+        (
+            format!("Stop signal: {}.", plan.signal.why),
+            "stop_signal",
+            toml_str(&plan.signal.stop_signal),
+            None,
+        ),
+    ]
 }
 
 /// `imggen plan` as text: decisions with reasons, warnings, files.

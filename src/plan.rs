@@ -833,27 +833,7 @@ fn choose_bin<'a>(
         .as_ref()
         .and_then(|dir| model.packages.iter().find(|p| &p.dir == dir))
     {
-        let at = format!("the package at {} (the path given)", pkg.dir);
-        return match run_target(pkg) {
-            Some((b, "")) => Ok((pkg, b, at)),
-            Some((b, how)) => Ok((pkg, b, format!("{how} of {at}"))),
-            None if pkg.bins.is_empty() => bail!(
-                "{}: package {} has no binary target; pass the directory of a package with one, or choose one with --bin NAME: {}",
-                pkg.dir,
-                pkg.name,
-                if all.is_empty() { "there is none".into() } else { listing() }
-            ),
-            None => {
-                let own: Vec<_> = pkg.bins.iter().map(|b| (pkg, b)).collect();
-                bail!(
-                    "{}: package {} has {} binaries and no `default-run`: {}; choose one with `bin = \"NAME\"` in imggen.toml or --bin NAME",
-                    pkg.dir,
-                    pkg.name,
-                    own.len(),
-                    bin_listing(&own)
-                )
-            }
-        };
+        return invoked_bin(pkg, &all);
     }
     match all.as_slice() {
         [] => {
@@ -869,66 +849,103 @@ fn choose_bin<'a>(
             )
         }
         [(p, b)] => Ok((p, b, "the only binary target".into())),
-        _ => {
-            let root = model.packages.iter().find(|p| p.dir.is_empty());
-            let (selected, by): (Vec<&Package>, String) = if !model.default_members.is_empty() {
-                let defaults = model
-                    .packages
-                    .iter()
-                    .filter(|p| model.default_members.contains(&p.dir))
-                    .collect();
-                (defaults, "the `default-members`".into())
-            } else if let Some(root) = root {
-                (vec![root], format!("the root package {}", root.name))
-            } else {
-                (
-                    model.packages.iter().collect(),
-                    "the workspace members".into(),
-                )
-            };
-            let runs: Vec<(&Package, &BinTarget)> = selected
-                .iter()
-                .filter_map(|p| {
-                    run_target(p)
-                        .filter(|(_, how)| !how.is_empty())
-                        .map(|(b, _)| (*p, b))
-                })
-                .collect();
-            if let [(p, b)] = runs.as_slice() {
-                let why = if p.dir.is_empty() {
-                    "`default-run` in Cargo.toml".into()
-                } else {
-                    format!("`default-run` of package {}, the only one in {by}", p.name)
-                };
-                return Ok((p, b, why));
-            }
-            let bins: Vec<(&Package, &BinTarget)> = selected
-                .iter()
-                .flat_map(|p| p.bins.iter().map(move |b| (*p, b)))
-                .collect();
-            if let [(p, b)] = bins.as_slice() {
-                let why = if model.default_members.is_empty() {
-                    format!("{by} of the workspace (cargo runs it at the root)")
-                } else {
-                    format!("the only binary of {by} (package {})", p.name)
-                };
-                return Ok((p, b, why));
-            }
-            let not_xtask: Vec<_> = all
-                .iter()
-                .filter(|(p, b)| p.name != "xtask" && b.name != "xtask")
-                .collect();
-            if let [(p, b)] = not_xtask.as_slice() {
-                return Ok((p, b, "the only binary besides xtask (a build tool)".into()));
-            }
+        _ => several_bins(model, &all),
+    }
+}
+
+/// The binary of the package at the path given: its `default-run` or only binary.
+fn invoked_bin<'a>(
+    pkg: &'a Package,
+    all: &[(&'a Package, &'a BinTarget)],
+) -> Result<(&'a Package, &'a BinTarget, String)> {
+    let listing = || bin_listing(all);
+    let at = format!("the package at {} (the path given)", pkg.dir);
+    match run_target(pkg) {
+        Some((b, "")) => Ok((pkg, b, at)),
+        Some((b, how)) => Ok((pkg, b, format!("{how} of {at}"))),
+        None if pkg.bins.is_empty() => bail!(
+            "{}: package {} has no binary target; pass the directory of a package with one, or choose one with --bin NAME: {}",
+            pkg.dir,
+            pkg.name,
+            if all.is_empty() { "there is none".into() } else { listing() }
+        ),
+        None => {
+            let own: Vec<_> = pkg.bins.iter().map(|b| (pkg, b)).collect();
             bail!(
-                "{} binaries found: {}; none is the `default-run` or only binary of {by}, so choose one with `bin = \"NAME\"` in imggen.toml or --bin NAME{}",
-                all.len(),
-                listing(),
-                if model.workspace { ", or pass the directory of the package to run" } else { "" }
+                "{}: package {} has {} binaries and no `default-run`: {}; choose one with `bin = \"NAME\"` in imggen.toml or --bin NAME",
+                pkg.dir,
+                pkg.name,
+                own.len(),
+                bin_listing(&own)
             )
         }
     }
+}
+
+/// Among several binaries at the root: the one `cargo run` would run there, else the only one
+/// that is not xtask.
+fn several_bins<'a>(
+    model: &'a ProjectModel,
+    all: &[(&'a Package, &'a BinTarget)],
+) -> Result<(&'a Package, &'a BinTarget, String)> {
+    let listing = || bin_listing(all);
+    let root = model.packages.iter().find(|p| p.dir.is_empty());
+    let (selected, by): (Vec<&Package>, String) = if !model.default_members.is_empty() {
+        let defaults = model
+            .packages
+            .iter()
+            .filter(|p| model.default_members.contains(&p.dir))
+            .collect();
+        (defaults, "the `default-members`".into())
+    } else if let Some(root) = root {
+        (vec![root], format!("the root package {}", root.name))
+    } else {
+        (
+            model.packages.iter().collect(),
+            "the workspace members".into(),
+        )
+    };
+    let runs: Vec<(&Package, &BinTarget)> = selected
+        .iter()
+        .filter_map(|p| {
+            run_target(p)
+                .filter(|(_, how)| !how.is_empty())
+                .map(|(b, _)| (*p, b))
+        })
+        .collect();
+    if let [(p, b)] = runs.as_slice() {
+        let why = if p.dir.is_empty() {
+            "`default-run` in Cargo.toml".into()
+        } else {
+            format!("`default-run` of package {}, the only one in {by}", p.name)
+        };
+        return Ok((p, b, why));
+    }
+    let bins: Vec<(&Package, &BinTarget)> = selected
+        .iter()
+        .flat_map(|p| p.bins.iter().map(move |b| (*p, b)))
+        .collect();
+    if let [(p, b)] = bins.as_slice() {
+        let why = if model.default_members.is_empty() {
+            format!("{by} of the workspace (cargo runs it at the root)")
+        } else {
+            format!("the only binary of {by} (package {})", p.name)
+        };
+        return Ok((p, b, why));
+    }
+    let not_xtask: Vec<_> = all
+        .iter()
+        .filter(|(p, b)| p.name != "xtask" && b.name != "xtask")
+        .collect();
+    if let [(p, b)] = not_xtask.as_slice() {
+        return Ok((p, b, "the only binary besides xtask (a build tool)".into()));
+    }
+    bail!(
+        "{} binaries found: {}; none is the `default-run` or only binary of {by}, so choose one with `bin = \"NAME\"` in imggen.toml or --bin NAME{}",
+        all.len(),
+        listing(),
+        if model.workspace { ", or pass the directory of the package to run" } else { "" }
+    )
 }
 
 /// The binary `cargo run` runs in `pkg`, with how it was picked ("" for its only binary).

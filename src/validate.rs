@@ -383,26 +383,35 @@ fn one_of(s: &str, allowed: &[&str], rule: &'static str) -> Result<(), &'static 
 
 /// Checks every value of a (layered) configuration; the first bad one is the error.
 pub fn config(c: &Config) -> Result<()> {
-    let check = |key: &str, value: &str, rule: Result<(), &'static str>| -> Result<()> {
-        match rule {
-            Ok(()) => Ok(()),
-            Err(rule) => bail!("{} must be {rule}", c.setting(key, value)),
-        }
-    };
+    build_settings(c)?;
+    image_section(c)?;
+    platform_sections(c)
+}
+
+/// `rule`'s verdict on `key = value`, as an error naming the layer it came from.
+fn check(c: &Config, key: &str, value: &str, rule: Result<(), &'static str>) -> Result<()> {
+    match rule {
+        Ok(()) => Ok(()),
+        Err(rule) => bail!("{} must be {rule}", c.setting(key, value)),
+    }
+}
+
+/// The top-level settings: binary, cargo, toolchain, port, routes, files, packages, env.
+fn build_settings(c: &Config) -> Result<()> {
     if let Some(v) = &c.bin {
-        check("bin", v, cargo_name(v))?;
+        check(c, "bin", v, cargo_name(v))?;
     }
     if let Some(v) = &c.profile {
-        check("profile", v, profile(v))?;
+        check(c, "profile", v, profile(v))?;
     }
     for v in c.features.iter().flatten() {
-        check("features", v, cargo_feature(v))?;
+        check(c, "features", v, cargo_feature(v))?;
     }
     if let Some(v) = &c.rust_version {
-        check("rust_version", v, rust_version(v))?;
+        check(c, "rust_version", v, rust_version(v))?;
     }
     if let Some(v) = &c.builder_image {
-        check("builder_image", v, image_reference(v))?;
+        check(c, "builder_image", v, image_reference(v))?;
     }
     if let Some(p) = c.port {
         if let Err(rule) = port(p) {
@@ -410,32 +419,42 @@ pub fn config(c: &Config) -> Result<()> {
         }
     }
     if let Some(v) = &c.health_path {
-        check("health_path", v, url_path(v))?;
+        check(c, "health_path", v, url_path(v))?;
     }
     for v in c.include.iter().flatten() {
-        check("include", v, relative_dir(v))?;
+        check(c, "include", v, relative_dir(v))?;
     }
     for v in c.build_packages.iter().flatten() {
-        check("build_packages", v, debian_package(v))?;
+        check(c, "build_packages", v, debian_package(v))?;
     }
     for v in c.runtime_packages.iter().flatten() {
-        check("runtime_packages", v, debian_package(v))?;
+        check(c, "runtime_packages", v, debian_package(v))?;
     }
     for (k, v) in c.env.iter().flatten() {
-        check("env", k, env_name(k))?;
-        check(&format!("env.{k}"), v, env_value(v))?;
+        check(c, "env", k, env_name(k))?;
+        check(c, &format!("env.{k}"), v, env_value(v))?;
     }
+    Ok(())
+}
+
+/// `[image]`.
+fn image_section(c: &Config) -> Result<()> {
     if let Some(image) = &c.image {
         if let Some(v) = &image.name {
-            check("image.name", v, image_reference(v))?;
+            check(c, "image.name", v, image_reference(v))?;
         }
         for v in image.tags.iter().flatten() {
-            check("image.tags", v, image_tag(v))?;
+            check(c, "image.tags", v, image_tag(v))?;
         }
         if let Some(v) = &image.digest {
-            check("image.digest", v, image_digest(v))?;
+            check(c, "image.digest", v, image_digest(v))?;
         }
     }
+    Ok(())
+}
+
+/// `[fly]`, `[cloud_run]`, `[render]` and `[vm]`, each against its platform's grammar.
+fn platform_sections(c: &Config) -> Result<()> {
     if let Some(fly) = &c.fly {
         let checks: [(&str, &Option<String>, Checker); 7] = [
             ("fly.app", &fly.app, |v| dns_label(v, 63)),
@@ -452,7 +471,7 @@ pub fn config(c: &Config) -> Result<()> {
         ];
         for (key, value, rule) in checks {
             if let Some(v) = value {
-                check(key, v, rule(v))?;
+                check(c, key, v, rule(v))?;
             }
         }
     }
@@ -465,7 +484,7 @@ pub fn config(c: &Config) -> Result<()> {
         ];
         for (key, value, rule) in checks {
             if let Some(v) = value {
-                check(key, v, rule(v))?;
+                check(c, key, v, rule(v))?;
             }
         }
     }
@@ -477,16 +496,16 @@ pub fn config(c: &Config) -> Result<()> {
         ];
         for (key, value, rule) in checks {
             if let Some(v) = value {
-                check(key, v, rule(v))?;
+                check(c, key, v, rule(v))?;
             }
         }
     }
     if let Some(vm) = &c.vm {
         if let Some(v) = &vm.domain {
-            check("vm.domain", v, dns_name(v))?;
+            check(c, "vm.domain", v, dns_name(v))?;
         }
         if let Some(v) = &vm.static_dir {
-            check("vm.static_dir", v, relative_dir(v))?;
+            check(c, "vm.static_dir", v, relative_dir(v))?;
         }
     }
     Ok(())

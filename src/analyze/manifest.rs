@@ -236,10 +236,64 @@ fn read_package(
         None => bail!("{manifest_path}: [package] has no `name`; add one"),
     };
     let field = |key: &str| inherited(pkg, ws_package, key, &manifest_path);
-    let rel = |p: &str| join(dir, p);
     let exists = |p: &str| root.join(dir).join(p).is_file();
+    let mut bins = declared_bins(root, dir, manifest, &name);
+    if pkg
+        .get("autobins")
+        .and_then(|a| a.as_bool())
+        .unwrap_or(true)
+    {
+        for (bname, path) in auto_bins(root, dir, &name) {
+            let full = join(dir, &path);
+            if !bins.iter().any(|b| b.name == bname || b.path == full) {
+                bins.push(BinTarget {
+                    name: bname,
+                    path: full,
+                    required_features: vec![],
+                });
+            }
+        }
+    }
+    let default_run = pkg
+        .get("default-run")
+        .and_then(|d| d.as_str())
+        .map(String::from);
+    if let Some(run) = &default_run {
+        if !bins.iter().any(|b| &b.name == run) {
+            let names: Vec<&str> = bins.iter().map(|b| b.name.as_str()).collect();
+            bail!(
+                "{manifest_path}: default-run = \"{run}\" names no binary of package {name}; set it to one of: {} (cargo rejects it too)",
+                if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
+            );
+        }
+    }
+    let path_deps = path_deps(manifest, ws_deps);
 
-    let mut bins: Vec<BinTarget> = Vec::new();
+    Ok(Package {
+        version: field("version")?,
+        rust_version: field("rust-version")?,
+        description: field("description")?,
+        license: field("license")?,
+        repository: field("repository")?,
+        dir: dir.to_string(),
+        default_run,
+        has_lib: manifest.contains_key("lib") || exists("src/lib.rs"),
+        bins,
+        features: manifest
+            .get("features")
+            .and_then(|f| f.as_table())
+            .map(|f| f.keys().cloned().collect())
+            .unwrap_or_default(),
+        path_deps,
+        source: Default::default(),
+        name,
+    })
+}
+
+/// The `[[bin]]` targets of a manifest, with cargo's default paths.
+fn declared_bins(root: &Path, dir: &str, manifest: &toml::Table, name: &str) -> Vec<BinTarget> {
+    let exists = |p: &str| root.join(dir).join(p).is_file();
+    let mut bins = Vec::new();
     for bin in manifest
         .get("bin")
         .and_then(|b| b.as_array())
@@ -249,7 +303,7 @@ fn read_package(
         let bname = bin
             .get("name")
             .and_then(|n| n.as_str())
-            .unwrap_or(&name)
+            .unwrap_or(name)
             .to_string();
         let path = match bin.get("path").and_then(|p| p.as_str()) {
             Some(p) => p.to_string(),
@@ -265,64 +319,45 @@ fn read_package(
             .collect();
         bins.push(BinTarget {
             name: bname,
-            path: rel(&path),
+            path: join(dir, &path),
             required_features,
         });
     }
-    let autobins = pkg
-        .get("autobins")
-        .and_then(|a| a.as_bool())
-        .unwrap_or(true);
-    if autobins {
-        let mut auto = Vec::new();
-        if exists("src/main.rs") {
-            auto.push((name.clone(), "src/main.rs".to_string()));
-        }
-        let bin_dir = root.join(dir).join("src/bin");
-        let mut entries: Vec<_> = std::fs::read_dir(&bin_dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .collect();
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let fname = e.file_name().to_string_lossy().into_owned();
-            let path = e.path();
-            if path.is_file() && fname.ends_with(".rs") {
-                auto.push((
-                    fname.trim_end_matches(".rs").to_string(),
-                    format!("src/bin/{fname}"),
-                ));
-            } else if path.join("main.rs").is_file() {
-                auto.push((fname.clone(), format!("src/bin/{fname}/main.rs")));
-            }
-        }
-        for (bname, path) in auto {
-            let full = rel(&path);
-            if !bins.iter().any(|b| b.name == bname || b.path == full) {
-                bins.push(BinTarget {
-                    name: bname,
-                    path: full,
-                    required_features: vec![],
-                });
-            }
+    bins
+}
+
+/// The binaries cargo finds by itself: src/main.rs, src/bin/*.rs and src/bin/*/main.rs, as
+/// (name, path in the package).
+fn auto_bins(root: &Path, dir: &str, name: &str) -> Vec<(String, String)> {
+    let mut auto = Vec::new();
+    if root.join(dir).join("src/main.rs").is_file() {
+        auto.push((name.to_string(), "src/main.rs".to_string()));
+    }
+    let bin_dir = root.join(dir).join("src/bin");
+    let mut entries: Vec<_> = std::fs::read_dir(&bin_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let fname = e.file_name().to_string_lossy().into_owned();
+        let path = e.path();
+        if path.is_file() && fname.ends_with(".rs") {
+            auto.push((
+                fname.trim_end_matches(".rs").to_string(),
+                format!("src/bin/{fname}"),
+            ));
+        } else if path.join("main.rs").is_file() {
+            auto.push((fname.clone(), format!("src/bin/{fname}/main.rs")));
         }
     }
+    auto
+}
 
-    let default_run = pkg
-        .get("default-run")
-        .and_then(|d| d.as_str())
-        .map(String::from);
-    if let Some(run) = &default_run {
-        if !bins.iter().any(|b| &b.name == run) {
-            let names: Vec<&str> = bins.iter().map(|b| b.name.as_str()).collect();
-            bail!(
-                "{manifest_path}: default-run = \"{run}\" names no binary of package {name}; set it to one of: {} (cargo rejects it too)",
-                if names.is_empty() { "(none)".to_string() } else { names.join(", ") }
-            );
-        }
-    }
-
+/// The packages a manifest depends on by path (directly or through the workspace's
+/// dependencies), under their package names.
+fn path_deps(manifest: &toml::Table, ws_deps: Option<&toml::Table>) -> Vec<String> {
     let mut path_deps = Vec::new();
     let mut dep_tables: Vec<&toml::Table> = Vec::new();
     for key in ["dependencies", "build-dependencies"] {
@@ -357,26 +392,7 @@ fn read_package(
             }
         }
     }
-
-    Ok(Package {
-        version: field("version")?,
-        rust_version: field("rust-version")?,
-        description: field("description")?,
-        license: field("license")?,
-        repository: field("repository")?,
-        dir: dir.to_string(),
-        default_run,
-        has_lib: manifest.contains_key("lib") || exists("src/lib.rs"),
-        bins,
-        features: manifest
-            .get("features")
-            .and_then(|f| f.as_table())
-            .map(|f| f.keys().cloned().collect())
-            .unwrap_or_default(),
-        path_deps,
-        source: Default::default(),
-        name,
-    })
+    path_deps
 }
 
 #[cfg(test)]

@@ -108,10 +108,15 @@ pub fn lookup(
         (None, Some(_)) => bail!("{PASSWORD_VAR} is set but {USERNAME_VAR} is not; set both, or neither to use Docker's config.json"),
         (None, None) => {}
     }
-    let Some(dir) = config_dir else {
-        return Ok(None);
-    };
-    let path = dir.join("config.json");
+    match config_dir {
+        Some(dir) => from_config_file(reference, dir.join("config.json")),
+        None => Ok(None),
+    }
+}
+
+/// Credentials for `reference`'s registry from Docker's config.json at `path` (its
+/// credHelpers, auths or credsStore); `Ok(None)` when it has none.
+fn from_config_file(reference: &Reference, path: PathBuf) -> Result<Option<Found>> {
     let text = match std::fs::read(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -13,7 +13,8 @@ use anyhow::{anyhow, bail, Result};
 use bollard::auth::DockerCredentials;
 use bollard::models::{BuildInfo, BuildInfoAux};
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, BuilderVersion, PushImageOptionsBuilder, TagImageOptionsBuilder,
+    BuildImageOptions, BuildImageOptionsBuilder, BuilderVersion, PushImageOptionsBuilder,
+    TagImageOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -205,16 +206,6 @@ impl Engine {
         let inspect = self.docker.inspect_image(image).await.ok()?;
         inspect.size.and_then(|s| u64::try_from(s).ok())
     }
-
-    /// Inspects an image's configured user, e.g. `10001:10001`.
-    pub async fn image_user(&self, image: &str) -> Result<Option<String>> {
-        let inspect = self
-            .docker
-            .inspect_image(image)
-            .await
-            .map_err(|e| anyhow!("cannot inspect image {image}: {e}"))?;
-        Ok(inspect.config.and_then(|c| c.user))
-    }
 }
 
 /// Builds through `POST /build`.
@@ -291,38 +282,12 @@ impl Builder for BollardBuilder<'_> {
             bail!("no tag to build; pass --tag or set [image] name in imggen.toml");
         };
         let first_name = first.to_string();
-        let build_args: HashMap<String, String> = request.build_args.clone().into_iter().collect();
-        let labels: HashMap<String, String> = request.labels.clone().into_iter().collect();
-        let mut options = BuildImageOptionsBuilder::default()
-            .dockerfile(&request.dockerfile)
-            .t(&first_name)
-            .buildargs(&build_args)
-            .labels(&labels)
-            .networkmode(&request.network)
-            .nocache(request.no_cache)
-            .rm(true)
-            .forcerm(true);
-        if let Some(target) = &request.target {
-            options = options.target(target);
-        }
-        if let Some(platform) = &request.platform {
-            options = options.platform(platform);
-        }
-        let cache_from: Vec<String> = request.cache_from.iter().map(|r| r.to_string()).collect();
-        if !cache_from.is_empty() {
-            options = options.cachefrom(&cache_from);
-        }
-        options = match self.kind {
-            BuilderKind::BuildKit => options
-                .version(BuilderVersion::BuilderBuildKit)
-                .session(&session_id()),
-            BuilderKind::Classic => options.version(BuilderVersion::BuilderV1),
-        };
+        let options = build_options(request, self.kind, &first_name);
         let body = bollard::body_full(bytes::Bytes::from(request.context.clone()));
         let mut stream =
             self.engine
                 .docker
-                .build_image(options.build(), cache_credentials(request), Some(body));
+                .build_image(options, cache_credentials(request), Some(body));
         let mut classic = ClassicParser::default();
         let mut vertices = VertexTracker::default();
         let mut image_id: Option<String> = None;
@@ -385,6 +350,49 @@ impl Builder for BollardBuilder<'_> {
                 .id
                 .ok_or_else(|| anyhow!("the engine built {first_name} but reports no image id; run `docker image inspect {first_name}`"))?,
         };
+        self.tag_others(&id, request).await?;
+        Ok(BuiltImage {
+            id,
+            tags: request.tags.clone(),
+        })
+    }
+}
+
+/// The engine's build options for `request`, tagged `first_name`.
+fn build_options(request: &BuildRequest, kind: BuilderKind, first_name: &str) -> BuildImageOptions {
+    let build_args: HashMap<String, String> = request.build_args.clone().into_iter().collect();
+    let labels: HashMap<String, String> = request.labels.clone().into_iter().collect();
+    let mut options = BuildImageOptionsBuilder::default()
+        .dockerfile(&request.dockerfile)
+        .t(first_name)
+        .buildargs(&build_args)
+        .labels(&labels)
+        .networkmode(&request.network)
+        .nocache(request.no_cache)
+        .rm(true)
+        .forcerm(true);
+    if let Some(target) = &request.target {
+        options = options.target(target);
+    }
+    if let Some(platform) = &request.platform {
+        options = options.platform(platform);
+    }
+    let cache_from: Vec<String> = request.cache_from.iter().map(|r| r.to_string()).collect();
+    if !cache_from.is_empty() {
+        options = options.cachefrom(&cache_from);
+    }
+    options = match kind {
+        BuilderKind::BuildKit => options
+            .version(BuilderVersion::BuilderBuildKit)
+            .session(&session_id()),
+        BuilderKind::Classic => options.version(BuilderVersion::BuilderV1),
+    };
+    options.build()
+}
+
+impl BollardBuilder<'_> {
+    /// Adds the request's other tags to the built image `id`.
+    async fn tag_others(&self, id: &str, request: &BuildRequest) -> Result<()> {
         for r in &request.tags[1..] {
             let options = TagImageOptionsBuilder::default()
                 .repo(&r.familiar_name())
@@ -392,14 +400,11 @@ impl Builder for BollardBuilder<'_> {
                 .build();
             self.engine
                 .docker
-                .tag_image(&id, Some(options))
+                .tag_image(id, Some(options))
                 .await
                 .map_err(|e| engine_error(&self.engine.info.host, &format!("tagging {r}"), e))?;
         }
-        Ok(BuiltImage {
-            id,
-            tags: request.tags.clone(),
-        })
+        Ok(())
     }
 }
 

@@ -1,5 +1,8 @@
 //! The integration tests: one binary, modules per area, a fluent builder in `harness`.
 
+// An acceptance test reads as one scenario from start to end, however long.
+#![allow(clippy::too_many_lines)]
+
 mod architecture;
 mod ci;
 mod cli;
