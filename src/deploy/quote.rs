@@ -7,6 +7,14 @@ use anyhow::{bail, Result};
 /// A TOML basic string on one line: `"` and `\` escaped, and every control character as an
 /// escape, so a value can never open a multi-line string, end a comment or start a key.
 pub fn toml_str(s: &str) -> String {
+    quoted(s, |c| {
+        c.is_control().then(|| format!("\\u{:04X}", c as u32))
+    })
+}
+
+/// `s` in double quotes with `"`, `\`, line feed, tab and carriage return escaped, and every
+/// other character `escape` returns something for replaced by it.
+fn quoted(s: &str, escape: impl Fn(char) -> Option<String>) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for ch in s.chars() {
@@ -16,8 +24,10 @@ pub fn toml_str(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
+            c => match escape(c) {
+                Some(e) => out.push_str(&e),
+                None => out.push(c),
+            },
         }
     }
     out.push('"');
@@ -40,22 +50,11 @@ pub fn toml_key(s: &str) -> String {
 /// PyYAML) never turn `yes`, `0755`, `1.10`, `2024-01-01` or `null` into a bool, number, date or
 /// null. `"` and `\` are escaped, and so is every character YAML does not allow printed raw.
 pub fn yaml_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if yaml_printable(c) => out.push(c),
-            c if (c as u32) <= 0xFFFF => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push_str(&format!("\\U{:08X}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
+    quoted(s, |c| match c {
+        c if yaml_printable(c) => None,
+        c if (c as u32) <= 0xFFFF => Some(format!("\\u{:04X}", c as u32)),
+        c => Some(format!("\\U{:08X}", c as u32)),
+    })
 }
 
 /// YAML's printable set (c-printable), minus the byte-order mark.
