@@ -123,7 +123,7 @@ fn entries(plan: &ImagePlan, flags: &Config) -> Vec<Entry> {
         (
             format!("Stop signal: {}.", plan.signal.why),
             "stop_signal",
-            toml_str(&plan.signal.stop_signal),
+            toml_str(plan.signal.stop_signal.as_str()),
             None,
         ),
     ]

@@ -91,10 +91,54 @@ pub struct AptPackage {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SignalPlan {
     /// STOPSIGNAL, fly kill_signal, systemd KillSignal.
-    pub stop_signal: String,
+    pub stop_signal: StopSignal,
     /// Run under tini as PID 1 (the app does not handle SIGTERM itself).
     pub init: bool,
     pub why: String,
+}
+
+/// The signals a container may be stopped with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    Sigterm,
+    Sigint,
+    Sigquit,
+    Sigusr1,
+    Sigusr2,
+}
+
+impl StopSignal {
+    /// Every signal, in the order errors list them.
+    pub const ALL: [StopSignal; 5] = [
+        StopSignal::Sigterm,
+        StopSignal::Sigint,
+        StopSignal::Sigquit,
+        StopSignal::Sigusr1,
+        StopSignal::Sigusr2,
+    ];
+
+    /// The name Dockerfiles, fly.toml and systemd use, e.g. `SIGTERM`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopSignal::Sigterm => "SIGTERM",
+            StopSignal::Sigint => "SIGINT",
+            StopSignal::Sigquit => "SIGQUIT",
+            StopSignal::Sigusr1 => "SIGUSR1",
+            StopSignal::Sigusr2 => "SIGUSR2",
+        }
+    }
+}
+
+impl Serialize for StopSignal {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for StopSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// The non-root user the process runs as.
@@ -1064,26 +1108,26 @@ fn version_lt(v: &str, (major, minor): (u32, u32)) -> bool {
 
 fn signal_plan(facts: &SourceFacts, config: &Config) -> Result<SignalPlan> {
     let (mut stop, mut init, mut why) = match (facts.signals.sigterm, facts.signals.sigint) {
-        (true, _) => ("SIGTERM", false, "the app handles SIGTERM itself; it runs as PID 1".to_string()),
+        (true, _) => (StopSignal::Sigterm, false, "the app handles SIGTERM itself; it runs as PID 1".to_string()),
         (false, true) => (
-            "SIGINT",
+            StopSignal::Sigint,
             true,
             "the app handles only Ctrl-C: stop with SIGINT, and tini as PID 1 so a platform's SIGTERM still ends it at once".to_string(),
         ),
         (false, false) => (
-            "SIGTERM",
+            StopSignal::Sigterm,
             true,
             "no signal handler found: tini as PID 1 forwards SIGTERM so the app stops at once instead of after the 10 s kill timeout".to_string(),
         ),
     };
     if let Some(s) = &config.stop_signal {
-        if !["SIGTERM", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2"].contains(&s.as_str()) {
+        let Some(chosen) = StopSignal::ALL.into_iter().find(|k| k.as_str() == s) else {
             bail!(
                 "{} is not supported; use SIGTERM, SIGINT, SIGQUIT, SIGUSR1 or SIGUSR2",
                 config.setting("stop_signal", s)
             );
-        }
-        stop = s.as_str();
+        };
+        stop = chosen;
         why = config.source("stop_signal");
     }
     if let Some(i) = config.init {
@@ -1091,7 +1135,7 @@ fn signal_plan(facts: &SourceFacts, config: &Config) -> Result<SignalPlan> {
         why = format!("{why}; init set in {}", config.source("init"));
     }
     Ok(SignalPlan {
-        stop_signal: stop.into(),
+        stop_signal: stop,
         init,
         why,
     })

@@ -490,7 +490,8 @@ fn ports_and_health_paths_agree_across_the_image_and_every_platform() {
             v.name
         );
         assert_eq!(
-            fly["kill_signal"], v.plan.image.signal.stop_signal,
+            fly["kill_signal"],
+            v.plan.image.signal.stop_signal.as_str(),
             "{} kill_signal",
             v.name
         );
