@@ -4,8 +4,9 @@
 //! generated file: it is refused, or it lands only where it belongs.
 //!
 //! Deterministic (fixed seed) and bounded by a case count, `FUZZ_CASES` (default 256 per target),
-//! so CI spends a fixed time. Inputs are the fixtures' files and the seeds in `tests/fuzz-corpus/`, mutated with hostile
-//! fragments (newlines, quotes, shell and template syntax, control and non-ASCII characters).
+//! so CI spends a fixed time. Inputs are the fixtures' files and the seeds in
+//! `tests/fuzz-corpus/`, mutated with hostile fragments (newlines, quotes, shell and template
+//! syntax, control and non-ASCII characters).
 
 use crate::harness::{copy_tree, fixture_path};
 use imggen::config::Config;
