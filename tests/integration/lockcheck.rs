@@ -134,3 +134,42 @@ fn compile_error_feature_gate_needs_one_of_its_features() {
     assert!(!t.path().join("Dockerfile").exists(), "nothing is written");
     t.args(&["generate", "--features", "sqlite"]).run().code(0);
 }
+
+/// The api image of `lock-closure` is built on the real engine: it holds none of the libraries
+/// of the native crates only `worker` and the `db` feature use.
+#[test]
+fn image_of_a_binary_holds_no_library_of_another_binarys_native_crates() {
+    use crate::docker::{docker, docker_ok};
+    let t = Test::fixture("lock-closure").args(&["generate"]);
+    t.run().code(0);
+    let tag = "imggen-test/lockcheck-closure-api:evidence";
+    let out = docker()
+        .env("DOCKER_BUILDKIT", "1")
+        .args(["build", "--network", "host", "-t", tag, "."])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = docker_ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "/bin/sh",
+        tag,
+        "-c",
+        "ls /usr/lib/x86_64-linux-gnu /lib/x86_64-linux-gnu && echo ==ldd== && ldd /usr/local/bin/api",
+    ]);
+    assert!(
+        listing.contains("libc.so.6"),
+        "the probe lists libraries: {listing}"
+    );
+    for lib in ["libpq.so", "libsqlite3.so"] {
+        assert!(!listing.contains(lib), "{lib} in the api image: {listing}");
+    }
+    let linked = listing.split("==ldd==").nth(1).unwrap_or_default();
+    assert!(!linked.contains("libssl"), "api links no libssl: {listing}");
+}
