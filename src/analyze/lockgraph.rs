@@ -69,7 +69,8 @@ pub struct FeatureGate {
     pub any_of: Vec<String>,
 }
 
-/// Reads the lock graph and the local manifests of `packages` (root-relative dirs).
+/// Reads the lock graph, and the manifests of `members` ((name, root-relative dir)) and of the
+/// path dependencies they reach.
 pub fn read(root: &Path, lock_text: &str, members: &[(String, String)]) -> Result<LockGraph> {
     let mut graph = LockGraph::default();
     if let Ok(table) = toml::from_str::<toml::Table>(lock_text) {
@@ -776,5 +777,35 @@ mod tests {
         g.entries.remove(1);
         let e = check_stale(&g).unwrap_err().to_string();
         assert!(e.contains("no entry for package lib"), "{e}");
+    }
+
+    #[test]
+    fn feature_gates_are_found_in_both_forms_and_mixed_cfgs_are_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("src/db")).unwrap();
+        std::fs::write(
+            dir.path().join("src/lib.rs"),
+            "//! x\n#[cfg(not(feature = \"tls\"))]\ncompile_error!(\"tls\");\n#[cfg(not(any(feature = \"a\", target_os = \"linux\")))]\ncompile_error!(\"mixed\");\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("src/db/mod.rs"),
+            "#[cfg(not(any(feature = \"pg\", feature = \"lite\")))]\n\n::core::compile_error!(\"db\");\n",
+        )
+        .unwrap();
+        let gates = scan_gates(dir.path(), dir.path());
+        assert_eq!(
+            gates,
+            vec![
+                FeatureGate {
+                    at: "src/db/mod.rs:1".into(),
+                    any_of: vec!["pg".into(), "lite".into()],
+                },
+                FeatureGate {
+                    at: "src/lib.rs:2".into(),
+                    any_of: vec!["tls".into()],
+                },
+            ]
+        );
     }
 }
