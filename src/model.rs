@@ -25,6 +25,9 @@ pub struct ProjectModel {
     pub default_members: Vec<String>,
     /// `Cargo.lock`, when the project has one.
     pub lockfile: Option<Lockfile>,
+    /// The full lock graph and the local manifests' features (absent without Cargo.lock).
+    #[serde(skip)]
+    pub lock_graph: Option<crate::analyze::lockgraph::LockGraph>,
     /// `rust-toolchain.toml` / `rust-toolchain` channel, when present.
     pub toolchain_channel: Option<String>,
     /// Project-level files and directories that change how the image is built.

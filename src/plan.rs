@@ -343,6 +343,14 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
         }
     }
     let no_default_features = config.no_default_features.unwrap_or(false);
+    let closure = lock_checks(
+        model,
+        pkg,
+        &features,
+        no_default_features,
+        &rust_version,
+        &mut warnings,
+    )?;
     let locked = model.lockfile.is_some();
     if !locked {
         warnings.push("no Cargo.lock: every build resolves dependencies anew; run `cargo generate-lockfile` and commit it".into());
@@ -444,7 +452,14 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
     );
 
     // Native packages.
-    let lock_has = |name: &str| model.lockfile.as_ref().is_some_and(|l| l.has(name));
+    let lock_has = |name: &str| match (&closure, &model.lock_graph) {
+        (Some(c), Some(g)) => c.has(g, name),
+        _ => model.lockfile.as_ref().is_some_and(|l| l.has(name)),
+    };
+    let chain = |name: &str| match (&closure, &model.lock_graph) {
+        (Some(c), Some(g)) => c.chain(g, name),
+        _ => name.to_string(),
+    };
     let lock_dep = |a: &str, b: &str| model.lockfile.as_ref().is_some_and(|l| l.depends_on(a, b));
     let mut build_packages: Vec<AptPackage> = Vec::new();
     let mut runtime_packages: Vec<AptPackage> = Vec::new();
@@ -483,12 +498,13 @@ pub fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
                 );
             }
         }
+        let why = chain(rule.krate);
         for p in rule.build {
-            add(&mut build_packages, p, rule.krate);
+            add(&mut build_packages, p, &why);
         }
         for p in rule.runtime {
             if !base.provides.iter().any(|b| b == p) {
-                add(&mut runtime_packages, p, rule.krate);
+                add(&mut runtime_packages, p, &why);
             }
         }
     }
@@ -904,6 +920,30 @@ fn is_version(s: &str) -> bool {
         && parts
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The lockfile checks of the chosen package: a stale lock and `compile_error!` feature gates
+/// fail, known breakages of locked versions warn. Returns what the build compiles.
+fn lock_checks(
+    model: &ProjectModel,
+    pkg: &Package,
+    features: &[String],
+    no_default_features: bool,
+    rust_version: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Option<crate::analyze::lockgraph::Closure>> {
+    use crate::analyze::lockgraph;
+    let Some(graph) = &model.lock_graph else {
+        return Ok(None);
+    };
+    lockgraph::check_stale(graph)?;
+    let closure = lockgraph::closure(graph, &pkg.name, features, no_default_features);
+    lockgraph::check_gates(graph, &closure, &pkg.name)?;
+    warnings.extend(lockgraph::breakage_warnings(
+        &closure.locked(graph),
+        rust_version,
+    ));
+    Ok(Some(closure))
 }
 
 fn version_lt(v: &str, (major, minor): (u32, u32)) -> bool {
