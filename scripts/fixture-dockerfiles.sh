@@ -5,7 +5,7 @@
 set -euo pipefail
 out=${1:?usage: fixture-dockerfiles.sh OUT_DIR}
 imggen=${IMGGEN:-target/debug/imggen}
-error_fixtures=" ambiguous lib-only malformed "
+error_fixtures=" ambiguous feature-gate lib-only malformed stale-lock "
 rm -rf "$out"
 for dir in tests/fixtures/*/; do
   name=$(basename "$dir")

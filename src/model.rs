@@ -25,6 +25,9 @@ pub struct ProjectModel {
     pub default_members: Vec<String>,
     /// `Cargo.lock`, when the project has one.
     pub lockfile: Option<Lockfile>,
+    /// The full lock graph and the local manifests' features (absent without Cargo.lock).
+    #[serde(skip)]
+    pub lock_graph: Option<LockGraph>,
     /// `rust-toolchain.toml` / `rust-toolchain` channel, when present.
     pub toolchain_channel: Option<String>,
     /// Project-level files and directories that change how the image is built.
@@ -213,3 +216,61 @@ pub const HEALTH_PATHS: &[&str] = &[
     "/ping",
     "/up",
 ];
+
+/// Every locked package and every local manifest.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LockGraph {
+    /// `[[package]]` entries of Cargo.lock, in file order.
+    pub entries: Vec<LockEntry>,
+    /// Local packages (workspace members and path dependencies), by package name.
+    pub locals: BTreeMap<String, LocalManifest>,
+}
+
+/// One `[[package]]` entry of Cargo.lock.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LockEntry {
+    pub name: String,
+    pub version: String,
+    /// None for local packages.
+    pub source: Option<String>,
+    /// Raw `dependencies` strings: `name`, `name version` or `name version (source)`.
+    pub deps: Vec<String>,
+}
+
+/// What a local manifest says about its dependencies and features.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LocalManifest {
+    pub name: String,
+    /// `package.version` (inherited versions resolved), "0.0.0" when absent as cargo does.
+    pub version: String,
+    /// Manifest path relative to the project root, for messages.
+    pub manifest: String,
+    /// A workspace member (its dev-dependencies are locked too).
+    pub member: bool,
+    pub features: BTreeMap<String, Vec<String>>,
+    pub deps: Vec<ManifestDep>,
+    /// `compile_error!` gates found in its sources.
+    pub gates: Vec<FeatureGate>,
+}
+
+/// One dependency entry of a local manifest.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ManifestDep {
+    /// The key in the manifest (the name features use).
+    pub key: String,
+    /// The real package name (`package = ...` or the key).
+    pub package: String,
+    pub dev: bool,
+    pub optional: bool,
+    pub default_features: bool,
+    pub features: Vec<String>,
+}
+
+/// `#[cfg(not(any(feature = "a", ...)))] compile_error!(...)` in a source file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FeatureGate {
+    /// `file:line`, relative to the project root.
+    pub at: String,
+    /// One of these features must be enabled.
+    pub any_of: Vec<String>,
+}

@@ -4,6 +4,7 @@
 //! stop signal, user) is decided once in `ImagePlan`; templates only print it.
 
 use crate::config::{Config, Libc, Platform};
+use crate::lockcheck::Closure;
 use crate::model::{BinTarget, Package, PortKind, ProjectModel, SourceFacts};
 use crate::profiles::{self, BaseProfile, UserMethod};
 use anyhow::{bail, Result};
@@ -329,12 +330,17 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     let facts = merged_facts(model, pkg, bin);
     let (libc, base) = notes.take(base(config)?);
     let (rust_version, builder_image) = notes.take(toolchain(model, pkg, config, &base));
-    let cargo = notes.take(cargo(model, pkg, bin, config, libc)?);
+    let (cargo, closure) = notes.take(cargo(model, pkg, bin, config, (libc, &rust_version))?);
     let (port, server) = notes.take(port(model, &facts, config));
     let health_path = notes.take(health_route(&facts, config, server));
     let signal = notes.take(stop(&facts, config)?);
-    let (build_packages, runtime_packages) =
-        notes.take(packages(model, config, libc, &base, signal.init)?);
+    let (build_packages, runtime_packages) = notes.take(packages(
+        model,
+        config,
+        (libc, &base),
+        closure.as_ref(),
+        signal.init,
+    )?);
     let (runtime_dirs, build_inputs) = notes.take(files(model, pkg, &facts, config));
     let user = UserPlan {
         name: APP_USER.into(),
@@ -465,14 +471,15 @@ fn toolchain(
     notes.with((rust_version, builder_image))
 }
 
-/// The cargo invocation shared by `cargo chef cook` and `cargo build`.
+/// The cargo invocation shared by `cargo chef cook` and `cargo build`, after the lockfile
+/// checks of what it compiles (which it also returns, when there is a lockfile).
 fn cargo(
     model: &ProjectModel,
     pkg: &Package,
     bin: &BinTarget,
     config: &Config,
-    libc: Libc,
-) -> Result<Planned<CargoPlan>> {
+    (libc, rust_version): (Libc, &str),
+) -> Result<Planned<(CargoPlan, Option<Closure>)>> {
     let mut notes = Notes::default();
     let profile = config.profile.clone().unwrap_or_else(|| "release".into());
     let profile_dir = match profile.as_str() {
@@ -482,6 +489,14 @@ fn cargo(
     };
     let features = features(model, pkg, bin, config)?;
     let no_default_features = config.no_default_features.unwrap_or(false);
+    let closure = lock_checks(
+        model,
+        pkg,
+        &features,
+        no_default_features,
+        rust_version,
+        &mut notes.warnings,
+    )?;
     let locked = model.lockfile.is_some();
     if !locked {
         notes.warn("no Cargo.lock: every build resolves dependencies anew; run `cargo generate-lockfile` and commit it");
@@ -508,7 +523,7 @@ fn cargo(
         Some(t) => format!("target/{t}/{profile_dir}/{}", bin.name),
         None => format!("target/{profile_dir}/{}", bin.name),
     };
-    Ok(notes.with(CargoPlan {
+    let cargo = CargoPlan {
         profile,
         profile_dir,
         features,
@@ -517,7 +532,8 @@ fn cargo(
         target,
         common_args: common.join(" "),
         binary_path,
-    }))
+    };
+    Ok(notes.with((cargo, closure)))
 }
 
 /// The configured features plus the binary's required ones, each defined by the package (or,
@@ -654,14 +670,23 @@ fn add_package(list: &mut Vec<AptPackage>, name: &str, why: &str) {
     }
 }
 
-/// The Debian packages the native crates of the lockfile need (`data/native.toml`):
-/// (builder, runtime); a crate a static musl binary cannot link is an error.
+/// The Debian packages the native crates the binary compiles need (`data/native.toml`), each
+/// with the chain of dependencies that pulls it in: (builder, runtime); a crate a static musl
+/// binary cannot link is an error.
 fn native_packages(
     model: &ProjectModel,
     libc: Libc,
     base: &BaseProfile,
+    closure: Option<&Closure>,
 ) -> Result<(Vec<AptPackage>, Vec<AptPackage>)> {
-    let lock_has = |name: &str| model.lockfile.as_ref().is_some_and(|l| l.has(name));
+    let lock_has = |name: &str| match (closure, &model.lock_graph) {
+        (Some(c), Some(g)) => c.has(g, name),
+        _ => model.lockfile.as_ref().is_some_and(|l| l.has(name)),
+    };
+    let chain = |name: &str| match (closure, &model.lock_graph) {
+        (Some(c), Some(g)) => c.chain(g, name),
+        _ => name.to_string(),
+    };
     let lock_dep = |a: &str, b: &str| model.lockfile.as_ref().is_some_and(|l| l.depends_on(a, b));
     let (mut build, mut runtime) = (Vec::new(), Vec::new());
     for rule in native_rules() {
@@ -685,11 +710,12 @@ fn native_packages(
                 rule.runtime.first().map_or("a system library", String::as_str)
             );
         }
+        let why = chain(&rule.name);
         for p in &rule.build {
-            add_package(&mut build, p, &rule.name);
+            add_package(&mut build, p, &why);
         }
         for p in rule.runtime.iter().filter(|p| !base.provides.contains(p)) {
-            add_package(&mut runtime, p, &rule.name);
+            add_package(&mut runtime, p, &why);
         }
     }
     Ok((build, runtime))
@@ -700,11 +726,11 @@ fn native_packages(
 fn packages(
     model: &ProjectModel,
     config: &Config,
-    libc: Libc,
-    base: &BaseProfile,
+    (libc, base): (Libc, &BaseProfile),
+    closure: Option<&Closure>,
     init: bool,
 ) -> Result<Planned<(Vec<AptPackage>, Vec<AptPackage>)>> {
-    let (mut build, mut runtime) = native_packages(model, libc, base)?;
+    let (mut build, mut runtime) = native_packages(model, libc, base, closure)?;
     for tool in &model.files.linkers {
         add_package(&mut build, tool, "the linker .cargo/config.toml names");
     }
@@ -1098,6 +1124,30 @@ fn is_version(s: &str) -> bool {
         && parts
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The lockfile checks of the chosen package: a stale lock and `compile_error!` feature gates
+/// fail, known breakages of locked versions warn. Returns what the build compiles.
+fn lock_checks(
+    model: &ProjectModel,
+    pkg: &Package,
+    features: &[String],
+    no_default_features: bool,
+    rust_version: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Closure>> {
+    use crate::lockcheck;
+    let Some(graph) = &model.lock_graph else {
+        return Ok(None);
+    };
+    lockcheck::check_stale(graph)?;
+    let closure = lockcheck::closure(graph, &pkg.name, features, no_default_features);
+    lockcheck::check_gates(graph, &closure, &pkg.name)?;
+    warnings.extend(lockcheck::breakage_warnings(
+        &closure.locked(graph),
+        rust_version,
+    ));
+    Ok(Some(closure))
 }
 
 fn version_lt(v: &str, (major, minor): (u32, u32)) -> bool {

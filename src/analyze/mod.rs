@@ -4,6 +4,7 @@
 //! resolution), so it works without a Rust toolchain, without network, and stays well under
 //! 100 ms for a 100-member workspace (see `benches/analyze.rs`).
 
+pub mod lockgraph;
 mod manifest;
 mod source;
 
@@ -88,6 +89,17 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
     }
     let workspace = packages.len() > 1 || packages.iter().all(|p| !p.dir.is_empty());
     let lockfile = read_lockfile(root)?;
+    let lock_graph = match &lockfile {
+        Some(_) => {
+            let text = std::fs::read_to_string(root.join("Cargo.lock")).unwrap_or_default();
+            let members: Vec<(String, String)> = packages
+                .iter()
+                .map(|p| (p.name.clone(), p.dir.clone()))
+                .collect();
+            Some(lockgraph::read(root, &text, &members)?)
+        }
+        None => None,
+    };
     let toolchain_channel = read_toolchain(root)?;
     let top_dirs = top_dirs(root);
     let sqlx_offline_data = root.join(".sqlx").is_dir()
@@ -107,6 +119,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
         invoked: None,
         default_members: manifest::default_members(root)?,
         lockfile,
+        lock_graph,
         toolchain_channel,
         files: ProjectFiles {
             sqlx_offline_data,

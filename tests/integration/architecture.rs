@@ -41,7 +41,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("init", &["plan", "deploy", "config", "profiles"]),
     ("analyze", &["model", "config", "validate", "paths"]),
     ("model", &[]),
-    ("plan", &["model", "config", "validate", "profiles"]),
+    (
+        "plan",
+        &["model", "config", "validate", "profiles", "lockcheck"],
+    ),
+    ("lockcheck", &["model"]),
     (
         "deploy",
         &["plan", "model", "template", "config", "validate"],

@@ -4,8 +4,9 @@
 //! generated file: it is refused, or it lands only where it belongs.
 //!
 //! Deterministic (fixed seed) and bounded by a case count, `FUZZ_CASES` (default 256 per target),
-//! so CI spends a fixed time. Inputs are the seeds in `tests/fuzz-corpus/` mutated with hostile
-//! fragments (newlines, quotes, shell and template syntax, control and non-ASCII characters).
+//! so CI spends a fixed time. Inputs are the fixtures' files and the seeds in
+//! `tests/fuzz-corpus/`, mutated with hostile fragments (newlines, quotes, shell and template
+//! syntax, control and non-ASCII characters).
 
 use crate::harness::{copy_tree, fixture_path};
 use imggen::config::Config;
@@ -35,17 +36,33 @@ fn runner() -> TestRunner {
     TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
 }
 
-/// The seed files of one corpus folder, sorted by name.
+/// The seeds of one kind: the hand-written files in `tests/fuzz-corpus/<kind>/` and every
+/// fixture's file of that kind (manifests, imggen.toml, Rust sources), sorted by path.
 fn corpus(kind: &str) -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fuzz-corpus")
-        .join(kind);
-    let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<std::path::PathBuf> =
+        walkdir::WalkDir::new(root.join("tests/fuzz-corpus").join(kind))
+            .into_iter()
+            .chain(walkdir::WalkDir::new(root.join("tests/fixtures")))
+            .filter_map(Result::ok)
+            .map(walkdir::DirEntry::into_path)
+            .filter(|p| p.is_file())
+            .filter(|p| {
+                let name = p.file_name().unwrap_or_default().to_string_lossy();
+                let in_corpus = p.starts_with(root.join("tests/fuzz-corpus"));
+                let in_target = p.components().any(|c| c.as_os_str() == "target");
+                in_corpus
+                    || !in_target
+                        && match kind {
+                            "cargo-toml" => name == "Cargo.toml",
+                            "imggen-toml" => name == "imggen.toml",
+                            "rust" => name.ends_with(".rs"),
+                            _ => false,
+                        }
+            })
+            .collect();
     names.sort();
-    assert!(!names.is_empty(), "{} has no seeds", dir.display());
+    assert!(!names.is_empty(), "no {kind} seeds");
     names
         .iter()
         .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())

@@ -16,9 +16,11 @@ pub fn fixture_path(name: &str) -> PathBuf {
 pub const PLANNABLE: &[&str] = &[
     "axum-single",
     "ctrl-c",
+    "lock-closure",
     "multi-bin",
     "musl-static",
     "native-deps",
+    "old-time",
     "spa",
     "toolchain",
     "workspace",

@@ -13,6 +13,7 @@ mod engine_access;
 mod fixture_images;
 mod fuzz;
 mod harness;
+mod lockcheck;
 mod platforms;
 mod safety;
 mod secrets;

@@ -42,6 +42,11 @@ fn variants() -> Vec<(String, &'static str, &'static str)> {
         "axum-single",
         "libc = \"musl\"\n",
     ));
+    v.push((
+        "lock-closure-postgres".into(),
+        "lock-closure",
+        "features = [\"postgres\"]\n",
+    ));
     v.push(("multi-bin-admin".into(), "multi-bin", "bin = \"admin\"\n"));
     v.push((
         "multi-bin-migrate".into(),
