@@ -51,8 +51,7 @@ pub fn invoked_package(path: &Path, root: &Path) -> Option<String> {
         .ancestors()
         .take_while(|d| *d != root)
         .find(|d| d.join("Cargo.toml").is_file())?;
-    let rel = package.strip_prefix(&root).ok()?;
-    Some(rel.to_string_lossy().replace('\\', "/"))
+    crate::paths::relative(&root, package)
 }
 
 /// Reads a text file imggen needs: `None` when it does not exist, an error naming the file when
