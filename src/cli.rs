@@ -10,6 +10,7 @@ use crate::output::{self, WriteStatus};
 use crate::pipeline::{self, project_root};
 use crate::template::GeneratedFile;
 use anyhow::{bail, Result};
+use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -68,14 +69,26 @@ pub struct ProjectArgs {
     /// Use BuildKit cache mounts for the cargo registry and target/.
     #[arg(long)]
     pub cache_mounts: bool,
-    /// Platform to write deploy files for (repeatable): fly, cloud-run, render, vm.
-    #[arg(long = "platform", value_parser = ["fly", "cloud-run", "render", "vm"])]
+    #[arg(
+        long = "platform",
+        help = platform_help(),
+        value_parser = PossibleValuesParser::new(Platform::ALL.map(Platform::name)),
+    )]
     pub platforms: Vec<String>,
+}
+
+/// `--platform`'s help, naming every deploy target.
+fn platform_help() -> String {
+    let names: Vec<&str> = Platform::ALL.iter().map(|p| p.name()).collect();
+    format!(
+        "Platform to write deploy files for (repeatable): {}",
+        names.join(", ")
+    )
 }
 
 /// `--base`'s help, naming every profile of images/.
 fn base_help() -> String {
-    format!("Runtime base profile: {}.", crate::profiles::names())
+    format!("Runtime base profile: {}", crate::profiles::names())
 }
 
 impl ProjectArgs {
