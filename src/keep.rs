@@ -113,18 +113,37 @@ fn literal_dir(pattern: &str) -> String {
     }
 }
 
+/// A path the pattern matches, wildcards filled in; none for character classes and escapes.
+fn instance(pattern: &str) -> Option<String> {
+    (!pattern.contains(['[', '\\'])).then(|| {
+        pattern
+            .replace("**/", "")
+            .replace("**", "x")
+            .replace(['*', '?'], "x")
+    })
+}
+
+/// True when lines `a` and `b` (either may be a `!` exception) can match a common path, as far
+/// as filling in their wildcards shows; unreadable patterns count as overlapping.
+fn overlap(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim_start_matches('!'), b.trim_start_matches('!'));
+    let (Ok(ma), Ok(mb)) = (
+        DockerIgnore::from_patterns([a]),
+        DockerIgnore::from_patterns([b]),
+    ) else {
+        return true;
+    };
+    match (instance(a), instance(b)) {
+        (Some(ia), Some(ib)) => mb.is_excluded(&ia) || ma.is_excluded(&ib),
+        _ => true,
+    }
+}
+
 /// True when the exception `pattern` (without its `!`) names a credential file itself: a path
 /// it matches directly (not only through a parent directory) is one imggen keeps out.
 fn reincludes_secret(pattern: &str, matcher: &DockerIgnore) -> bool {
     let mut candidates = secret_samples(&literal_dir(pattern));
-    if !pattern.contains(['[', '\\']) {
-        candidates.push(
-            pattern
-                .replace("**/", "")
-                .replace("**", "x")
-                .replace(['*', '?'], "x"),
-        );
-    }
+    candidates.extend(instance(pattern));
     candidates.iter().any(|c| {
         let parent = c.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
         crate::secrets::is_secret(c)
@@ -170,11 +189,13 @@ pub fn filter(rules: &[String], ours: &[String], model: &ProjectModel, plan: &Im
         kept.push(rule.clone());
     }
     // A line that restates one of imggen's changes nothing unless a kept line of the other kind
-    // comes before it.
+    // that can match the same paths comes before it.
     let mut lines: Vec<String> = Vec::new();
     for rule in kept {
         let exception = rule.starts_with('!');
-        let flipped = lines.iter().any(|l| l.starts_with('!') != exception);
+        let flipped = lines
+            .iter()
+            .any(|l| l.starts_with('!') != exception && overlap(l, &rule));
         if !flipped && ours.contains(&rule) {
             continue;
         }
@@ -220,5 +241,13 @@ mod tests {
             user_rules("# mine\n/docs\n\n!docs/a\n"),
             vec!["docs", "!docs/a"]
         );
+    }
+
+    #[test]
+    fn overlap_follows_the_filled_in_paths() {
+        assert!(!overlap("!README.md", "target"));
+        assert!(overlap("!target/keep", "target"));
+        assert!(overlap("!docs/x.md", "*.md") || overlap("!docs/x.md", "**/*.md"));
+        assert!(overlap("![ab]", "target"));
     }
 }
