@@ -12,11 +12,41 @@ pub struct ExistingDockerfile {
     pub file: String,
     /// Ports of `EXPOSE` lines (protocol dropped, ARG/ENV substituted), with their line.
     pub ports: Vec<Located<u16>>,
-    /// `ENV` variables in order, substituted, with their line.
+    /// `ENV` variables in order, substituted, with their line; the value of one that looks like
+    /// a credential is [`HIDDEN`], so imggen never prints it.
     pub env: Vec<Located<(String, String)>>,
     pub entrypoint: Option<Located<RunCommand>>,
     pub cmd: Option<Located<RunCommand>>,
     pub user: Option<Located<String>>,
+}
+
+/// What `plan` shows instead of an `ENV` value that looks like a credential.
+pub const HIDDEN: &str = "<hidden>";
+
+/// True for an `ENV` name or value that looks like a credential: a name with KEY, SECRET,
+/// TOKEN, PASS, CREDENTIAL, AUTH or PRIVATE in it, or a URL with a password.
+fn looks_secret(name: &str, value: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    let url_password = value
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .is_some_and(|authority| {
+            authority
+                .rsplit_once('@')
+                .is_some_and(|(user, _)| user.contains(':'))
+        });
+    url_password
+        || [
+            "KEY",
+            "SECRET",
+            "TOKEN",
+            "PASS",
+            "CREDENTIAL",
+            "AUTH",
+            "PRIVATE",
+        ]
+        .iter()
+        .any(|w| upper.contains(w))
 }
 
 /// A value and the 1-based line of the instruction it comes from.
@@ -87,7 +117,13 @@ impl ExistingDockerfile {
             out.push(format!("exposes port {} ({f}:{})", p.value, p.line));
         }
         for e in &self.env {
-            out.push(format!("sets {}={} ({f}:{})", e.value.0, e.value.1, e.line));
+            let mut line = format!("sets {}={} ({f}:{})", e.value.0, e.value.1, e.line);
+            if e.value.1 == HIDDEN {
+                line.push_str(
+                    "; a credential in ENV is readable in the image: pass it at run time instead",
+                );
+            }
+            out.push(line);
         }
         if let Some(u) = &self.user {
             out.push(format!("runs as user {} ({f}:{})", u.value, u.line));
@@ -174,6 +210,11 @@ pub fn parse(file: &str, text: &str) -> ExistingDockerfile {
             "ENV" => {
                 for (k, v) in env_pairs(rest, vars) {
                     vars.insert(k.clone(), v.clone());
+                    let v = if looks_secret(&k, &v) {
+                        HIDDEN.to_string()
+                    } else {
+                        v
+                    };
                     facts.env.retain(|e| e.value.0 != k);
                     facts.env.push(Located {
                         value: (k, v),
@@ -531,6 +572,23 @@ mod tests {
             d.cmd.as_ref().unwrap().value,
             RunCommand::Shell(_)
         ));
+    }
+
+    #[test]
+    fn credential_values_are_never_kept() {
+        let d = parse(
+            "Dockerfile",
+            "FROM x\nENV API_KEY=abc123 DATABASE_URL=postgres://u:pw@db/x LOG=info\nENV DB_PASSWORD s3cret\n",
+        );
+        let text = format!("{:?} {}", d, d.findings().join("\n"));
+        for secret in ["abc123", "pw@db", "s3cret"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("sets LOG=info"), "{text}");
+        assert!(
+            text.contains("sets API_KEY=<hidden> (Dockerfile:2); a credential in ENV"),
+            "{text}"
+        );
     }
 
     #[test]
