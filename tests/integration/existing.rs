@@ -168,3 +168,56 @@ fn the_sources_port_beats_a_hand_written_expose() {
         run.stdout
     );
 }
+
+/// The engine itself applies the merged `.dockerignore`: BuildKit copies the project
+/// (`FROM scratch`, `COPY . /`, local output) and the kept rules, the secret rules after the
+/// kept exceptions and the build inputs all hold.
+#[test]
+fn the_engine_applies_the_kept_rules_and_still_keeps_secrets_out() {
+    // `!src/keys` re-includes a directory that holds a key: the secret rules after it win.
+    let rules = format!("{USER_DOCKERIGNORE}**/keys\n!src/keys\n");
+    let t = Test::fixture("axum-single")
+        .write(".dockerignore", &rules)
+        .write("src/keys/README.txt", "how to make keys\n")
+        .write(".env.production", "SECRET=1\n")
+        .write("src/.env", "SECRET=1\n")
+        .write("src/keys/server.pem", "key\n")
+        .write(".env.example", "SECRET=\n")
+        .write("docs/guide.txt", "guide\n")
+        .write("CHANGES.md", "changes\n")
+        .args(&["init"]);
+    t.run().code(0);
+    let out = tempfile::tempdir().unwrap();
+    let dockerfile = out.path().join("Dockerfile.copy");
+    std::fs::write(&dockerfile, "FROM scratch\nCOPY . /\n").unwrap();
+    let dest = out.path().join("out");
+    let status = crate::docker::docker()
+        .env("DOCKER_BUILDKIT", "1")
+        .args(["build", "--quiet", "-f"])
+        .arg(&dockerfile)
+        .arg("-o")
+        .arg(format!("type=local,dest={}", dest.display()))
+        .arg(t.path())
+        .output()
+        .expect("docker runs");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    for (path, copied) in [
+        ("Cargo.toml", true),
+        ("Cargo.lock", true),
+        ("src/main.rs", true),
+        (".env.example", true),
+        (".env.production", false),
+        ("src/.env", false),
+        ("src/keys/server.pem", false),
+        ("src/keys/README.txt", true),
+        ("docs/guide.txt", false),
+        ("CHANGES.md", false),
+        ("README.md", false),
+    ] {
+        assert_eq!(dest.join(path).exists(), copied, "{path}");
+    }
+}
