@@ -161,11 +161,17 @@ pub fn filter(rules: &[String], ours: &[String], model: &ProjectModel, plan: &Im
     let mut kept: Vec<String> = Vec::new();
     let mut warnings = Vec::new();
     for rule in rules {
+        // A pattern that starts with `#` would read back as a comment: `\#` matches the same.
+        let rule = &match rule.strip_prefix('#') {
+            Some(rest) => format!("\\#{rest}"),
+            None => rule.clone(),
+        };
         let (exception, pattern) = match rule.strip_prefix('!') {
             Some(p) => (true, p),
             None => (false, rule.as_str()),
         };
-        let Ok(matcher) = DockerIgnore::from_patterns([pattern]) else {
+        let matcher = DockerIgnore::from_patterns([pattern]);
+        let (Ok(matcher), false) = (matcher, pattern.is_empty()) else {
             warnings.push(format!(
                 ".dockerignore: dropped `{rule}` from your rules: Docker rejects the pattern"
             ));
@@ -241,6 +247,25 @@ mod tests {
             user_rules("# mine\n/docs\n\n!docs/a\n"),
             vec!["docs", "!docs/a"]
         );
+    }
+
+    #[test]
+    fn invalid_and_comment_like_rules_stay_valid_and_stable() {
+        let plan_and_model = || {
+            let root =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/axum-single");
+            let model = crate::analyze::analyze(&root).unwrap();
+            let plan = crate::plan::plan(&model, &crate::config::Config::default()).unwrap();
+            (model, plan)
+        };
+        let (model, plan) = plan_and_model();
+        let rules = read_patterns("!\n  #notes\n[\n");
+        let kept = filter(&rules, &[], &model, &plan);
+        assert_eq!(kept.lines, vec!["\\#notes"]);
+        assert_eq!(kept.warnings.len(), 2, "{:?}", kept.warnings);
+        let again = filter(&read_patterns(&kept.lines.join("\n")), &[], &model, &plan);
+        assert_eq!(again.lines, kept.lines);
+        assert!(DockerIgnore::try_parse(&kept.lines.join("\n")).is_ok());
     }
 
     #[test]
