@@ -43,7 +43,8 @@ pub fn user_rules(text: &str) -> Vec<String> {
     if !crate::output::is_generated(text) {
         return read_patterns(text);
     }
-    let mut section = String::new();
+    // A leading empty line: Docker strips a byte-order mark from the first line of a file only.
+    let mut section = String::from("\n");
     let mut inside = false;
     for line in text.lines() {
         if line.starts_with(KEPT_HEADING) {
@@ -91,6 +92,30 @@ fn needed_paths(model: &ProjectModel, plan: &ImagePlan) -> Vec<String> {
         paths.push(format!("{d}/file"));
     }
     paths
+}
+
+/// The rule as a line that reads back to the same pattern: a leading `#` is escaped (it would
+/// be a comment) and a pattern that starts or ends with a space gets a `/` there (which Docker
+/// removes again), because line ends are trimmed.
+fn writable(rule: &str) -> String {
+    if let Some(rest) = rule.strip_prefix('#') {
+        return format!("\\#{rest}");
+    }
+    let (bang, pattern) = match rule.strip_prefix('!') {
+        Some(p) => ("!", p),
+        None => ("", rule),
+    };
+    let lead = if pattern.starts_with(char::is_whitespace) {
+        "/"
+    } else {
+        ""
+    };
+    let trail = if pattern.ends_with(char::is_whitespace) {
+        "/"
+    } else {
+        ""
+    };
+    format!("{bang}{lead}{pattern}{trail}")
 }
 
 /// Paths a credential rule matches: each rule with `*` filled in, and a file inside it.
@@ -161,11 +186,7 @@ pub fn filter(rules: &[String], ours: &[String], model: &ProjectModel, plan: &Im
     let mut kept: Vec<String> = Vec::new();
     let mut warnings = Vec::new();
     for rule in rules {
-        // A pattern that starts with `#` would read back as a comment: `\#` matches the same.
-        let rule = &match rule.strip_prefix('#') {
-            Some(rest) => format!("\\#{rest}"),
-            None => rule.clone(),
-        };
+        let rule = &writable(rule);
         let (exception, pattern) = match rule.strip_prefix('!') {
             Some(p) => (true, p),
             None => (false, rule.as_str()),

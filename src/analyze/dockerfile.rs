@@ -72,8 +72,8 @@ impl RunCommand {
             RunCommand::Exec(args) => args
                 .iter()
                 .map(|a| {
-                    if a.is_empty() || a.contains(char::is_whitespace) {
-                        format!("\"{a}\"")
+                    if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '"') {
+                        serde_json::to_string(a).unwrap_or_default()
                     } else {
                         a.clone()
                     }
@@ -109,8 +109,26 @@ impl ExistingDockerfile {
         }
     }
 
-    /// One line per finding for `imggen plan`, each ending with `(file:line)`.
+    /// One line per finding for `imggen plan`, each ending with `(file:line)`; control
+    /// characters are shown escaped, so a finding is always one line.
     pub fn findings(&self) -> Vec<String> {
+        self.raw_findings()
+            .into_iter()
+            .map(|f| {
+                f.chars()
+                    .flat_map(|c| {
+                        if c.is_control() {
+                            c.escape_default().collect::<Vec<_>>()
+                        } else {
+                            vec![c]
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn raw_findings(&self) -> Vec<String> {
         let f = &self.file;
         let mut out = Vec::new();
         for p in &self.ports {
