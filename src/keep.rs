@@ -215,13 +215,14 @@ pub fn filter(rules: &[String], ours: &[String], model: &ProjectModel, plan: &Im
         kept.retain(|k| k != rule);
         kept.push(rule.clone());
     }
-    // A line that restates one of imggen's changes nothing unless a kept line of the other kind
-    // that can match the same paths comes before it.
+    // A line that restates one of imggen's changes nothing unless a line of the other kind that
+    // can match the same paths (imggen's or an earlier kept one) comes between the two.
     let mut lines: Vec<String> = Vec::new();
     for rule in kept {
         let exception = rule.starts_with('!');
         let flipped = lines
             .iter()
+            .chain(ours)
             .any(|l| l.starts_with('!') != exception && overlap(l, &rule));
         if !flipped && ours.contains(&rule) {
             continue;
@@ -287,6 +288,21 @@ mod tests {
         let again = filter(&read_patterns(&kept.lines.join("\n")), &[], &model, &plan);
         assert_eq!(again.lines, kept.lines);
         assert!(DockerIgnore::try_parse(&kept.lines.join("\n")).is_ok());
+    }
+
+    #[test]
+    fn a_restated_rule_is_kept_when_one_of_imggens_exceptions_lies_between() {
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/axum-single");
+        let model = crate::analyze::analyze(&root).unwrap();
+        let plan = crate::plan::plan(&model, &crate::config::Config::default()).unwrap();
+        let ours = crate::secrets::dockerignore_lines();
+        let rules: Vec<String> = vec!["**/.env.*".into(), "**/.env".into()];
+        // `**/.env.*` re-excludes `.env.example` after imggen's `!**/.env.example`.
+        assert_eq!(
+            filter(&rules, &ours, &model, &plan).lines,
+            vec!["**/.env.*"]
+        );
     }
 
     #[test]
