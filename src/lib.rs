@@ -11,6 +11,7 @@ pub mod context;
 pub mod dockerignore;
 pub mod engine;
 pub mod init;
+pub mod keep;
 pub mod model;
 pub mod output;
 pub mod plan;

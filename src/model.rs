@@ -128,6 +128,8 @@ pub struct ProjectFiles {
     pub config_port: Option<PortEvidence>,
     /// Linker tools `.cargo/config.toml` names (`clang`, `lld`, `mold`), in that order.
     pub linkers: Vec<String>,
+    /// The final stage of a hand-written `Dockerfile` (one imggen did not generate), as evidence.
+    pub existing_dockerfile: Option<crate::analyze::dockerfile::ExistingDockerfile>,
 }
 
 /// Facts read from Rust sources by the source scan.
@@ -170,6 +172,8 @@ pub enum PortKind {
     Literal,
     /// A `port` key in a configuration file.
     ConfigFile,
+    /// `EXPOSE` in a hand-written Dockerfile: weaker than the sources, stronger than the default.
+    Dockerfile,
 }
 
 /// Signal handling found in the sources.

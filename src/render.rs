@@ -47,6 +47,11 @@ pub struct GeneratedFile {
 
 /// Renders every file the plan calls for: the Dockerfile, .dockerignore and platform files.
 pub fn render(plan: &ImagePlan) -> Result<Vec<GeneratedFile>> {
+    render_kept(plan, &crate::keep::Kept::default())
+}
+
+/// [`render`] with the user's kept `.dockerignore` rules (see [`crate::keep`]).
+pub fn render_kept(plan: &ImagePlan, kept: &crate::keep::Kept) -> Result<Vec<GeneratedFile>> {
     let mut files = vec![GeneratedFile {
         path: "Dockerfile".into(),
         contents: dockerfile(plan)?,
@@ -61,6 +66,10 @@ pub fn render(plan: &ImagePlan) -> Result<Vec<GeneratedFile>> {
     let mut ctx = base_context(plan);
     ctx.insert("deploy_files", &deploy_files);
     ctx.insert("secret_lines", &crate::secrets::dockerignore_lines());
+    ctx.insert("kept", &kept.lines);
+    ctx.insert("kept_heading", crate::keep::KEPT_HEADING);
+    ctx.insert("kept_exceptions", &kept.has_exceptions());
+    ctx.insert("secrets_again", crate::keep::SECRETS_AGAIN);
     files.push(GeneratedFile {
         path: ".dockerignore".into(),
         contents: render_template("dockerignore", &ctx)?,

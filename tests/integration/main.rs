@@ -6,6 +6,7 @@ mod docker;
 mod dockerignore_engine;
 mod engine;
 mod engine_access;
+mod existing;
 mod fixture_images;
 mod fuzz;
 mod harness;
