@@ -300,6 +300,10 @@ pub fn main() -> ExitCode {
                 .unwrap_or_else(|e| e.into_inner())
                 .take()
                 .unwrap_or_default();
+            if what.starts_with("failed printing to stdout") && what.contains("Broken pipe") {
+                // The reader went away (`imggen plan | head`): nothing is wrong, stop quietly.
+                return ExitCode::SUCCESS;
+            }
             eprintln!(
                 "error: internal error ({what}); no file was half-written, please report this bug with the command you ran"
             );
