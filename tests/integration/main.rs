@@ -10,6 +10,7 @@ mod fixture_images;
 mod fuzz;
 mod harness;
 mod platforms;
+mod promises;
 mod safety;
 mod secrets;
 mod snapshots;
