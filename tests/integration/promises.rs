@@ -297,6 +297,11 @@ fn signal_analysis_per_handler() {
             false,
         ),
         (
+            "fn h() { let s = signal_hook::iterator::Signals::new([SIGTERM]); }",
+            "SIGTERM",
+            false,
+        ),
+        (
             "fn h() { ctrlc::set_handler(|| ()).unwrap(); }",
             "SIGINT",
             true,
@@ -310,12 +315,19 @@ fn signal_analysis_per_handler() {
 }
 
 #[test]
-fn livez_is_a_health_route() {
-    let src = format!("{SERVER}fn r() {{ route(\"/livez\", get(ok)); }}\n");
-    assert_eq!(plan(project(&src, &[], ""), &[])["health_path"], "/livez");
+fn each_documented_health_route_is_found() {
+    assert_eq!(
+        plan(project(SERVER, &[], ""), &[])["health_path"],
+        Value::Null
+    );
+    for route in ["/healthz", "/health", "/health_check", "/livez"] {
+        let src = format!("{SERVER}fn r() {{ route(\"{route}\", get(ok)); }}\n");
+        assert_eq!(plan(project(&src, &[], ""), &[])["health_path"], route);
+    }
 }
 
-/// A server with a `PORT` lookup, a health route, a SIGTERM handler, a feature `extra`, two binaries (`app`, the
+/// A server with a `PORT` lookup, a health route, a SIGTERM handler, a feature `extra`, two
+/// binaries (`app`, the
 /// default run, and `other`) and a `data/` directory.
 fn service() -> Test {
     let main = "fn main() { let port = std::env::var(\"PORT\").unwrap_or(\"3000\".into()); \
@@ -715,7 +727,12 @@ fn a_binary_without_a_listener_is_no_server() {
         .write("imggen.toml", "version = 1\n")
         .args(&["generate"]);
     t.run().code(0);
-    assert!(t.read("Dockerfile").contains("EXPOSE 3000"));
+    let dockerfile = t.read("Dockerfile");
+    assert!(dockerfile.contains("EXPOSE 3000"), "{dockerfile}");
+    assert!(
+        !dockerfile.contains("ENV PORT"),
+        "the app does not read PORT:\n{dockerfile}"
+    );
 }
 
 #[test]
@@ -737,5 +754,26 @@ fn oci_labels_come_from_cargo_toml() {
         "org.opencontainers.image.source=\"https://example.com/app\"",
     ] {
         assert!(dockerfile.contains(label), "{label}:\n{dockerfile}");
+    }
+}
+
+#[test]
+fn image_name_and_tags_name_the_built_image() {
+    use crate::engine::{build, require_engine, unique, Untag};
+    require_engine();
+    let tag = unique("tags");
+    let name = "imggen-test/promises-tags";
+    let _untag = Untag(vec![format!("{name}:{tag}"), format!("{name}:{tag}-b")]);
+    let t = crate::engine::generated("axum-single").write(
+        "imggen.toml",
+        &format!("version = 1\n\n[image]\nname = \"{name}\"\ntags = [\"{tag}\", \"{tag}-b\"]\n"),
+    );
+    let (_, run) = build(t, &[]);
+    run.code(0)
+        .stdout_has(&format!("{name}:{tag}\n"))
+        .stdout_has(&format!("{name}:{tag}-b\n"));
+    assert!(!run.stdout.contains(":latest"), "{}", run.stdout);
+    for r in [format!("{name}:{tag}"), format!("{name}:{tag}-b")] {
+        crate::docker::docker_ok(&["image", "inspect", &r]);
     }
 }
