@@ -346,10 +346,18 @@ fn service() -> Test {
 /// The generated files of `generate` with `config` as imggen.toml and `flags`, concatenated
 /// with their names.
 fn generated(config: &str, flags: &[&str]) -> String {
-    let t = service().write(
+    generated_with_env(config, flags, None)
+}
+
+/// As [`generated`], with one `IMGGEN_*` variable set.
+fn generated_with_env(config: &str, flags: &[&str], env: Option<(&str, &str)>) -> String {
+    let mut t = service().write(
         "imggen.toml",
         &format!("version = 1\nplatforms = [\"fly\", \"cloud-run\", \"render\", \"vm\"]\n{config}"),
     );
+    if let Some((k, v)) = env {
+        t = t.env(k, v);
+    }
     let mut args = vec!["generate"];
     args.extend_from_slice(flags);
     let t = t.args(&args);
@@ -453,6 +461,58 @@ fn every_configuration_key_and_flag_changes_the_output_as_documented() {
         ("runtime_packages = [\"curl\"]\n", &[], &["curl"]),
         ("[env]\nGREETING = \"hi\"\n", &[], &["GREETING"]),
     ];
+    // The same settings as IMGGEN_* variables (the generated comments name the layer a value
+    // came from, so only the other lines are compared).
+    let env: &[(&str, &str, &str)] = &[
+        ("bin = \"other\"\n", "IMGGEN_BIN", "other"),
+        ("profile = \"dev\"\n", "IMGGEN_PROFILE", "dev"),
+        ("features = [\"extra\"]\n", "IMGGEN_FEATURES", "extra"),
+        (
+            "no_default_features = true\n",
+            "IMGGEN_NO_DEFAULT_FEATURES",
+            "true",
+        ),
+        ("libc = \"musl\"\n", "IMGGEN_LIBC", "musl"),
+        ("base = \"distroless-cc\"\n", "IMGGEN_BASE", "distroless-cc"),
+        ("rust_version = \"1.90\"\n", "IMGGEN_RUST_VERSION", "1.90"),
+        ("port = 4000\n", "IMGGEN_PORT", "4000"),
+        ("cache_mounts = true\n", "IMGGEN_CACHE_MOUNTS", "true"),
+        (
+            "builder_image = \"lukemathwalker/cargo-chef:0.1.73-rust-1.91.0-bookworm\"\n",
+            "IMGGEN_BUILDER_IMAGE",
+            "lukemathwalker/cargo-chef:0.1.73-rust-1.91.0-bookworm",
+        ),
+        ("health_path = \"/ready\"\n", "IMGGEN_HEALTH_PATH", "/ready"),
+        (
+            "stop_signal = \"SIGQUIT\"\n",
+            "IMGGEN_STOP_SIGNAL",
+            "SIGQUIT",
+        ),
+        ("init = true\n", "IMGGEN_INIT", "true"),
+    ];
+    let no_comments = |text: &str| -> String {
+        text.lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for (config, key, value) in env {
+        assert_eq!(
+            no_comments(&generated_with_env("", &[], Some((key, value)))),
+            no_comments(&generated(config, &[])),
+            "{key}={value} differs from {config:?}"
+        );
+    }
+    // imggen.toml names all four platforms; the variable overrides it.
+    let two = generated_with_env("", &[], Some(("IMGGEN_PLATFORMS", "fly,render")));
+    assert!(
+        two.contains("=== fly.toml") && two.contains("=== render.yaml"),
+        "{two}"
+    );
+    assert!(
+        !two.contains("=== deploy/cloud-run") && !two.contains("=== deploy/vm"),
+        "{two}"
+    );
     for (config, flags, gains) in cases {
         let by_config = generated(config, &[]);
         for text in *gains {
