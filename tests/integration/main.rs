@@ -12,6 +12,7 @@ mod fuzz;
 mod harness;
 mod lockcheck;
 mod platforms;
+mod promises;
 mod safety;
 mod secrets;
 mod snapshots;
