@@ -6,6 +6,7 @@
 //! `generate --check` is quiet when nothing changed.
 
 use crate::deploy::{self, Plan};
+use crate::keep::{Kept, KEPT_HEADING, SECRETS_AGAIN};
 use crate::plan::{AptPackage, ImagePlan};
 use crate::template::{self, GeneratedFile};
 use anyhow::Result;
@@ -13,6 +14,11 @@ use serde::Serialize;
 
 /// Every file the plan calls for: the Dockerfile, .dockerignore and the deploy files.
 pub fn files(plan: &Plan) -> Result<Vec<GeneratedFile>> {
+    files_kept(plan, &Kept::default())
+}
+
+/// [`files`] with the user's kept `.dockerignore` rules (see [`crate::keep`]).
+pub fn files_kept(plan: &Plan, kept: &Kept) -> Result<Vec<GeneratedFile>> {
     let mut files = vec![GeneratedFile {
         path: "Dockerfile".into(),
         contents: dockerfile(&plan.image)?,
@@ -27,6 +33,10 @@ pub fn files(plan: &Plan) -> Result<Vec<GeneratedFile>> {
     let v = DockerignoreValues {
         deploy_files: ignored,
         secret_lines: crate::secrets::dockerignore_lines(),
+        kept: kept.lines.clone(),
+        kept_heading: KEPT_HEADING,
+        kept_exceptions: kept.has_exceptions(),
+        secrets_again: SECRETS_AGAIN,
     };
     files.push(GeneratedFile {
         path: ".dockerignore".into(),
@@ -43,6 +53,12 @@ struct DockerignoreValues {
     deploy_files: Vec<String>,
     /// The secret rules (see `secrets`).
     secret_lines: Vec<String>,
+    /// The user's own rules, carried over (see `keep`).
+    kept: Vec<String>,
+    kept_heading: &'static str,
+    /// The kept rules re-include something, so the secret rules follow them again.
+    kept_exceptions: bool,
+    secrets_again: &'static str,
 }
 
 /// What `templates/Dockerfile.tera` prints besides the plan: lists joined and values quoted.

@@ -15,6 +15,7 @@ pub mod deploy;
 pub mod dockerignore;
 pub mod generate;
 pub mod init;
+pub mod keep;
 pub mod lockcheck;
 pub mod model;
 pub mod output;

@@ -128,6 +128,8 @@ pub struct ProjectFiles {
     pub config_port: Option<PortEvidence>,
     /// Linker tools `.cargo/config.toml` names (`clang`, `lld`, `mold`), in that order.
     pub linkers: Vec<String>,
+    /// The final stage of a hand-written `Dockerfile` (one imggen did not generate), as evidence.
+    pub existing_dockerfile: Option<ExistingDockerfile>,
 }
 
 /// Facts read from Rust sources by the source scan.
@@ -170,6 +172,8 @@ pub enum PortKind {
     Literal,
     /// A `port` key in a configuration file.
     ConfigFile,
+    /// `EXPOSE` in a hand-written Dockerfile: weaker than the sources, stronger than the default.
+    Dockerfile,
 }
 
 /// Signal handling found in the sources.
@@ -273,4 +277,139 @@ pub struct FeatureGate {
     pub at: String,
     /// One of these features must be enabled.
     pub any_of: Vec<String>,
+}
+
+/// What the final stage of an existing Dockerfile says about running the app.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct ExistingDockerfile {
+    /// Name of the file in the project ("Dockerfile").
+    pub file: String,
+    /// Ports of `EXPOSE` lines (protocol dropped, ARG/ENV substituted), with their line.
+    pub ports: Vec<Located<u16>>,
+    /// `ENV` variables in order, substituted, with their line; the value of one that looks like
+    /// a credential is [`HIDDEN`], so imggen never prints it.
+    pub env: Vec<Located<(String, String)>>,
+    pub entrypoint: Option<Located<RunCommand>>,
+    pub cmd: Option<Located<RunCommand>>,
+    pub user: Option<Located<String>>,
+}
+
+/// What `plan` shows instead of an `ENV` value that looks like a credential.
+pub const HIDDEN: &str = "<hidden>";
+
+/// A value and the 1-based line of the instruction it comes from.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Located<T> {
+    pub value: T,
+    pub line: usize,
+}
+
+/// A `CMD` or `ENTRYPOINT`: exec form (a JSON array) or shell form (run by `/bin/sh -c`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunCommand {
+    Exec(Vec<String>),
+    Shell(String),
+}
+
+impl RunCommand {
+    /// The command as a person would type it.
+    fn display(&self) -> String {
+        match self {
+            RunCommand::Shell(s) => s.clone(),
+            RunCommand::Exec(args) => args
+                .iter()
+                .map(|a| {
+                    if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '"') {
+                        serde_json::to_string(a).unwrap_or_default()
+                    } else {
+                        a.clone()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
+impl ExistingDockerfile {
+    /// The command the container runs: ENTRYPOINT then CMD (CMD is ignored after a shell-form
+    /// ENTRYPOINT, as Docker does), with the line of the instruction that ends it.
+    pub fn runs(&self) -> Option<Located<String>> {
+        match (&self.entrypoint, &self.cmd) {
+            (Some(e), _) if matches!(e.value, RunCommand::Shell(_)) => Some(Located {
+                value: e.value.display(),
+                line: e.line,
+            }),
+            (Some(e), Some(c)) => Some(Located {
+                value: format!("{} {}", e.value.display(), c.value.display()),
+                line: e.line.max(c.line),
+            }),
+            (Some(e), None) => Some(Located {
+                value: e.value.display(),
+                line: e.line,
+            }),
+            (None, Some(c)) => Some(Located {
+                value: c.value.display(),
+                line: c.line,
+            }),
+            (None, None) => None,
+        }
+    }
+
+    /// One line per finding for `imggen plan`, each ending with `(file:line)`; control
+    /// characters are shown escaped, so a finding is always one line.
+    pub fn findings(&self) -> Vec<String> {
+        self.raw_findings()
+            .into_iter()
+            .map(|f| {
+                f.chars()
+                    .flat_map(|c| {
+                        if c.is_control() {
+                            c.escape_default().collect::<Vec<_>>()
+                        } else {
+                            vec![c]
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn raw_findings(&self) -> Vec<String> {
+        let f = &self.file;
+        let mut out = Vec::new();
+        for p in &self.ports {
+            out.push(format!("exposes port {} ({f}:{})", p.value, p.line));
+        }
+        for e in &self.env {
+            let mut line = format!("sets {}={} ({f}:{})", e.value.0, e.value.1, e.line);
+            if e.value.1 == HIDDEN {
+                line.push_str(
+                    "; a credential in ENV is readable in the image: pass it at run time instead",
+                );
+            }
+            out.push(line);
+        }
+        if let Some(u) = &self.user {
+            out.push(format!("runs as user {} ({f}:{})", u.value, u.line));
+        }
+        if let Some(r) = self.runs() {
+            out.push(format!(
+                "the existing Dockerfile runs `{}` ({f}:{}); imggen has no run-arguments setting, so the generated image runs the binary without them",
+                r.value, r.line
+            ));
+        }
+        out
+    }
+
+    /// The first exposed port as port evidence (weaker than the sources and config files).
+    pub fn port_evidence(&self) -> Option<PortEvidence> {
+        self.ports.first().map(|p| PortEvidence {
+            port: p.value,
+            host: None,
+            at: format!("{}:{}", self.file, p.line),
+            kind: PortKind::Dockerfile,
+        })
+    }
 }

@@ -6,6 +6,7 @@
 
 use crate::config::{self, Config};
 use crate::deploy::{self, Plan};
+use crate::keep::Kept;
 use crate::model::ProjectModel;
 use crate::template::GeneratedFile;
 use anyhow::{bail, Result};
@@ -67,8 +68,15 @@ pub fn load_at(root: &Path, path: &Path, flags: &Config, with_config_file: bool)
         .map(|d| d.from.clone())
         .collect();
     let tree_warnings = crate::secrets::check_tree(&root, &config, &copied)?;
-    let files = crate::generate::files(&plan)?;
-    let warnings = plan.warnings.iter().cloned().chain(tree_warnings).collect();
+    let kept = kept_rules(&root, &model, &plan)?;
+    let files = crate::generate::files_kept(&plan, &kept)?;
+    let warnings = plan
+        .warnings
+        .iter()
+        .cloned()
+        .chain(tree_warnings)
+        .chain(kept.warnings.iter().cloned())
+        .collect();
     Ok(Loaded {
         root,
         path: path.to_path_buf(),
@@ -79,6 +87,24 @@ pub fn load_at(root: &Path, path: &Path, flags: &Config, with_config_file: bool)
         warnings,
         files,
     })
+}
+
+/// The user's `.dockerignore` rules to keep (see [`crate::keep`]), filtered against imggen's own.
+fn kept_rules(root: &Path, model: &ProjectModel, plan: &Plan) -> Result<Kept> {
+    let Some(text) = crate::keep::read(root) else {
+        return Ok(Kept::default());
+    };
+    let ours = crate::generate::files(plan)?
+        .into_iter()
+        .find(|f| f.path == ".dockerignore")
+        .map(|f| crate::dockerignore::read_patterns(&f.contents))
+        .unwrap_or_default();
+    Ok(crate::keep::filter(
+        &crate::keep::user_rules(&text),
+        &ours,
+        model,
+        &plan.image,
+    ))
 }
 
 /// The `IMGGEN_*` variables of the environment. Other variables are not imggen's and are not

@@ -1076,6 +1076,12 @@ fn choose_port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> (u
     }
     let mut evidence: Vec<_> = facts.ports.iter().filter(|p| p.port > 0).collect();
     evidence.extend(model.files.config_port.iter());
+    let dockerfile_port = model
+        .files
+        .existing_dockerfile
+        .as_ref()
+        .and_then(|d| d.port_evidence());
+    evidence.extend(dockerfile_port.iter());
     evidence.sort_by_key(|p| p.kind);
     match evidence.first() {
         Some(p) => (
@@ -1084,6 +1090,7 @@ fn choose_port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> (u
                 PortKind::EnvDefault => format!("default of the PORT lookup at {}", p.at),
                 PortKind::Literal => format!("address literal at {}", p.at),
                 PortKind::ConfigFile => format!("`port` in {}", p.at),
+                PortKind::Dockerfile => format!("EXPOSE in the existing {}", p.at),
             },
         ),
         None => (DEFAULT_PORT, format!("no listen address found in the sources; defaulted to {DEFAULT_PORT} (set `port` in imggen.toml)")),

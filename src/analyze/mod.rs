@@ -4,6 +4,7 @@
 //! resolution), so it works without a Rust toolchain, without network, and stays well under
 //! 100 ms for a 100-member workspace (see `benches/analyze.rs`).
 
+pub mod dockerfile;
 pub mod lockgraph;
 mod manifest;
 mod source;
@@ -107,6 +108,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             .any(|p| root.join(&p.dir).join(".sqlx").is_dir());
     let config_port = source::scan_config_port(root);
     let linkers = source::scan_cargo_linkers(root);
+    let existing_dockerfile = read_existing_dockerfile(root);
     Ok(ProjectModel {
         root_name: root
             .canonicalize()
@@ -125,6 +127,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             top_dirs,
             config_port,
             linkers,
+            existing_dockerfile,
         },
     })
 }
@@ -220,4 +223,11 @@ fn read_toolchain(root: &Path) -> Result<Option<String>> {
 
 fn top_dirs(root: &Path) -> Vec<String> {
     crate::paths::subdirs(root)
+}
+
+/// The root `Dockerfile` as evidence when a person wrote it; imggen's own output (it carries the
+/// marker) and unreadable or non-UTF-8 files say nothing.
+fn read_existing_dockerfile(root: &Path) -> Option<crate::model::ExistingDockerfile> {
+    let text = std::fs::read_to_string(root.join("Dockerfile")).ok()?;
+    (!crate::template::is_generated(&text)).then(|| dockerfile::parse("Dockerfile", &text))
 }

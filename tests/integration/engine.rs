@@ -371,11 +371,16 @@ fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
         format!(r#"{{"auths": {{"127.0.0.1:5001": {{"auth": "{encoded}"}}}}}}"#),
     )
     .unwrap();
+    let kept = "# kept\nversion = 1\nplatforms = [\"fly\"]\n\n[image]\nname = \"127.0.0.1:5001/imggen-test/engine-push\"\n";
     let t = t
-        .write("imggen.toml", "# kept\nversion = 1\n")
-        .env("DOCKER_CONFIG", config.path().to_str().unwrap());
+        .write("imggen.toml", kept)
+        .env("DOCKER_CONFIG", config.path().to_str().unwrap())
+        .args(&["generate"]);
+    t.run().code(0);
     let (t, run) = build(t, &["--tag", &auth, "--push", "--write-digest"]);
-    run.code(0).stderr_has("recorded sha256:");
+    run.code(0)
+        .stderr_has("recorded sha256:")
+        .stderr_has("updated fly.toml");
     let digest = printed_digest(&run, &auth);
     assert_eq!(
         digest,
@@ -394,11 +399,22 @@ fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
         "the registry password is in the image"
     );
     let recorded = t.read("imggen.toml");
-    assert!(recorded.starts_with("# kept\nversion = 1\n"), "{recorded}");
+    assert!(recorded.starts_with(kept), "{recorded}");
     assert!(
-        recorded.contains(&format!("[image]\ndigest = \"{digest}\"")),
+        recorded.ends_with(&format!("digest = \"{digest}\"\n")),
         "{recorded}"
     );
+    // The deploy files were refreshed: fly deploys the pushed digest and nothing drifted, so
+    // the builds below need no --allow-dirty.
+    assert!(
+        t.read("fly.toml").contains(&format!(
+            "image = \"127.0.0.1:5001/imggen-test/engine-push@{digest}\""
+        )),
+        "{}",
+        t.read("fly.toml")
+    );
+    let t = t.args(&["generate", "--check"]);
+    t.run().code(0);
 
     // A docker-credential-* helper named in credHelpers.
     let helper_dir = tempfile::tempdir().unwrap();
@@ -428,7 +444,7 @@ fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
     let t = t
         .env("DOCKER_CONFIG", helper_config.path().to_str().unwrap())
         .env("PATH", &path);
-    let (t, run) = build(t, &["--tag", &helped, "--push", "--allow-dirty"]);
+    let (t, run) = build(t, &["--tag", &helped, "--push"]);
     run.code(0);
     assert_eq!(
         printed_digest(&run, &helped),
@@ -449,7 +465,7 @@ fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
     .unwrap();
     let stored = format!("127.0.0.1:5001/imggen-test/engine-push:{tag}-store");
     let t = t.env("DOCKER_CONFIG", store_config.path().to_str().unwrap());
-    let (t, run) = build(t, &["--tag", &stored, "--push", "--allow-dirty"]);
+    let (t, run) = build(t, &["--tag", &stored, "--push"]);
     run.code(0);
     assert_eq!(
         printed_digest(&run, &stored),
@@ -464,10 +480,7 @@ fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
     // No credentials for the registry that needs them: one error sentence, exit 2.
     let empty = tempfile::tempdir().unwrap();
     let t = t.env("DOCKER_CONFIG", empty.path().to_str().unwrap());
-    let (t, run) = build(
-        t,
-        &["--tag", &format!("{auth}-anon"), "--push", "--allow-dirty"],
-    );
+    let (t, run) = build(t, &["--tag", &format!("{auth}-anon"), "--push"]);
     run.code(2)
         .stderr_has("requires credentials")
         .stderr_has("docker login 127.0.0.1:5001");
@@ -486,7 +499,7 @@ fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
     let (t, run) = build(
         t.env("IMGGEN_REGISTRY_USERNAME", "ci")
             .env("IMGGEN_REGISTRY_PASSWORD", "wrong-password"),
-        &["--tag", &format!("{auth}-wrong"), "--push", "--allow-dirty"],
+        &["--tag", &format!("{auth}-wrong"), "--push"],
     );
     run.code(2)
         .stderr_has("refused the credentials from IMGGEN_REGISTRY_USERNAME");
@@ -494,12 +507,7 @@ fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
     let port = free_port();
     let (t, run) = build(
         t,
-        &[
-            "--tag",
-            &format!("127.0.0.1:{port}/x:{tag}"),
-            "--push",
-            "--allow-dirty",
-        ],
+        &["--tag", &format!("127.0.0.1:{port}/x:{tag}"), "--push"],
     );
     run.code(2)
         .stderr_has(&format!("the registry 127.0.0.1:{port} is unreachable"));

@@ -639,3 +639,63 @@ fn block_skeleton(text: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// Any Dockerfile text: the evidence reader never panics and its findings are single lines.
+#[test]
+fn dockerfile_text_never_panics() {
+    fuzz("Dockerfile", mutated(corpus("dockerfile")), |text| {
+        let found = imggen::analyze::dockerfile::parse("Dockerfile", &text);
+        for line in found.findings() {
+            prop_assert!(!line.contains(char::is_control), "{line:?}");
+        }
+        let _ = found.port_evidence();
+        Ok(())
+    });
+}
+
+/// Any hand-written .dockerignore carried into the generated one: the result is valid for
+/// Docker, keeps credential files out and the build's inputs in, and reads back to the same
+/// kept rules (regeneration is byte-stable).
+#[test]
+fn kept_dockerignore_rules_stay_valid_safe_and_stable() {
+    let dir = project();
+    let model = imggen::analyze::analyze(dir.path()).unwrap();
+    let plan = imggen::deploy::plan(&model, &Config::default()).unwrap();
+    let dockerignore = |files: Vec<GeneratedFile>| {
+        files
+            .into_iter()
+            .find(|f| f.path == ".dockerignore")
+            .unwrap()
+            .contents
+    };
+    let ours =
+        imggen::dockerignore::read_patterns(&dockerignore(imggen::generate::files(&plan).unwrap()));
+    fuzz(
+        "kept .dockerignore",
+        mutated(corpus("dockerignore")),
+        |text| {
+            let kept =
+                imggen::keep::filter(&imggen::keep::user_rules(&text), &ours, &model, &plan.image);
+            let generated = dockerignore(imggen::generate::files_kept(&plan, &kept).unwrap());
+            let rules = DockerIgnore::try_parse(&generated)
+                .map_err(|e| TestCaseError::fail(format!("{e:?}\n{generated}")))?;
+            for secret in [".env", "src/.env", "deep/er/id_rsa", "a/b.pem", "secrets/x"] {
+                prop_assert!(rules.is_excluded(secret), "{secret} kept by\n{generated}");
+            }
+            for needed in ["Cargo.toml", "Cargo.lock", "src/main.rs"] {
+                prop_assert!(
+                    !rules.is_excluded(needed),
+                    "{needed} excluded by\n{generated}"
+                );
+            }
+            let again = imggen::keep::filter(
+                &imggen::keep::user_rules(&generated),
+                &ours,
+                &model,
+                &plan.image,
+            );
+            prop_assert_eq!(&again.lines, &kept.lines, "{}", generated);
+            Ok(())
+        },
+    );
+}

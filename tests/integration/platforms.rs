@@ -428,82 +428,168 @@ fn cloud_run_env_and_ports_follow_the_rules_the_schema_misses() {
     assert_eq!(errors.len(), 3, "{errors:?}");
 }
 
+/// Every way the image and the platform files of `v` disagree on the port, the health route or
+/// the stop signal (empty when they agree).
+fn agreement_errors(v: &Variant) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut agree = |what: &str, got: Value, want: Value| {
+        if got != want {
+            errors.push(format!("{} {what}: {got} is not {want}", v.name));
+        }
+    };
+    let port = Value::from(v.plan.image.port);
+    let expose = exposed_port(v.get("Dockerfile").unwrap()).map(Value::from);
+    agree("EXPOSE", expose.unwrap_or(Value::Null), port.clone());
+    let fly = fly_doc(v.get("fly.toml").unwrap());
+    agree(
+        "fly internal_port",
+        fly["http_service"]["internal_port"].clone(),
+        port.clone(),
+    );
+    let service = yaml(v.get("deploy/cloud-run/service.yaml").unwrap());
+    let container = &service["spec"]["template"]["spec"]["containers"][0];
+    agree(
+        "cloud run containerPort",
+        container["ports"][0]["containerPort"].clone(),
+        port.clone(),
+    );
+    let render = yaml(v.get("render.yaml").unwrap());
+    let port_env = render["services"][0]["envVars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == "PORT")
+        .map(|e| e["value"].clone());
+    agree(
+        "render PORT",
+        port_env.unwrap_or(Value::Null),
+        Value::String(v.plan.image.port.to_string()),
+    );
+    let unit = v
+        .platform_files()
+        .find(|f| f.path.ends_with(".service"))
+        .unwrap();
+    agree(
+        "systemd PORT",
+        Value::Bool(
+            unit.contents
+                .contains(&format!("Environment=\"PORT={}\"", v.plan.image.port)),
+        ),
+        Value::Bool(true),
+    );
+    let proxy = v
+        .platform_files()
+        .find(|f| f.path.ends_with("Caddyfile") || f.path.ends_with("nginx.conf"))
+        .unwrap();
+    agree(
+        "proxy upstream",
+        Value::Bool(
+            proxy
+                .contents
+                .contains(&format!("127.0.0.1:{}", v.plan.image.port)),
+        ),
+        Value::Bool(true),
+    );
+
+    let health = v
+        .plan
+        .image
+        .health_path
+        .clone()
+        .map(Value::String)
+        .unwrap_or(Value::Null);
+    let fly_check = fly["http_service"]
+        .get("checks")
+        .map(|c| c[0]["path"].clone());
+    agree(
+        "fly check",
+        fly_check.unwrap_or(Value::Null),
+        health.clone(),
+    );
+    let probe = container
+        .get("livenessProbe")
+        .map(|p| p["httpGet"]["path"].clone());
+    agree(
+        "cloud run liveness",
+        probe.unwrap_or(Value::Null),
+        health.clone(),
+    );
+    let startup = &container["startupProbe"];
+    if health.is_null() {
+        agree(
+            "cloud run tcpSocket",
+            startup["tcpSocket"]["port"].clone(),
+            port,
+        );
+    } else {
+        agree(
+            "cloud run startup",
+            startup["httpGet"]["path"].clone(),
+            health.clone(),
+        );
+    }
+    agree(
+        "render healthCheckPath",
+        render["services"][0]
+            .get("healthCheckPath")
+            .cloned()
+            .unwrap_or(Value::Null),
+        health,
+    );
+    let signal = Value::String(v.plan.image.signal.stop_signal.to_string());
+    agree("fly kill_signal", fly["kill_signal"].clone(), signal);
+    agree(
+        "systemd KillSignal",
+        Value::Bool(
+            unit.contents
+                .contains(&format!("KillSignal={}", v.plan.image.signal.stop_signal)),
+        ),
+        Value::Bool(true),
+    );
+    errors
+}
+
 #[test]
 fn ports_and_health_paths_agree_across_the_image_and_every_platform() {
     for v in variants().iter().filter(|v| v.plan.image.server) {
-        let expose = exposed_port(v.get("Dockerfile").unwrap());
-        assert_eq!(expose, Some(v.plan.image.port), "{}", v.name);
-        let fly = fly_doc(v.get("fly.toml").unwrap());
-        assert_eq!(
-            fly["http_service"]["internal_port"], v.plan.image.port,
-            "{}",
-            v.name
-        );
-        let service = yaml(v.get("deploy/cloud-run/service.yaml").unwrap());
-        let container = &service["spec"]["template"]["spec"]["containers"][0];
-        assert_eq!(
-            container["ports"][0]["containerPort"], v.plan.image.port,
-            "{}",
-            v.name
-        );
-        let render = yaml(v.get("render.yaml").unwrap());
-        let port_env = render["services"][0]["envVars"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["key"] == "PORT")
-            .map(|e| e["value"].clone());
-        assert_eq!(port_env, Some(Value::String(v.plan.image.port.to_string())));
-        let unit = v
-            .platform_files()
-            .find(|f| f.path.ends_with(".service"))
-            .unwrap();
-        assert!(unit
-            .contents
-            .contains(&format!("Environment=\"PORT={}\"", v.plan.image.port)));
-        let proxy = v
-            .platform_files()
-            .find(|f| f.path.ends_with("Caddyfile") || f.path.ends_with("nginx.conf"))
-            .unwrap();
-        assert!(proxy
-            .contents
-            .contains(&format!("127.0.0.1:{}", v.plan.image.port)));
-
-        let health = v.plan.image.health_path.clone().map(Value::String);
-        let fly_check = fly["http_service"]
-            .get("checks")
-            .map(|c| c[0]["path"].clone());
-        assert_eq!(fly_check, health, "{} fly", v.name);
-        let probe = container
-            .get("livenessProbe")
-            .map(|p| p["httpGet"]["path"].clone());
-        assert_eq!(probe, health, "{} cloud run liveness", v.name);
-        let startup = &container["startupProbe"];
-        match &health {
-            Some(h) => assert_eq!(&startup["httpGet"]["path"], h),
-            None => assert_eq!(startup["tcpSocket"]["port"], v.plan.image.port),
-        }
-        assert_eq!(
-            render["services"][0].get("healthCheckPath").cloned(),
-            health,
-            "{} render",
-            v.name
-        );
-        assert_eq!(
-            fly["kill_signal"],
-            v.plan.image.signal.stop_signal.as_str(),
-            "{} kill_signal",
-            v.name
-        );
-        assert!(unit
-            .contents
-            .contains(&format!("KillSignal={}", v.plan.image.signal.stop_signal)));
+        let errors = agreement_errors(v);
+        assert!(errors.is_empty(), "{errors:?}");
     }
-    // The comparison can fail: a Dockerfile exposing another port.
-    assert_ne!(
-        exposed_port("EXPOSE 1234\n"),
-        Some(variants()[0].plan.image.port)
-    );
+    // The checks fail on generated files broken by hand: another port in the Dockerfile, another
+    // health route in fly.toml and another signal in the unit.
+    let good = variants()
+        .iter()
+        .find(|v| v.plan.image.server && v.plan.image.health_path.is_some())
+        .unwrap();
+    let mut broken = Variant {
+        name: format!("{} broken", good.name),
+        plan: good.plan.clone(),
+        files: good.files.clone(),
+    };
+    let health = good.plan.image.health_path.clone().unwrap();
+    let signal = &good.plan.image.signal.stop_signal;
+    for f in &mut broken.files {
+        f.contents = if f.path == "Dockerfile" {
+            f.contents
+                .replace(&format!("EXPOSE {}", good.plan.image.port), "EXPOSE 1234")
+        } else if f.path == "fly.toml" {
+            f.contents
+                .replace(&format!("\"{health}\""), "\"/elsewhere\"")
+        } else if f.path.ends_with(".service") {
+            f.contents
+                .replace(&format!("KillSignal={signal}"), "KillSignal=SIGKILL")
+        } else {
+            f.contents.clone()
+        };
+    }
+    let errors = agreement_errors(&broken);
+    for what in ["EXPOSE", "fly check", "systemd KillSignal"] {
+        assert!(
+            errors.iter().any(|e| e.contains(what)),
+            "{what} not caught: {errors:?}"
+        );
+    }
+    assert_eq!(errors.len(), 3, "{errors:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1266,14 +1352,26 @@ fn init_sections_parse_and_generate_check_covers_platform_files() {
             "{table} in {toml_text}"
         );
     }
-    // Every commented key, uncommented, is a valid setting that changes nothing.
+    // Every detected value, uncommented, is a valid setting that changes no decision: the
+    // regenerated files differ at most in comments that name where a value came from. Examples
+    // (an explanation ending in "(default: none)" or "(default: the preset's)") are not detected
+    // values, and `bin` is pinned only when a member directory chose it.
+    let mut explanation = "";
     let uncommented: String = toml_text
         .lines()
-        .map(|l| match l.strip_prefix("# ") {
-            Some(rest) if rest.contains(" = ") && !rest.starts_with("bin ") => {
-                format!("{rest}\n")
-            }
-            _ => format!("{l}\n"),
+        .map(|l| {
+            let line = match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest.contains(" = ")
+                        && !rest.starts_with("bin ")
+                        && !explanation.contains("(default: ") =>
+                {
+                    format!("{rest}\n")
+                }
+                _ => format!("{l}\n"),
+            };
+            explanation = l;
+            line
         })
         .collect();
     let config = Config::parse_file(&uncommented, "uncommented imggen.toml").unwrap();
@@ -1286,6 +1384,20 @@ fn init_sections_parse_and_generate_check_covers_platform_files() {
             .output()
             .unwrap()
     };
+    assert_ne!(uncommented, toml_text, "init wrote no commented key");
+    std::fs::write(root.join("imggen.toml"), &uncommented).unwrap();
+    let out = check(&root);
+    let diff = text(&out.stdout) + &text(&out.stderr);
+    let changed: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with(['+', '-']) && !l.starts_with("+++") && !l.starts_with("---"))
+        .filter(|l| !l[1..].trim_start().starts_with('#'))
+        .collect();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)) && changed.is_empty(),
+        "the uncommented keys changed the output: {changed:?}\n{diff}"
+    );
+    std::fs::write(root.join("imggen.toml"), &toml_text).unwrap();
     let out = check(&root);
     assert!(
         out.status.success(),

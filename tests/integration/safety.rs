@@ -397,3 +397,19 @@ fn project_files_that_are_not_utf8_are_errors_naming_them() {
             .stderr_has(&format!("{file}: not UTF-8"));
     }
 }
+
+#[test]
+fn a_reader_that_goes_away_is_no_error() {
+    let t = Test::fixture("axum-single");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("imggen"))
+        .args(["plan", "--format", "json"])
+        .arg(t.path())
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("internal error"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
