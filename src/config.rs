@@ -42,15 +42,19 @@ pub enum Platform {
     CloudRun,
     Render,
     Vm,
+    GithubActions,
+    GitlabCi,
 }
 
 impl Platform {
     /// Every platform, in the order files are listed.
-    pub const ALL: [Platform; 4] = [
+    pub const ALL: [Platform; 6] = [
         Platform::Fly,
         Platform::CloudRun,
         Platform::Render,
         Platform::Vm,
+        Platform::GithubActions,
+        Platform::GitlabCi,
     ];
 
     /// The name used in config and on the command line.
@@ -60,6 +64,8 @@ impl Platform {
             Platform::CloudRun => "cloud-run",
             Platform::Render => "render",
             Platform::Vm => "vm",
+            Platform::GithubActions => "github-actions",
+            Platform::GitlabCi => "gitlab-ci",
         }
     }
 
@@ -69,7 +75,8 @@ impl Platform {
             .into_iter()
             .find(|p| p.name() == s)
             .with_context(|| {
-                format!("unknown platform `{s}`; use one of fly, cloud-run, render, vm")
+                let names: Vec<&str> = Platform::ALL.iter().map(|p| p.name()).collect();
+                format!("unknown platform `{s}`; use one of {}", names.join(", "))
             })
     }
 }
@@ -140,6 +147,21 @@ pub struct VmConfig {
     pub static_dir: Option<String>,
 }
 
+/// `[ci]`: the CI pipelines imggen writes (GitHub Actions, GitLab CI).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CiConfig {
+    /// The imggen version the pipeline installs (default: the version that generates it).
+    pub imggen_version: Option<String>,
+    /// Workload Identity Federation provider the Cloud Run job authenticates with, e.g.
+    /// "projects/123/locations/global/workloadIdentityPools/ci/providers/github".
+    pub gcp_workload_identity_provider: Option<String>,
+    /// Service account the Cloud Run job deploys as.
+    pub gcp_service_account: Option<String>,
+    /// Cloud Run region, e.g. "europe-west1".
+    pub gcp_region: Option<String>,
+}
+
 /// `[image]`: names the build and push use.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
@@ -190,6 +212,7 @@ pub struct Config {
     pub cloud_run: Option<CloudRunConfig>,
     pub render: Option<RenderConfig>,
     pub vm: Option<VmConfig>,
+    pub ci: Option<CiConfig>,
     /// The layer each set key came from, for errors and `imggen plan`.
     #[serde(skip)]
     pub origins: Origins,
@@ -335,7 +358,8 @@ impl Config {
             fly,
             cloud_run,
             render,
-            vm
+            vm,
+            ci
         )
     }
 

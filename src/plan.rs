@@ -235,6 +235,9 @@ topics! {
     Proxy => "proxy",
     Domain => "domain",
     StaticFiles => "static files",
+    CiImggen => "imggen in CI",
+    Registry => "registry",
+    CiDeploy => "deploy job",
 }
 
 impl Serialize for Topic {

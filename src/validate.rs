@@ -508,7 +508,104 @@ fn platform_sections(c: &Config) -> Result<()> {
             check(c, "vm.static_dir", v, relative_dir(v))?;
         }
     }
+    if let Some(ci) = &c.ci {
+        let checks: [(&str, &Option<String>, Checker); 4] = [
+            ("ci.imggen_version", &ci.imggen_version, semver_version),
+            (
+                "ci.gcp_workload_identity_provider",
+                &ci.gcp_workload_identity_provider,
+                gcp_wif_provider,
+            ),
+            (
+                "ci.gcp_service_account",
+                &ci.gcp_service_account,
+                gcp_service_account,
+            ),
+            ("ci.gcp_region", &ci.gcp_region, gcp_region),
+        ];
+        for (key, value, rule) in checks {
+            if let Some(v) = value {
+                check(c, key, v, rule(v))?;
+            }
+        }
+    }
     Ok(())
+}
+
+/// A release version cargo install can pin: `MAJOR.MINOR.PATCH` with an optional `-pre`.
+pub fn semver_version(s: &str) -> Result<(), &'static str> {
+    let (core, pre) = s.split_once('-').unwrap_or((s, "a"));
+    let parts: Vec<&str> = core.split('.').collect();
+    let ok = parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()))
+        && !pre.is_empty()
+        && pre
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err("a version such as \"0.4.1\"")
+    }
+}
+
+/// A Workload Identity Federation provider's resource name.
+pub fn gcp_wif_provider(s: &str) -> Result<(), &'static str> {
+    let parts: Vec<&str> = s.split('/').collect();
+    let id = |p: &str| {
+        (1..=63).contains(&p.len())
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let ok = parts.len() == 8
+        && parts[0] == "projects"
+        && !parts[1].is_empty()
+        && parts[1].bytes().all(|b| b.is_ascii_digit())
+        && parts[2] == "locations"
+        && parts[3] == "global"
+        && parts[4] == "workloadIdentityPools"
+        && id(parts[5])
+        && parts[6] == "providers"
+        && id(parts[7]);
+    if ok {
+        Ok(())
+    } else {
+        Err("a provider such as \"projects/123456/locations/global/workloadIdentityPools/ci/providers/github\"")
+    }
+}
+
+/// A service account e-mail address.
+pub fn gcp_service_account(s: &str) -> Result<(), &'static str> {
+    let ok = s.split_once('@').is_some_and(|(user, domain)| {
+        (6..=30).contains(&user.len())
+            && user
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && dns_name(domain).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err("a service account such as \"deployer@acme-prod.iam.gserviceaccount.com\"")
+    }
+}
+
+/// A Google Cloud region such as `europe-west1`.
+pub fn gcp_region(s: &str) -> Result<(), &'static str> {
+    let ok = (4..=30).contains(&s.len())
+        && s.split('-').count() >= 2
+        && s.split('-').all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err("a region such as \"europe-west1\"")
+    }
 }
 
 #[cfg(test)]

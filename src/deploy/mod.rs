@@ -1,4 +1,4 @@
-//! Deploy targets (Fly.io, Cloud Run, Render, a VM pack): the second half of the plan, and the
+//! Deploy targets (Fly.io, Cloud Run, Render, a VM pack, CI pipelines): the second half of the plan, and the
 //! files each target writes.
 //!
 //! [`plan`] builds the whole [`Plan`] in one pass: the image (`crate::plan`), then each target
@@ -9,8 +9,11 @@
 //! A target is one module here implementing [`Target`], its templates in `templates/`, and one
 //! line in the `registry!` below.
 
+pub mod ci;
 pub mod cloud_run;
 pub mod fly;
+pub mod github_actions;
+pub mod gitlab_ci;
 pub mod quote;
 pub mod render;
 pub mod vm;
@@ -106,6 +109,8 @@ registry! {
     cloud_run: cloud_run::CloudRunPlan,
     render: render::RenderPlan,
     vm: vm::VmPlan,
+    github_actions: github_actions::GithubActionsPlan,
+    gitlab_ci: gitlab_ci::GitlabCiPlan,
 }
 
 /// Decides target `T` when the image selects its platform.
@@ -176,11 +181,17 @@ pub fn files(plan: &Plan) -> Result<Vec<GeneratedFile>> {
     Ok(files)
 }
 
-/// The commented sections of every selected target for the imggen.toml `init` writes.
+/// The commented sections of every selected target for the imggen.toml `init` writes; targets
+/// sharing a table (the CI pipelines' `[ci]`) write it once.
 pub fn config_sections(plan: &Plan) -> String {
     let mut out = String::new();
+    let mut tables = Vec::new();
     for (_, target) in plan.deploy.selected() {
         let section = target.init_section();
+        if tables.contains(&section.table) {
+            continue;
+        }
+        tables.push(section.table);
         out.push_str(&format!("\n# {}\n[{}]\n", section.title, section.table));
         for (key, value, why) in section.keys {
             out.push_str(&format!("# {why}\n# {key} = {value}\n"));

