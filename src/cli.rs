@@ -75,6 +75,10 @@ pub struct ProjectArgs {
         value_parser = PossibleValuesParser::new(Platform::ALL.map(Platform::name)),
     )]
     pub platforms: Vec<String>,
+    /// CI pipeline to write (repeatable): github (= --platform github-actions), gitlab
+    /// (= --platform gitlab-ci).
+    #[arg(long = "ci", value_parser = ["github", "gitlab"])]
+    pub ci: Vec<String>,
 }
 
 /// `--platform`'s help, naming every deploy target.
@@ -108,15 +112,21 @@ impl ProjectArgs {
             no_default_features: self.no_default_features.then_some(true),
             rust_version: self.rust_version.clone(),
             cache_mounts: self.cache_mounts.then_some(true),
-            platforms: if self.platforms.is_empty() {
+            platforms: if self.platforms.is_empty() && self.ci.is_empty() {
                 None
             } else {
-                Some(
-                    self.platforms
-                        .iter()
-                        .map(|p| Platform::parse(p))
-                        .collect::<Result<_>>()?,
-                )
+                let ci = self.ci.iter().map(|c| match c.as_str() {
+                    "github" => Ok(Platform::GithubActions),
+                    _ => Ok(Platform::GitlabCi),
+                });
+                let mut platforms = self
+                    .platforms
+                    .iter()
+                    .map(|p| Platform::parse(p))
+                    .chain(ci)
+                    .collect::<Result<Vec<_>>>()?;
+                platforms.dedup();
+                Some(platforms)
             },
             ..Config::default()
         })

@@ -417,3 +417,28 @@ fn init_on_a_member_pins_its_binary_for_runs_from_the_root() {
     let t = t.args(&["generate", "--check"]);
     t.run().code(0).stderr_has("up to date");
 }
+
+#[test]
+fn init_ci_writes_the_pipelines_and_refuses_a_hand_written_one() {
+    let t = Test::fixture("axum-single")
+        .write(".gitlab-ci.yml", "test:\n  script: [cargo test]\n")
+        .args(&["init", "--ci", "github", "--ci", "gitlab"]);
+    t.run()
+        .code(2)
+        .one_error_line()
+        .stderr_has(".gitlab-ci.yml")
+        .stderr_has("--force");
+    assert_eq!(t.read(".gitlab-ci.yml"), "test:\n  script: [cargo test]\n");
+    assert!(!t.path().join(".github/workflows/imggen.yml").exists());
+    std::fs::remove_file(t.path().join(".gitlab-ci.yml")).unwrap();
+    t.run().code(0);
+    assert!(t
+        .read(".github/workflows/imggen.yml")
+        .contains("imggen generate --check"));
+    assert!(t.read(".gitlab-ci.yml").contains("imggen generate --check"));
+    assert!(t
+        .read("imggen.toml")
+        .contains("platforms = [\"github-actions\", \"gitlab-ci\"]"));
+    let t = t.args(&["generate", "--check"]);
+    t.run().code(0);
+}

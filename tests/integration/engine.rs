@@ -557,3 +557,84 @@ fn base64_encode(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+/// The `run:` script of the build job's `build` step in a generated workflow.
+fn build_step_script(workflow: &str) -> String {
+    let doc: serde_json::Value = serde_saphyr::from_str(workflow).unwrap();
+    doc["jobs"]["build"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "build")
+        .and_then(|s| s["run"].as_str())
+        .unwrap_or_else(|| panic!("no build step in\n{workflow}"))
+        .to_string()
+}
+
+#[test]
+fn the_github_build_job_builds_pushes_and_exports_the_digest() {
+    if !crate::harness::engine() {
+        return;
+    }
+    let t = Test::fixture("multi-bin")
+        .write(
+            "imggen.toml",
+            "version = 1\nplatforms = [\"github-actions\"]\n",
+        )
+        .args(&["generate"]);
+    t.run().code(0);
+    let script = build_step_script(&t.read(".github/workflows/imggen.yml"));
+    // This machine's substitutions: the loopback registry, and the host network (the test
+    // engine runs without a bridge).
+    let repo = format!("127.0.0.1:5000/imggen-test/{}", unique("ci-build"));
+    let image_line = script
+        .lines()
+        .find(|l| l.starts_with("image="))
+        .unwrap_or_else(|| panic!("no image= line in\n{script}"));
+    let script = script
+        .replace(image_line, &format!("image=\"{repo}\""))
+        .replace("imggen build ", "imggen build --network host ");
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_imggen"), bin.path().join("imggen")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = t.path().join("github-output");
+    let out = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(t.path())
+        .env("PATH", path)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+        .env("GITHUB_REF_NAME", "main")
+        .env("DEFAULT_BRANCH", "main")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let outputs = std::fs::read_to_string(&output).unwrap();
+    let digest = outputs
+        .lines()
+        .find_map(|l| l.strip_prefix("digest="))
+        .unwrap_or_else(|| panic!("no digest= in {outputs:?}"));
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 71,
+        "{digest}"
+    );
+    let tag = "0123456789abcdef0123456789abcdef01234567";
+    assert!(
+        outputs.contains(&format!("image={repo}@{digest}\n")),
+        "{outputs}"
+    );
+    let (host, name) = repo.split_once('/').unwrap();
+    assert_eq!(registry_digest(host, name, tag, None), digest);
+    // The default branch refreshed the cache image.
+    assert!(
+        stderr.contains(&format!("pushed the cache image {repo}:buildcache")),
+        "{stderr}"
+    );
+}
