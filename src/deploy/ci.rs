@@ -80,6 +80,16 @@ pub struct CiValues {
     cloud_run: Option<CloudRunDeploy>,
 }
 
+/// `name` without its `:tag` or `@digest`: the pipeline tags each push with the commit.
+fn repository(name: &str) -> &str {
+    let name = name.split_once('@').map_or(name, |(n, _)| n);
+    let last = name.rfind('/').map_or(0, |i| i + 1);
+    match name[last..].rfind(':') {
+        Some(i) => &name[..last + i],
+        None => name,
+    }
+}
+
 impl CiPlan {
     /// The template values; `default_image` is the repository in the CI's own registry.
     pub fn values(&self, default_image: String) -> CiValues {
@@ -215,7 +225,9 @@ fn registry(
     decisions: &mut Vec<Decision>,
 ) -> (Option<String>, Login) {
     let configured = config.image.as_ref().and_then(|i| i.name.clone());
-    let image_name = configured.filter(|n| has_registry(n));
+    let image_name = configured
+        .filter(|n| has_registry(n))
+        .map(|n| repository(&n).to_string());
     let login = match (&image_name, own_host) {
         (None, _) => Login::Own,
         (Some(n), Some(host)) if n.starts_with(&format!("{host}/")) => Login::Own,
@@ -282,5 +294,23 @@ fn cloud_run(
         provider,
         service_account,
         region,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_repository_drops_tag_and_digest_but_keeps_a_registry_port() {
+        assert_eq!(repository("ghcr.io/acme/api"), "ghcr.io/acme/api");
+        assert_eq!(repository("ghcr.io/acme/api:1.4.0"), "ghcr.io/acme/api");
+        assert_eq!(
+            repository("localhost:5000/api:1@sha256:0123"),
+            "localhost:5000/api"
+        );
+        assert_eq!(repository("localhost:5000/api"), "localhost:5000/api");
+        assert!(has_registry("localhost:5000/api") && has_registry("ghcr.io/a"));
+        assert!(!has_registry("acme/api") && !has_registry("api"));
     }
 }

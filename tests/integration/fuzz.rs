@@ -354,6 +354,16 @@ const VALUE_KEYS: &[(&str, &str)] = &[
     ("vm.domain", "api.example.com"),
     ("vm.proxy", "nginx"),
     ("vm.static_dir", "assets"),
+    ("ci.imggen_version", "0.4.1"),
+    (
+        "ci.gcp_workload_identity_provider",
+        "projects/123/locations/global/workloadIdentityPools/ci/providers/github",
+    ),
+    (
+        "ci.gcp_service_account",
+        "deployer@acme.iam.gserviceaccount.com",
+    ),
+    ("ci.gcp_region", "europe-west1"),
 ];
 
 /// imggen.toml text with every platform selected and `value` at `key`, escaped as TOML (so the
@@ -362,7 +372,14 @@ fn config_with(key: &str, value: &str) -> String {
     let mut doc = toml_edit::DocumentMut::new();
     doc["version"] = toml_edit::value(1);
     let mut platforms = toml_edit::Array::new();
-    for p in ["fly", "cloud-run", "render", "vm"] {
+    for p in [
+        "fly",
+        "cloud-run",
+        "render",
+        "vm",
+        "github-actions",
+        "gitlab-ci",
+    ] {
         platforms.push(p);
     }
     doc["platforms"] = toml_edit::value(platforms);

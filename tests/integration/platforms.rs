@@ -1529,7 +1529,7 @@ version = 1
 bin = "worker"
 platforms = ["github-actions", "gitlab-ci", "fly", "cloud-run", "render", "vm"]
 [image]
-name = "registry.acme.test/apps/worker"
+name = "registry.acme.test/apps/worker:1.0"
 [ci]
 imggen_version = "0.4.1"
 gcp_workload_identity_provider = "projects/123456/locations/global/workloadIdentityPools/ci/providers/github"
