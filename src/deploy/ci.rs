@@ -1,7 +1,7 @@
 //! What the CI pipelines (GitHub Actions, GitLab CI) share: the imggen version they install, the
 //! image they push and how they log in, and the deploy jobs of the other selected targets.
 
-use super::cloud_run::{CLOUD_RUN_JOB, CLOUD_RUN_SERVICE};
+use super::cloud_run::{cloud_run_can_pull, CLOUD_RUN_JOB, CLOUD_RUN_SERVICE};
 use super::quote::{toml_str, yaml_quote};
 use super::vm::VM_DIR;
 use crate::config::{CiConfig, Config, Platform};
@@ -140,7 +140,13 @@ impl CiPlan {
         let (image_name, login) = registry(image, config, own_host, ci, &mut decisions);
         let selected = |p| image.platforms.contains(&p);
         let cloud_run = selected(Platform::CloudRun)
-            .then(|| cloud_run(image, config, &c, ci, &mut decisions, &mut warnings));
+            .then(|| {
+                if !image_name.as_deref().is_some_and(cloud_run_can_pull) {
+                    let pushed = image_name.as_deref().unwrap_or("the CI's registry");
+                    warnings.push(format!("the {ci} Cloud Run job deploys the image pushed to {pushed}, which Cloud Run does not pull from; set [image] name to an Artifact Registry image (REGION-docker.pkg.dev/PROJECT/REPOSITORY/NAME)"));
+                }
+                cloud_run(image, config, &c, ci, &mut decisions, &mut warnings)
+            });
         for (p, secret) in [
             (Platform::Fly, "FLY_API_TOKEN"),
             (Platform::Render, "RENDER_DEPLOY_HOOK_URL"),

@@ -319,7 +319,7 @@ fn limits(
 
 /// True when the reference names a registry Cloud Run pulls from without extra set-up: Artifact
 /// Registry, Container Registry or Docker Hub (a name without a registry host is a local image).
-fn cloud_run_can_pull(reference: &str) -> bool {
+pub fn cloud_run_can_pull(reference: &str) -> bool {
     let host = reference.split('/').next().unwrap_or_default();
     reference.contains('/') && host.ends_with("-docker.pkg.dev")
         || host == "gcr.io"

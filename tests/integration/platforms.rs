@@ -1760,6 +1760,28 @@ fn ci_pipelines_log_in_by_secret_name_and_pin_the_imggen_version() {
         .filter(|w| w.contains("[ci] gcp_"))
         .count();
     assert_eq!(placeholders, 4, "{:?}", defaults.plan.warnings);
+    // Cloud Run pulls from Artifact Registry, not from GHCR, GitLab's registry or elsewhere.
+    for v in ci_variants() {
+        let unpullable = v
+            .plan
+            .warnings
+            .iter()
+            .filter(|w| w.contains("which Cloud Run does not pull from"))
+            .count();
+        assert_eq!(unpullable, 2, "{}: {:?}", v.name, v.plan.warnings);
+    }
+    let (model, mut config) = (
+        imggen::analyze::analyze(&fixture("workspace")).unwrap(),
+        Config::parse_file(CI_CONFIGURED, "CI_CONFIGURED").unwrap(),
+    );
+    config.image.as_mut().unwrap().name =
+        Some("europe-west1-docker.pkg.dev/acme/apps/worker".into());
+    let plan = imggen::deploy::plan(&model, &config).unwrap();
+    assert!(
+        !plan.warnings.iter().any(|w| w.contains("does not pull")),
+        "{:?}",
+        plan.warnings
+    );
     assert!(
         !configured.plan.warnings.iter().any(|w| w.contains("[ci]")),
         "{:?}",
