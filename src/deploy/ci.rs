@@ -109,11 +109,13 @@ impl CiPlan {
     }
 
     /// Decides the shared settings; `own_host` is the CI's registry (`ghcr.io`) when its token
-    /// can push there, and `ci` names the pipeline in reasons.
+    /// can push there, `own_image` the repository pushed there when `[image] name` names no
+    /// registry, and `ci` names the pipeline in reasons.
     pub fn decide(
         image: &ImagePlan,
         config: &Config,
         own_host: Option<&str>,
+        own_image: &str,
         ci: &str,
     ) -> (CiPlan, Vec<String>) {
         let c: CiConfig = config.ci.clone().unwrap_or_default();
@@ -137,7 +139,7 @@ impl CiPlan {
                 IMGGEN_VERSION.to_string()
             }
         };
-        let (image_name, login) = registry(image, config, own_host, ci, &mut decisions);
+        let (image_name, login) = registry(config, own_host, own_image, &mut decisions);
         let selected = |p| image.platforms.contains(&p);
         let cloud_run = selected(Platform::CloudRun)
             .then(|| {
@@ -224,10 +226,9 @@ impl CiPlan {
 /// The pushed repository (`[image] name` when it names a registry, else None for the CI's own)
 /// and how the build job logs in to it.
 fn registry(
-    image: &ImagePlan,
     config: &Config,
     own_host: Option<&str>,
-    ci: &str,
+    own_image: &str,
     decisions: &mut Vec<Decision>,
 ) -> (Option<String>, Login) {
     let configured = config.image.as_ref().and_then(|i| i.name.clone());
@@ -243,11 +244,11 @@ fn registry(
         Topic::Registry,
         match &image_name {
             Some(n) => n.clone(),
-            None => format!("{ci}'s registry, image {}", image.name),
+            None => own_image.to_string(),
         },
         match login {
             Login::Own if image_name.is_some() => "imggen.toml [image] name, pushed with the job's own token",
-            Login::Own => "[image] name names no registry, so the CI's own registry with the job's own token",
+            Login::Own => "[image] name names no registry: the CI's own, pushed with the job's own token",
             Login::Secrets => "imggen.toml [image] name, pushed with the IMGGEN_REGISTRY_USERNAME and IMGGEN_REGISTRY_PASSWORD secrets",
         },
     ));

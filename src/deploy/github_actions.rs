@@ -25,7 +25,13 @@ impl Target for GithubActionsPlan {
     }
 
     fn decide(image: &ImagePlan, config: &Config, _name: &str) -> Result<(Self, Vec<String>)> {
-        let (ci, warnings) = CiPlan::decide(image, config, Some("ghcr.io"), "GitHub Actions");
+        let (ci, warnings) = CiPlan::decide(
+            image,
+            config,
+            Some("ghcr.io"),
+            &format!("ghcr.io/<owner>/{}", image.name),
+            "GitHub Actions",
+        );
         Ok((GithubActionsPlan { ci }, warnings))
     }
 

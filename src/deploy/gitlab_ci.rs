@@ -25,7 +25,13 @@ impl Target for GitlabCiPlan {
     }
 
     fn decide(image: &ImagePlan, config: &Config, _name: &str) -> Result<(Self, Vec<String>)> {
-        let (ci, warnings) = CiPlan::decide(image, config, None, "GitLab CI");
+        let (ci, warnings) = CiPlan::decide(
+            image,
+            config,
+            None,
+            &format!("$CI_REGISTRY_IMAGE/{}", image.name),
+            "GitLab CI",
+        );
         Ok((GitlabCiPlan { ci }, warnings))
     }
 
