@@ -119,13 +119,13 @@ impl ProjectArgs {
                     "github" => Ok(Platform::GithubActions),
                     _ => Ok(Platform::GitlabCi),
                 });
-                let mut platforms = self
-                    .platforms
-                    .iter()
-                    .map(|p| Platform::parse(p))
-                    .chain(ci)
-                    .collect::<Result<Vec<_>>>()?;
-                platforms.dedup();
+                let mut platforms: Vec<Platform> = Vec::new();
+                for p in self.platforms.iter().map(|p| Platform::parse(p)).chain(ci) {
+                    let p = p?;
+                    if !platforms.contains(&p) {
+                        platforms.push(p);
+                    }
+                }
                 Some(platforms)
             },
             ..Config::default()

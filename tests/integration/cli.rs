@@ -422,7 +422,15 @@ fn init_on_a_member_pins_its_binary_for_runs_from_the_root() {
 fn init_ci_writes_the_pipelines_and_refuses_a_hand_written_one() {
     let t = Test::fixture("axum-single")
         .write(".gitlab-ci.yml", "test:\n  script: [cargo test]\n")
-        .args(&["init", "--ci", "github", "--ci", "gitlab"]);
+        .args(&[
+            "init",
+            "--ci",
+            "github",
+            "--platform",
+            "gitlab-ci",
+            "--ci",
+            "gitlab",
+        ]);
     t.run()
         .code(2)
         .one_error_line()
@@ -438,7 +446,7 @@ fn init_ci_writes_the_pipelines_and_refuses_a_hand_written_one() {
     assert!(t.read(".gitlab-ci.yml").contains("imggen generate --check"));
     assert!(t
         .read("imggen.toml")
-        .contains("platforms = [\"github-actions\", \"gitlab-ci\"]"));
+        .contains("platforms = [\"gitlab-ci\", \"github-actions\"]"));
     let t = t.args(&["generate", "--check"]);
     t.run().code(0);
 }
