@@ -271,18 +271,20 @@ mod tests {
         );
     }
 
+    /// The axum-single fixture's model and image plan.
+    fn axum_single() -> (ProjectModel, ImagePlan) {
+        let root =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/axum-single");
+        let model = crate::analyze::analyze(&root).unwrap();
+        let plan = crate::plan::image(&model, &crate::config::Config::default())
+            .unwrap()
+            .0;
+        (model, plan)
+    }
+
     #[test]
     fn invalid_and_comment_like_rules_stay_valid_and_stable() {
-        let plan_and_model = || {
-            let root =
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/axum-single");
-            let model = crate::analyze::analyze(&root).unwrap();
-            let plan = crate::plan::image(&model, &crate::config::Config::default())
-                .unwrap()
-                .0;
-            (model, plan)
-        };
-        let (model, plan) = plan_and_model();
+        let (model, plan) = axum_single();
         let rules = read_patterns("!\n  #notes\n[\n");
         let kept = filter(&rules, &[], &model, &plan);
         assert_eq!(kept.lines, vec!["\\#notes"]);
@@ -294,12 +296,7 @@ mod tests {
 
     #[test]
     fn a_restated_rule_is_kept_when_one_of_imggens_exceptions_lies_between() {
-        let root =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/axum-single");
-        let model = crate::analyze::analyze(&root).unwrap();
-        let plan = crate::plan::image(&model, &crate::config::Config::default())
-            .unwrap()
-            .0;
+        let (model, plan) = axum_single();
         let ours = crate::secrets::dockerignore_lines();
         let rules: Vec<String> = vec!["**/.env.*".into(), "**/.env".into()];
         // `**/.env.*` re-excludes `.env.example` after imggen's `!**/.env.example`.
