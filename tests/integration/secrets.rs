@@ -184,10 +184,15 @@ fn plan_warns_about_secret_files_in_copied_directories() {
 /// imggen.toml lines, flags, environment, and what the error must name.
 type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
 
-/// `imggen generate` in a copy of axum-single with `toml` appended to imggen.toml and `extra`
-/// arguments and environment; returns the run.
-fn generate_with(toml: &str, args: &[&str], env: &[(&str, &str)]) -> crate::harness::Run {
-    let mut all = vec!["generate"];
+/// `imggen <command>` in a copy of axum-single with `toml` appended to imggen.toml and `args`
+/// and `env` added; returns the project and the run.
+fn run_in_axum(
+    command: &str,
+    toml: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Test, crate::harness::Run) {
+    let mut all = vec![command];
     all.extend_from_slice(args);
     let mut t = Test::fixture("axum-single")
         .write("imggen.toml", &format!("version = 1\n{toml}\n"))
@@ -196,6 +201,12 @@ fn generate_with(toml: &str, args: &[&str], env: &[(&str, &str)]) -> crate::harn
         t = t.env(k, v);
     }
     let run = t.run();
+    (t, run)
+}
+
+/// `imggen generate` with a value that must be refused: nothing may be written.
+fn generate_with(toml: &str, args: &[&str], env: &[(&str, &str)]) -> crate::harness::Run {
+    let (t, run) = run_in_axum("generate", toml, args, env);
     assert!(
         !t.path().join("Dockerfile").exists(),
         "a refused value writes nothing: {}",
@@ -352,15 +363,7 @@ fn ports_env_health_and_domains_are_validated_in_every_layer() {
 #[test]
 fn plan_names_the_layer_each_value_came_from() {
     let plan = |toml: &str, args: &[&str], env: &[(&str, &str)]| {
-        let mut all = vec!["plan"];
-        all.extend_from_slice(args);
-        let mut t = Test::fixture("axum-single")
-            .write("imggen.toml", &format!("version = 1\n{toml}\n"))
-            .args(&all);
-        for (k, v) in env {
-            t = t.env(k, v);
-        }
-        let run = t.run();
+        let (_, run) = run_in_axum("plan", toml, args, env);
         run.code(0);
         run.stdout.clone()
     };
