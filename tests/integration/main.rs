@@ -6,6 +6,7 @@
 mod architecture;
 mod ci;
 mod cli;
+mod corpus;
 mod docker;
 mod dockerignore_engine;
 mod engine;
