@@ -12,7 +12,7 @@
 //!   the last matching line winning, and a pattern that matches any parent directory of a path
 //!   matches the path too.
 //!
-//! Matching follows `MatchesOrParentMatches` (which the brief and Docker's classic builder use).
+//! Matching follows `MatchesOrParentMatches` (which Docker's classic builder uses).
 //! BuildKit's walker uses the incremental `MatchesUsingParentResults`, which differs only in rare
 //! orderings where an exception names a parent of an earlier exclusion (`a/b` then `!a`: here
 //! `a/b` is re-included, BuildKit keeps it excluded).
