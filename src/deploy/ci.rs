@@ -1,7 +1,7 @@
 //! What the CI pipelines (GitHub Actions, GitLab CI) share: the imggen version they install, the
 //! image they push and how they log in, and the deploy jobs of the other selected targets.
 
-use super::cloud_run::{cloud_run_can_pull, CLOUD_RUN_JOB, CLOUD_RUN_SERVICE};
+use super::cloud_run::{cloud_run_can_pull, is_job, CLOUD_RUN_JOB, CLOUD_RUN_SERVICE};
 use super::quote::{toml_str, yaml_quote};
 use super::vm::VM_DIR;
 use crate::config::{CiConfig, Config, Platform};
@@ -264,11 +264,7 @@ fn cloud_run(
     decisions: &mut Vec<Decision>,
     warnings: &mut Vec<String>,
 ) -> CloudRunDeploy {
-    let job = config
-        .cloud_run
-        .as_ref()
-        .and_then(|c| c.job)
-        .unwrap_or(!image.server);
+    let job = is_job(image, config.cloud_run.as_ref().and_then(|c| c.job));
     let provider = c.gcp_workload_identity_provider.clone().unwrap_or_else(|| {
             warnings.push(format!("the {ci} Cloud Run job authenticates with a placeholder Workload Identity provider; set [ci] gcp_workload_identity_provider"));
             PLACEHOLDER_PROVIDER.into()

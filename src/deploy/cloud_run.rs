@@ -191,28 +191,35 @@ impl Target for CloudRunPlan {
     }
 }
 
+/// Whether Cloud Run runs the image as a job: `[cloud_run] job` when set, else when the binary
+/// serves nothing. The deploy file and the CI deploy job both follow this one rule.
+pub fn is_job(image: &ImagePlan, configured: Option<bool>) -> bool {
+    configured.unwrap_or(!image.server)
+}
+
 /// A job for a program that serves nothing, a service otherwise, unless `[cloud_run] job` says.
 fn kind(
     image: &ImagePlan,
     configured: Option<bool>,
     decisions: &mut Vec<Decision>,
 ) -> Result<bool> {
+    let job = is_job(image, configured);
     Ok(match configured {
         Some(false) if !image.server => bail!(
             "imggen.toml [cloud_run] job = false, but {} serves nothing; set `port` if it does serve HTTP, or remove job = false",
             image.bin
         ),
-        Some(j) => {
+        Some(_) => {
             decisions.push(Decision::new(
                 Topic::Kind,
-                if j { "job" } else { "service" },
+                if job { "job" } else { "service" },
                 "imggen.toml [cloud_run] job",
             ));
-            j
+            job
         }
-        None if image.server => {
+        None if !job => {
             decisions.push(Decision::new(Topic::Kind, "service", "the binary serves HTTP"));
-            false
+            job
         }
         None => {
             decisions.push(Decision::new(
@@ -220,7 +227,7 @@ fn kind(
                 "job",
                 "the binary serves nothing: it runs to completion as a Cloud Run job",
             ));
-            true
+            job
         }
     })
 }
@@ -274,11 +281,6 @@ fn limits(
         .memory
         .clone()
         .unwrap_or_else(|| DEFAULT_CLOUD_RUN_MEMORY.into());
-    for (key, v) in [("cpu", &cpu), ("memory", &memory)] {
-        if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
-            bail!("imggen.toml [cloud_run] {key} = \"{v}\" is not a Kubernetes quantity; write it like \"1\" or \"512Mi\"");
-        }
-    }
     let concurrency = c.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
     if !job {
         decisions.push(Decision::new(

@@ -77,7 +77,7 @@ impl Target for FlyPlan {
         let c = config.fly.clone().unwrap_or_default();
         let mut decisions = Vec::new();
         let app = app(c.app.clone(), name, &mut decisions)?;
-        let primary_region = primary_region(c.primary_region.clone(), &mut decisions)?;
+        let primary_region = primary_region(c.primary_region.clone(), &mut decisions);
         let auto_stop = c
             .auto_stop_machines
             .clone()
@@ -193,12 +193,9 @@ fn app(configured: Option<String>, name: &str, decisions: &mut Vec<Decision>) ->
     })
 }
 
-/// `[fly] primary_region`, else imggen's default.
-fn primary_region(configured: Option<String>, decisions: &mut Vec<Decision>) -> Result<String> {
+/// `[fly] primary_region` (its grammar checked by `validate`), else imggen's default.
+fn primary_region(configured: Option<String>, decisions: &mut Vec<Decision>) -> String {
     let primary_region = configured.unwrap_or_else(|| DEFAULT_FLY_REGION.into());
-    if primary_region.is_empty() || !primary_region.bytes().all(|b| b.is_ascii_lowercase()) {
-        bail!("imggen.toml [fly] primary_region = \"{primary_region}\" is not a Fly region code; use one like \"iad\" or \"ams\" (`fly platform regions` lists them)");
-    }
     decisions.push(Decision::new(
         Topic::PrimaryRegion,
         &primary_region,
@@ -208,7 +205,7 @@ fn primary_region(configured: Option<String>, decisions: &mut Vec<Decision>) -> 
             "imggen.toml [fly] primary_region"
         },
     ));
-    Ok(primary_region)
+    primary_region
 }
 
 /// The HTTP service, idle machines, health check and kill signal decisions.

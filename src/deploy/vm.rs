@@ -6,7 +6,7 @@ use super::{InitSection, Target, STOP_TIMEOUT_SECS};
 use crate::config::{Config, Platform, Proxy, VmConfig};
 use crate::plan::{Decision, ImagePlan, Topic};
 use crate::template::{self, GeneratedFile};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 /// Directory of the VM pack (systemd unit and proxy config).
@@ -71,7 +71,7 @@ impl Target for VmPlan {
                 "the app reads run-time files relative to it: copy them there",
             ));
         }
-        let (domain, placeholder) = checked_domain(&c)?;
+        let (domain, placeholder) = domain(&c);
         let proxy = proxy(image, &c, &domain, placeholder, &mut decisions);
         let static_root = format!("/var/www/{name}");
         if let (Some(dir), Some(_)) = (&c.static_dir, proxy) {
@@ -158,27 +158,12 @@ impl Target for VmPlan {
     }
 }
 
-/// `[vm] domain` (else the placeholder, and whether it is one), with `static_dir` checked.
-fn checked_domain(c: &VmConfig) -> Result<(String, bool)> {
+/// `[vm] domain` (else the placeholder), and whether it is the placeholder. `validate` has
+/// checked `domain` and `static_dir` before any plan is made.
+fn domain(c: &VmConfig) -> (String, bool) {
     let domain = c.domain.clone().unwrap_or_else(|| DEFAULT_DOMAIN.into());
-    if domain.is_empty()
-        || !domain
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.')
-    {
-        bail!("imggen.toml [vm] domain = \"{domain}\" is not a host name; set one like \"api.example.org\"");
-    }
     let placeholder = domain == DEFAULT_DOMAIN;
-    if let Some(dir) = &c.static_dir {
-        if dir.is_empty()
-            || dir.starts_with('/')
-            || dir.split('/').any(|p| p == "..")
-            || dir.contains(char::is_whitespace)
-        {
-            bail!("imggen.toml [vm] static_dir = \"{dir}\" must be a relative path inside the project, like \"frontend/dist\"");
-        }
-    }
-    Ok((domain, placeholder))
+    (domain, placeholder)
 }
 
 /// The proxy in front of a server (None for a program that serves nothing).
