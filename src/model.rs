@@ -149,6 +149,23 @@ pub struct SourceFacts {
     pub runtime_dirs: Vec<String>,
     /// Directories embedded at compile time (include_str!, sqlx::migrate!, ...).
     pub compile_time_dirs: Vec<String>,
+    /// Environment variables the code reads at run time, in the order found.
+    pub env: Vec<EnvRead>,
+}
+
+/// An environment variable the app reads at run time (`env::var`, clap `env = ...`, ...).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct EnvRead {
+    pub name: String,
+    /// The value used when the variable is unset, when the code gives one.
+    pub default: Option<String>,
+    /// The app fails or exits without it (`expect`, `?`, `unwrap`, clap `required`).
+    pub required: bool,
+    /// The name looks like a credential (`*_SECRET`, `*_TOKEN`, `*_PASSWORD`, `DATABASE_URL`, ...):
+    /// platform files declare it without ever writing a value.
+    pub secret: bool,
+    /// `file:line` of the read, relative to the project root.
+    pub at: String,
 }
 
 /// Where a listen port was found.
@@ -193,6 +210,11 @@ impl SourceFacts {
         self.server |= other.server;
         self.signals.sigterm |= other.signals.sigterm;
         self.signals.sigint |= other.signals.sigint;
+        for e in &other.env {
+            if !self.env.iter().any(|x| x.name == e.name) {
+                self.env.push(e.clone());
+            }
+        }
         for (into, from) in [
             (&mut self.health_paths, &other.health_paths),
             (&mut self.runtime_dirs, &other.runtime_dirs),
