@@ -69,6 +69,8 @@ pub struct Closure {
     pub parent: BTreeMap<usize, Option<usize>>,
     /// Enabled features of each local package in the closure.
     pub features: BTreeMap<String, BTreeSet<String>>,
+    /// Every dependency edge the build follows: (dependent, dependency), entry indexes.
+    pub edges: BTreeSet<(usize, usize)>,
 }
 
 impl Closure {
@@ -285,6 +287,7 @@ fn walk(
                     && source.is_none_or(|s| e.source.as_deref() == Some(s))
             });
             if let Some(j) = found {
+                out.edges.insert((i, j));
                 if let std::collections::btree_map::Entry::Vacant(v) = out.parent.entry(j) {
                     v.insert(Some(i));
                     queue.push_back(j);
@@ -430,6 +433,7 @@ mod tests {
             name: name.into(),
             version: "1.0.0".into(),
             source: source.map(str::to_string),
+            checksum: None,
             deps: deps.iter().map(|d| d.to_string()).collect(),
         }
     }

@@ -259,6 +259,8 @@ pub struct LockEntry {
     pub version: String,
     /// None for local packages.
     pub source: Option<String>,
+    /// `checksum` (sha256 hex of the .crate file), for registry packages.
+    pub checksum: Option<String>,
     /// Raw `dependencies` strings: `name`, `name version` or `name version (source)`.
     pub deps: Vec<String>,
 }

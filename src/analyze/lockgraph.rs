@@ -91,6 +91,7 @@ fn lock_entries(lock_text: &str) -> Vec<LockEntry> {
                 name,
                 version: s("version").unwrap_or_default(),
                 source: s("source"),
+                checksum: s("checksum"),
                 deps: pkg
                     .get("dependencies")
                     .and_then(|d| d.as_array())

@@ -29,6 +29,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "reference",
             "validate",
             "secrets",
+            "oci",
+            "sbom",
         ],
     ),
     (
@@ -58,6 +60,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["model", "config", "validate", "profiles", "lockcheck"],
     ),
     ("lockcheck", &["model"]),
+    // The SBOM of the chosen binary: pure, from the lock graph's closure.
+    ("sbom", &["model", "lockcheck"]),
+    // The registry protocol (IO), reached from `build`.
+    ("oci", &["reference"]),
     (
         "deploy",
         &["plan", "model", "template", "config", "validate"],
