@@ -67,29 +67,14 @@ pub fn spdx_json(graph: &LockGraph, subject: &Subject) -> Result<String> {
         })
         .collect();
     packages.sort_by(|a, b| a.0.cmp(&b.0));
-    let root_id = closure
+    let root_index = closure
         .parent
         .iter()
         .find(|(_, p)| p.is_none())
-        .map(|(i, _)| ids[i].clone())
-        .unwrap_or_default();
-    let mut relationships = vec![relationship("SPDXRef-DOCUMENT", "DESCRIBES", &root_id)];
-    let mut edges: Vec<(&str, &str)> = closure
-        .edges
-        .iter()
-        .filter(|(a, b)| a != b && ids.contains_key(a) && ids.contains_key(b))
-        .map(|(a, b)| (ids[a].as_str(), ids[b].as_str()))
-        .collect();
-    edges.sort_unstable();
-    edges.dedup();
-    relationships.extend(edges.iter().map(|(a, b)| relationship(a, "DEPENDS_ON", b)));
+        .map_or(0, |(i, _)| *i);
+    let relationships = relationships(&closure.edges, &ids, &ids[&root_index]);
     let packages: Vec<Value> = packages.into_iter().map(|(_, v)| v).collect();
-    let root = &graph.entries[*closure
-        .parent
-        .iter()
-        .find(|(_, p)| p.is_none())
-        .map(|(i, _)| i)
-        .unwrap_or(&0)];
+    let root = &graph.entries[root_index];
     let content = serde_json::to_string(&(&packages, &relationships, subject.bin))?;
     let hash = hex(&Sha256::digest(content.as_bytes()));
     let doc = json!({
@@ -117,6 +102,24 @@ pub fn spdx_json(graph: &LockGraph, subject: &Subject) -> Result<String> {
     let mut text = serde_json::to_string_pretty(&doc)?;
     text.push('\n');
     Ok(text)
+}
+
+/// DESCRIBES for the root, then every DEPENDS_ON edge of the closure, sorted.
+fn relationships(
+    edges: &std::collections::BTreeSet<(usize, usize)>,
+    ids: &BTreeMap<usize, String>,
+    root_id: &str,
+) -> Vec<Value> {
+    let mut pairs: Vec<(&str, &str)> = edges
+        .iter()
+        .filter(|(a, b)| a != b && ids.contains_key(a) && ids.contains_key(b))
+        .map(|(a, b)| (ids[a].as_str(), ids[b].as_str()))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut out = vec![relationship("SPDXRef-DOCUMENT", "DESCRIBES", root_id)];
+    out.extend(pairs.iter().map(|(a, b)| relationship(a, "DEPENDS_ON", b)));
+    out
 }
 
 /// One SPDX package for a Cargo.lock entry.
