@@ -34,6 +34,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Build the image through the Docker Engine API, and push it with --push.
     Build(BuildArgs),
+    /// Print the SBOM of the chosen binary: the packages Cargo.lock compiles into it.
+    Sbom(SbomArgs),
 }
 
 /// The project path and the flags that override configuration (highest precedence).
@@ -218,6 +220,9 @@ pub struct BuildArgs {
     /// network, e.g. dockerd --bridge=none), or none.
     #[arg(long, default_value = "default", value_name = "MODE")]
     pub network: String,
+    /// Do not attach an SBOM to the pushed image (also `[build] sbom = false`).
+    #[arg(long)]
+    pub no_sbom: bool,
 }
 
 /// `--progress`.
@@ -255,6 +260,7 @@ impl BuildArgs {
             allow_dirty: self.allow_dirty,
             write_digest: self.write_digest,
             network: self.network.clone(),
+            sbom: !self.no_sbom,
         })
     }
 }
@@ -265,6 +271,24 @@ pub enum Format {
     #[default]
     Text,
     Json,
+}
+
+/// `imggen sbom`.
+#[derive(Args, Debug)]
+pub struct SbomArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The document format.
+    #[arg(long, value_enum, default_value_t = SbomFormat::SpdxJson)]
+    pub format: SbomFormat,
+}
+
+/// Output format of `imggen sbom`.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SbomFormat {
+    /// SPDX 2.3 JSON.
+    #[default]
+    SpdxJson,
 }
 
 /// `imggen plan`.
@@ -351,6 +375,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Generate(args) => generate(args),
         Command::Plan(args) => print_plan(args),
         Command::Build(args) => build(args),
+        Command::Sbom(args) => sbom(args),
     }
 }
 
@@ -495,6 +520,13 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
     let options = args.options()?;
     let loaded = pipeline::load(&args.project.path, &args.project.to_config()?)?;
     crate::build::run(&loaded, &options)
+}
+
+fn sbom(args: SbomArgs) -> Result<ExitCode> {
+    let loaded = pipeline::load(&args.project.path, &args.project.to_config()?)?;
+    let SbomFormat::SpdxJson = args.format;
+    print!("{}", crate::build::attach::document(&loaded)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_plan(args: PlanArgs) -> Result<ExitCode> {

@@ -184,6 +184,14 @@ impl ImageConfig {
     }
 }
 
+/// `[build]`: what `imggen build` does besides the image.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BuildConfig {
+    /// Attach an SPDX SBOM to every pushed image (default true; `--no-sbom` turns it off).
+    pub sbom: Option<bool>,
+}
+
 /// One configuration layer. Every field is optional: unset means "the layer below decides".
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
@@ -213,6 +221,7 @@ pub struct Config {
     pub render: Option<RenderConfig>,
     pub vm: Option<VmConfig>,
     pub ci: Option<CiConfig>,
+    pub build: Option<BuildConfig>,
     /// The layer each set key came from, for errors and `imggen plan`.
     #[serde(skip)]
     pub origins: Origins,
@@ -359,7 +368,8 @@ impl Config {
             cloud_run,
             render,
             vm,
-            ci
+            ci,
+            build
         )
     }
 

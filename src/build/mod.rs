@@ -17,6 +17,7 @@
 //! The engine sits behind two small traits, [`Builder`] and [`Publisher`], implemented over
 //! bollard in [`docker`].
 
+pub mod attach;
 pub mod ci;
 pub mod creds;
 pub mod docker;
@@ -71,6 +72,8 @@ pub struct BuildOptions {
     pub push_policy: retry::PushPolicy,
     /// Network for RUN steps: default, host or none.
     pub network: String,
+    /// Attach an SBOM to each pushed image (`--no-sbom` and `[build] sbom = false` turn it off).
+    pub sbom: bool,
 }
 
 /// What to build: everything the engine needs, already decided.
@@ -285,6 +288,8 @@ struct Job {
     credentials: Vec<Option<creds::Found>>,
     cache_image_credentials: Option<creds::Found>,
     cache_credentials: Vec<(Reference, creds::Found)>,
+    /// The SBOM to attach to each pushed image.
+    sbom: Option<String>,
 }
 
 /// Runs `imggen build` for a loaded project.
@@ -435,6 +440,18 @@ fn prepare(loaded: &Loaded, args: &BuildOptions, dockerfile_text: &str) -> Resul
             cache_credentials.push((r.clone(), found));
         }
     }
+    let sbom_wanted = args.push
+        && args.sbom
+        && loaded
+            .config
+            .build
+            .as_ref()
+            .and_then(|b| b.sbom)
+            .unwrap_or(true);
+    let sbom = match sbom_wanted {
+        true => Some(attach::document(loaded)?),
+        false => None,
+    };
     Ok(Job {
         tags,
         labels,
@@ -443,6 +460,7 @@ fn prepare(loaded: &Loaded, args: &BuildOptions, dockerfile_text: &str) -> Resul
         credentials,
         cache_image_credentials,
         cache_credentials,
+        sbom,
     })
 }
 
@@ -539,6 +557,14 @@ async fn build_and_push(
             )
             .await?;
             eprintln!("pushed {r} ({digest})");
+            if let Some(document) = &job.sbom {
+                let artifact =
+                    attach::attach(r, &digest, found.as_ref(), document, &args.push_policy).await?;
+                eprintln!(
+                    "attached the SBOM to {r} ({artifact}, tag {})",
+                    crate::oci::registry::sbom_tag(&digest.0)?
+                );
+            }
             println!("{r}@{digest}");
             first.get_or_insert(digest);
         }
