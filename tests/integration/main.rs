@@ -19,5 +19,6 @@ mod lockcheck;
 mod platforms;
 mod promises;
 mod safety;
+mod sbom;
 mod secrets;
 mod snapshots;
