@@ -122,6 +122,13 @@ fn digest_hex(digest: &str) -> Result<&str> {
     }
 }
 
+/// A blob's content: in memory, or in a layout directory (read only when it must be uploaded).
+#[derive(Clone, Copy)]
+enum Blob<'a> {
+    Bytes(&'a [u8]),
+    In(&'a Path),
+}
+
 /// What a cross-repository mount request gave.
 enum Mount {
     /// The registry linked the blob: nothing to upload.
@@ -289,7 +296,12 @@ impl Client {
         } else {
             "https"
         };
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if scheme == "http" {
+            // As Go's (and so Docker's) proxy rules: loopback is never proxied.
+            builder = builder.no_proxy();
+        }
+        let http = builder
             .connect_timeout(Duration::from_secs(30))
             .user_agent(concat!("imggen/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::limited(5))
@@ -565,7 +577,7 @@ impl Client {
         &self,
         repo: &str,
         desc: &Descriptor,
-        data: &[u8],
+        data: Blob<'_>,
         mount_from: &[String],
         report: &mut PushReport,
     ) -> Result<()> {
@@ -581,7 +593,11 @@ impl Client {
             Mount::Started(location) => Some(location),
             Mount::No => None,
         };
-        self.upload(repo, desc, data, location).await?;
+        let data = match data {
+            Blob::Bytes(bytes) => std::borrow::Cow::Borrowed(bytes),
+            Blob::In(layout) => std::borrow::Cow::Owned(read_blob(layout, desc)?),
+        };
+        self.upload(repo, desc, &data, location).await?;
         report.uploaded += 1;
         report.bytes += desc.size;
         Ok(())
@@ -832,8 +848,7 @@ impl Client {
             }
         } else {
             for blob in doc.config.iter().chain(&doc.layers) {
-                let content = read_blob(layout, blob)?;
-                self.push_blob(repo, blob, &content, mount_from, report)
+                self.push_blob(repo, blob, Blob::In(layout), mount_from, report)
                     .await?;
             }
         }
@@ -1045,10 +1060,10 @@ impl Client {
         let manifest = sbom_manifest(subject, document)?;
         let mut report = PushReport::default();
         let config = Descriptor::of(EMPTY_CONFIG, b"{}");
-        self.push_blob(repo, &config, b"{}", &[], &mut report)
+        self.push_blob(repo, &config, Blob::Bytes(b"{}"), &[], &mut report)
             .await?;
         let layer = Descriptor::of(SPDX_JSON, document);
-        self.push_blob(repo, &layer, document, &[], &mut report)
+        self.push_blob(repo, &layer, Blob::Bytes(document), &[], &mut report)
             .await?;
         let digest = sha256_digest(&manifest);
         self.put_manifest(repo, &digest, OCI_MANIFEST, &manifest)

@@ -18,6 +18,7 @@ mod harness;
 mod lockcheck;
 mod platforms;
 mod promises;
+mod registry;
 mod safety;
 mod sbom;
 mod secrets;
