@@ -1,5 +1,5 @@
 //! `imggen build`: builds the image through the Docker Engine API (bollard), and pushes it with
-//! `--push`. Async (tokio) lives in this module only; the rest of imggen is synchronous.
+//! `--push`. Async (tokio) lives in this module and in `oci` only; the rest of imggen is synchronous.
 //!
 //! Steps: refuse drifted generated files (unless `--allow-dirty`); name the image (tags) and
 //! stamp it (labels); look up push credentials; pack the context (filtered by .dockerignore)
@@ -7,7 +7,8 @@
 //! asked, API version negotiated); build with BuildKit where offered, else the classic
 //! builder, importing `--cache-from` images and embedding an inline cache with `--cache-to`;
 //! tag; push each tag (retrying a busy registry, within `--push-timeout`) and print its
-//! digest; with `--write-digest`, record the digest in imggen.toml. On GitHub Actions, compile
+//! digest, attaching the binary's SBOM to it ([`attach`]); with `--write-digest`, record the
+//! digest in imggen.toml. On GitHub Actions, compile
 //! errors become annotations and the digest and a summary go to the step's files ([`ci`]).
 //!
 //! Exit codes: 0 built (and pushed); 1 the build failed (the failing step's output is shown);
