@@ -1082,7 +1082,7 @@ impl Client {
             .send(Req {
                 method: Method::GET,
                 url: self.url(&format!(
-                    "/v2/{repo}/referrers/{image_digest}?artifactType={SPDX_JSON}"
+                    "/v2/{repo}/referrers/{image_digest}?artifactType=application%2Fspdx%2Bjson"
                 )),
                 headers: HeaderMap::new(),
                 body: None,
@@ -1379,13 +1379,19 @@ mod tests {
         assert_eq!(m["subject"]["mediaType"], DOCKER_MANIFEST);
     }
 
-    /// A registry on loopback that wants a Bearer token from its own token service, which
-    /// gives one for user `ci`, password `pw`. Answers `connections` connections.
-    fn token_registry(connections: usize) -> (String, Arc<Mutex<Vec<String>>>) {
+    /// An answer of a fake server: status line, extra header lines, body.
+    type Answer = (&'static str, String, Vec<u8>);
+
+    /// A fake HTTP server on loopback answering `connections` connections with `handler`
+    /// (request path, Authorization header, this server's address); logs `REQUEST-LINE AUTH`.
+    fn serve(
+        connections: usize,
+        handler: impl Fn(&str, &str, &str) -> Answer + Send + 'static,
+    ) -> (String, Arc<Mutex<Vec<String>>>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (log, realm) = (seen.clone(), format!("http://{addr}/token"));
+        let (log, me) = (seen.clone(), addr.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().take(connections) {
                 let mut stream = stream.unwrap();
@@ -1405,32 +1411,94 @@ mod tests {
                 }
                 let path = line.split(' ').nth(1).unwrap_or("").to_string();
                 log.lock().unwrap().push(format!("{} {auth}", line.trim()));
-                let (status, extra, body) = if path.starts_with("/token") {
-                    let good = auth == format!("Basic {}", basic("ci", "pw"))
-                        && path.contains("scope=repository%3Aapp%3Apull")
-                        && path.contains("service=fake");
-                    if good {
-                        ("200 OK", String::new(), r#"{"token":"t0k"}"#)
-                    } else {
-                        ("401 Unauthorized", String::new(), "")
-                    }
-                } else if auth == "Bearer t0k" {
-                    ("200 OK", String::new(), "")
-                } else {
-                    (
-                        "401 Unauthorized",
-                        format!("WWW-Authenticate: Bearer realm=\"{realm}\",service=\"fake\",scope=\"repository:app:pull\"\r\n"),
-                        "",
-                    )
-                };
+                let (status, extra, body) = handler(&path, &auth, &me);
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
                     body.len()
                 );
+                let _ = stream.write_all(&body);
             }
         });
         (addr, seen)
+    }
+
+    /// A registry on loopback that wants a Bearer token from its own token service, which
+    /// gives one for user `ci`, password `pw`. Answers `connections` connections.
+    fn token_registry(connections: usize) -> (String, Arc<Mutex<Vec<String>>>) {
+        serve(connections, |path, auth, addr| {
+            if path.starts_with("/token") {
+                let good = auth == format!("Basic {}", basic("ci", "pw"))
+                    && path.contains("scope=repository%3Aapp%3Apull")
+                    && path.contains("service=fake");
+                if good {
+                    ("200 OK", String::new(), br#"{"token":"t0k"}"#.to_vec())
+                } else {
+                    ("401 Unauthorized", String::new(), Vec::new())
+                }
+            } else if auth == "Bearer t0k" {
+                ("200 OK", String::new(), Vec::new())
+            } else {
+                (
+                    "401 Unauthorized",
+                    format!("WWW-Authenticate: Bearer realm=\"http://{addr}/token\",service=\"fake\",scope=\"repository:app:pull\"\r\n"),
+                    Vec::new(),
+                )
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn the_referrers_api_is_asked_before_the_tag() {
+        let document = br#"{"spdxVersion":"SPDX-2.3"}"#.to_vec();
+        let subject = Descriptor::of(OCI_MANIFEST, b"image");
+        let artifact = sbom_manifest(&subject, &document).unwrap();
+        let artifact_digest = sha256_digest(&artifact);
+        let mut listed = Descriptor::of(OCI_MANIFEST, &artifact);
+        listed.artifact_type = Some(SPDX_JSON.into());
+        let referrers = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [listed],
+        }))
+        .unwrap();
+        let (layer, art) = (sha256_digest(&document), artifact_digest.clone());
+        let (addr, seen) = serve(3, move |path, _, _| {
+            let json = |body: &[u8]| {
+                (
+                    "200 OK",
+                    format!("Content-Type: {OCI_MANIFEST}\r\n"),
+                    body.to_vec(),
+                )
+            };
+            if path.starts_with("/v2/app/referrers/") {
+                json(&referrers)
+            } else if path == format!("/v2/app/manifests/{art}") {
+                json(&artifact)
+            } else if path == format!("/v2/app/blobs/{layer}") {
+                ("200 OK", String::new(), document.clone())
+            } else {
+                ("404 Not Found", String::new(), Vec::new())
+            }
+        });
+        let client = Client::new(&addr, Auth::Anonymous, Options::default()).unwrap();
+        let found = client
+            .find_sbom("app", &subject.digest)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (found.via, found.manifest.as_str()),
+            ("referrers", artifact_digest.as_str())
+        );
+        assert_eq!(found.document, br#"{"spdxVersion":"SPDX-2.3"}"#);
+        let seen = seen.lock().unwrap().clone();
+        assert!(
+            seen[0].starts_with(&format!(
+                "GET /v2/app/referrers/{}?artifactType=application%2Fspdx%2Bjson ",
+                subject.digest
+            )),
+            "{seen:?}"
+        );
+        assert!(!seen.iter().any(|l| l.contains(".sbom")), "{seen:?}");
     }
 
     #[tokio::test]
