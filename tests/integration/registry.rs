@@ -299,6 +299,71 @@ fn a_layout_pushes_pulls_runs_and_pushes_again_without_uploading() {
         puller.requests()
     );
 
+    // An index over the same manifest: children go first, the index is tagged, and a pull
+    // resolves the platform asked for.
+    let multi = tempfile::tempdir().unwrap();
+    crate::harness::copy_tree(&layout, multi.path());
+    let manifest = &index["manifests"][0];
+    let image_index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": manifest["mediaType"], "digest": manifest["digest"], "size": manifest["size"],
+            "platform": {"os": "linux", "architecture": "amd64"},
+        }],
+    }))
+    .unwrap();
+    let index_digest = imggen::oci::registry::sha256_digest(&image_index);
+    std::fs::write(
+        multi
+            .path()
+            .join("blobs/sha256")
+            .join(&index_digest["sha256:".len()..]),
+        &image_index,
+    )
+    .unwrap();
+    std::fs::write(
+        multi.path().join("index.json"),
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": index_digest, "size": image_index.len(),
+            }],
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let before = registry.requests().len();
+    let (pushed, _) = push(&client, multi.path(), &format!("{addr}/multi:1"), &["axum"]);
+    assert_eq!(
+        (pushed.digest.as_str(), pushed.mounted),
+        (index_digest.as_str(), blobs.len())
+    );
+    let log = registry.requests()[before..].to_vec();
+    let put = |what: &str| {
+        log.iter()
+            .position(|l| l.starts_with(&format!("PUT /v2/multi/manifests/{what} ")))
+            .unwrap_or_else(|| panic!("{what}: {log:#?}"))
+    };
+    assert!(
+        put(&first.digest) < put(&index_digest) && put(&index_digest) < put("1"),
+        "{log:#?}"
+    );
+    let multi_ref = reference(&format!("{addr}/multi:1"));
+    let resolved = runtime()
+        .block_on(client.pull(&multi_ref, "linux/amd64", cache.path()))
+        .unwrap();
+    assert_eq!(resolved.manifest.digest, first.digest);
+    let e = runtime()
+        .block_on(client.pull(&multi_ref, "linux/arm64", cache.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("has no linux/arm64 image (it offers linux/amd64)"),
+        "{e}"
+    );
+
     // Basic auth against the shared registry on 127.0.0.1:5001.
     let password = std::env::var("TEST_REGISTRY_PASSWORD").ok();
     if crate::harness::available(
