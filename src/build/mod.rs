@@ -449,9 +449,13 @@ fn prepare(loaded: &Loaded, args: &BuildOptions, dockerfile_text: &str) -> Resul
             .as_ref()
             .and_then(|b| b.sbom)
             .unwrap_or(true);
-    let sbom = match sbom_wanted {
-        true => Some(attach::document(loaded)?),
-        false => None,
+    let sbom = match (sbom_wanted, &loaded.model.lock_graph) {
+        (true, Some(_)) => Some(attach::document(loaded)?),
+        (true, None) => {
+            eprintln!("warning: no Cargo.lock, so the pushed image gets no SBOM; run `cargo generate-lockfile` and commit Cargo.lock");
+            None
+        }
+        (false, _) => None,
     };
     Ok(Job {
         tags,
