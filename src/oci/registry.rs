@@ -1383,7 +1383,8 @@ mod tests {
     type Answer = (&'static str, String, Vec<u8>);
 
     /// A fake HTTP server on loopback answering `connections` connections with `handler`
-    /// (request path, Authorization header, this server's address); logs `REQUEST-LINE AUTH`.
+    /// (request path, Authorization header, this server's address); logs `REQUEST-LINE AUTH`,
+    /// and the body of a request that has one.
     fn serve(
         connections: usize,
         handler: impl Fn(&str, &str, &str) -> Answer + Send + 'static,
@@ -1398,7 +1399,7 @@ mod tests {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut line = String::new();
                 reader.read_line(&mut line).unwrap();
-                let mut auth = String::new();
+                let (mut auth, mut length) = (String::new(), 0usize);
                 loop {
                     let mut h = String::new();
                     reader.read_line(&mut h).unwrap();
@@ -1408,9 +1409,19 @@ mod tests {
                     if let Some(v) = h.strip_prefix("authorization: ") {
                         auth = v.trim().to_string();
                     }
+                    if let Some(v) = h.strip_prefix("content-length: ") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
                 }
+                let mut body = vec![0; length];
+                std::io::Read::read_exact(&mut reader, &mut body).unwrap();
                 let path = line.split(' ').nth(1).unwrap_or("").to_string();
                 log.lock().unwrap().push(format!("{} {auth}", line.trim()));
+                if !body.is_empty() {
+                    log.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&body).into_owned());
+                }
                 let (status, extra, body) = handler(&path, &auth, &me);
                 let _ = write!(
                     stream,
@@ -1526,6 +1537,46 @@ mod tests {
             "{seen:?}"
         );
         assert!(seen[2].ends_with("Bearer t0k"), "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn an_identity_token_is_exchanged_as_a_refresh_token() {
+        let (addr, seen) = serve(3, |path, auth, addr| {
+            if path == "/token" {
+                (
+                    "200 OK",
+                    String::new(),
+                    br#"{"access_token":"acc3ss"}"#.to_vec(),
+                )
+            } else if auth == "Bearer acc3ss" {
+                ("200 OK", String::new(), Vec::new())
+            } else {
+                let challenge = format!(
+                    "WWW-Authenticate: Bearer realm=\"http://{addr}/token\",service=\"fake\"\r\n"
+                );
+                ("401 Unauthorized", challenge, Vec::new())
+            }
+        });
+        let client = Client::new(
+            &addr,
+            Auth::IdentityToken("r3fresh".into()),
+            Options::default(),
+        )
+        .unwrap();
+        let digest = format!("sha256:{}", "1".repeat(64));
+        assert!(client.blob_exists("team/app", &digest).await.unwrap());
+        let seen = seen.lock().unwrap().clone();
+        assert!(seen[1].starts_with("POST /token "), "{seen:?}");
+        let form = &seen[2];
+        for part in [
+            "grant_type=refresh_token",
+            "refresh_token=r3fresh",
+            "service=fake",
+            "scope=repository%3Ateam%2Fapp%3Apull",
+        ] {
+            assert!(form.contains(part), "{part} in {form}");
+        }
+        assert!(seen[3].ends_with("Bearer acc3ss"), "{seen:?}");
     }
 
     #[tokio::test]
