@@ -33,7 +33,7 @@ pub enum Command {
     /// Print the analysis and the decisions, before any file is written.
     Plan(PlanArgs),
     /// Build the image through the Docker Engine API, and push it with --push.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
 }
 
 /// The project path and the flags that override configuration (highest precedence).
@@ -218,6 +218,19 @@ pub struct BuildArgs {
     /// network, e.g. dockerd --bridge=none), or none.
     #[arg(long, default_value = "default", value_name = "MODE")]
     pub network: String,
+    /// What builds the image: docker (the Docker Engine API, from the Dockerfile; the default),
+    /// oci (no daemon: cargo on this machine, then reproducible layers), or auto (docker when an
+    /// engine answers, else oci). Also [build] engine in imggen.toml, IMGGEN_ENGINE.
+    #[arg(long, value_name = "docker|oci|auto")]
+    pub engine: Option<String>,
+    /// Where --engine oci writes the image (repeatable): oci-layout:DIR (an OCI image layout)
+    /// or tar:FILE (for `docker load`). Default: oci-layout:target/imggen/oci/<name>.
+    #[arg(long = "output", value_name = "oci-layout:DIR|tar:FILE")]
+    pub outputs: Vec<String>,
+    /// Architectures --engine oci builds, cross-compiling, e.g. amd64,arm64; several make one
+    /// multi-arch image index. Default: this machine's.
+    #[arg(long = "arch", value_delimiter = ',', value_name = "ARCH")]
+    pub archs: Vec<String>,
 }
 
 /// `--progress`.
@@ -255,6 +268,21 @@ impl BuildArgs {
             allow_dirty: self.allow_dirty,
             write_digest: self.write_digest,
             network: self.network.clone(),
+            outputs: self
+                .outputs
+                .iter()
+                .map(|o| crate::build::oci::Output::parse(o))
+                .collect::<Result<_>>()?,
+            archs: {
+                let mut archs = self
+                    .archs
+                    .iter()
+                    .map(|a| crate::build::oci::CpuArch::parse(a))
+                    .collect::<Result<Vec<_>>>()?;
+                archs.sort();
+                archs.dedup();
+                archs
+            },
         })
     }
 }
@@ -350,7 +378,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Init(args) => init(args),
         Command::Generate(args) => generate(args),
         Command::Plan(args) => print_plan(args),
-        Command::Build(args) => build(args),
+        Command::Build(args) => build(*args),
     }
 }
 
@@ -493,7 +521,13 @@ fn generate(args: GenerateArgs) -> Result<ExitCode> {
 
 fn build(args: BuildArgs) -> Result<ExitCode> {
     let options = args.options()?;
-    let loaded = pipeline::load(&args.project.path, &args.project.to_config()?)?;
+    let mut flags = args.project.to_config()?;
+    if let Some(engine) = &args.engine {
+        flags.build = Some(crate::config::BuildConfig {
+            engine: Some(engine.clone()),
+        });
+    }
+    let loaded = pipeline::load(&args.project.path, &flags)?;
     crate::build::run(&loaded, &options)
 }
 

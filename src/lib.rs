@@ -9,6 +9,7 @@
 pub mod analyze;
 pub mod build;
 pub mod cli;
+pub mod compile;
 pub mod config;
 pub mod context;
 pub mod deploy;
@@ -18,6 +19,7 @@ pub mod init;
 pub mod keep;
 pub mod lockcheck;
 pub mod model;
+pub mod oci;
 pub mod output;
 pub mod paths;
 pub mod pipeline;

@@ -29,8 +29,17 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "reference",
             "validate",
             "secrets",
+            "paths",
+            "compile",
+            "oci",
+            "plan",
+            "profiles",
         ],
     ),
+    // Daemonless images: layers, config, manifest, layout from the plan; reached only from build.
+    ("oci", &["plan", "profiles"]),
+    // cargo on this machine, reproducibly (the oci engine; any host-built artifact).
+    ("compile", &["plan"]),
     (
         "pipeline",
         &[
