@@ -1,0 +1,213 @@
+//! `imggen build --engine oci`: daemonless images. Two copies of the musl-static fixture in two
+//! temporary directories, built seconds apart, give the same manifest digest and the same tar;
+//! the real engine loads that tar and runs it (HTTP, uid 10001, a fast stop); `--arch
+//! amd64,arm64` makes one index whose arm64 binary is an aarch64 ELF. Needs the
+//! x86_64-unknown-linux-musl and aarch64-unknown-linux-musl targets (`.ci/run` adds them).
+
+use crate::docker::{assert_serves_and_stops, docker_ok};
+use crate::engine::{generated, unique};
+use crate::harness::{self, Test};
+use std::io::Read;
+use std::path::Path;
+
+/// A Docker host nothing listens on: the oci engine must not need one.
+const NO_ENGINE: &str = "unix:///nonexistent/imggen-no-engine.sock";
+
+/// `imggen build --engine oci ARGS` in `t` with no Docker engine reachable; returns the
+/// digest it prints.
+fn build_oci(t: Test, args: &[&str]) -> (Test, String) {
+    let mut all = vec!["build", "--engine", "oci"];
+    all.extend_from_slice(args);
+    let t = t.args(&all).env("DOCKER_HOST", NO_ENGINE);
+    let run = t.run();
+    run.code(0);
+    let digest = run.stdout.trim().to_string();
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 71,
+        "{}",
+        run.stdout
+    );
+    (t, digest)
+}
+
+/// A JSON blob of an OCI layout.
+fn blob_json(layout: &Path, digest: &str) -> serde_json::Value {
+    let path = layout
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+/// The ELF machine (`e_machine`) of `path` inside the gzip layer `digest` of `layout`.
+fn elf_machine_in_layer(layout: &Path, digest: &str, path: &str) -> u16 {
+    let blob = std::fs::read(
+        layout
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:")),
+    )
+    .unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(blob.as_slice()));
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap().to_string_lossy() == path {
+            let mut header = [0u8; 20];
+            entry.read_exact(&mut header).unwrap();
+            assert_eq!(&header[..4], b"\x7fELF", "{path} is not an ELF file");
+            assert_eq!(header[4], 2, "{path} is not a 64-bit ELF");
+            return u16::from_le_bytes([header[18], header[19]]);
+        }
+    }
+    panic!("{path} is not in the layer {digest}");
+}
+
+/// ELF `e_machine` values.
+const EM_X86_64: u16 = 62;
+const EM_AARCH64: u16 = 183;
+
+#[test]
+fn oci_engine_gives_the_same_digest_from_two_directories_and_the_engine_runs_it() {
+    let tag = format!("imggen-test/oci:{}", unique("repro"));
+    let (a, digest_a) = {
+        let t = generated("musl-static");
+        let tar = t.path().join("image.tar");
+        build_oci(
+            t,
+            &["--tag", &tag, "--output", &format!("tar:{}", tar.display())],
+        )
+    };
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let (b, digest_b) = {
+        let t = generated("musl-static");
+        let tar = t.path().join("image.tar");
+        build_oci(
+            t,
+            &["--tag", &tag, "--output", &format!("tar:{}", tar.display())],
+        )
+    };
+    assert_ne!(a.path(), b.path());
+    assert_eq!(
+        digest_a, digest_b,
+        "two copies built apart give different images"
+    );
+    let tar_a = std::fs::read(a.path().join("image.tar")).unwrap();
+    assert!(
+        tar_a == std::fs::read(b.path().join("image.tar")).unwrap(),
+        "the two tars differ"
+    );
+    // No local path leaks into the binary (--remap-path-prefix).
+    let binary = std::fs::read(
+        a.path()
+            .join("target/x86_64-unknown-linux-musl/release/tiny-static"),
+    )
+    .unwrap();
+    let home = std::env::var("CARGO_HOME")
+        .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap()));
+    for leak in [a.path().to_string_lossy().to_string(), home] {
+        assert!(
+            !binary.windows(leak.len()).any(|w| w == leak.as_bytes()),
+            "the binary holds {leak}"
+        );
+    }
+
+    if !harness::engine() {
+        return;
+    }
+    let loaded = docker_ok(&["load", "-i", &a.path().join("image.tar").to_string_lossy()]);
+    assert!(loaded.contains(&tag), "{loaded}");
+    let user = docker_ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Config.User}} {{.Config.StopSignal}} {{json .Config.Entrypoint}}",
+        &tag,
+    ]);
+    assert_eq!(
+        user.trim(),
+        "10001:10001 SIGTERM [\"/usr/local/bin/tiny-static\"]"
+    );
+    assert_serves_and_stops(&tag, "/healthz");
+    docker_ok(&["rmi", &tag]);
+}
+
+#[test]
+fn oci_engine_builds_one_index_for_amd64_and_arm64_by_cross_compiling() {
+    let t = generated("musl-static");
+    let layout = t.path().join("layout");
+    let (_t, digest) = build_oci(
+        t,
+        &[
+            "--arch",
+            "arm64,amd64",
+            "--output",
+            &format!("oci-layout:{}", layout.display()),
+        ],
+    );
+    let top = serde_json::from_slice::<serde_json::Value>(
+        &std::fs::read(layout.join("index.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(top["manifests"][0]["digest"], digest.as_str());
+    assert_eq!(
+        top["manifests"][0]["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let index = blob_json(&layout, &digest);
+    let manifests = index["manifests"].as_array().unwrap();
+    let archs: Vec<&str> = manifests
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap())
+        .collect();
+    assert_eq!(archs, ["amd64", "arm64"]);
+    for m in manifests {
+        let manifest = blob_json(&layout, m["digest"].as_str().unwrap());
+        let config = blob_json(&layout, manifest["config"]["digest"].as_str().unwrap());
+        assert_eq!(config["architecture"], m["platform"]["architecture"]);
+        let app_layer = manifest["layers"].as_array().unwrap().last().unwrap()["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let machine = elf_machine_in_layer(&layout, &app_layer, "usr/local/bin/tiny-static");
+        let want = if m["platform"]["architecture"] == "arm64" {
+            EM_AARCH64
+        } else {
+            EM_X86_64
+        };
+        assert_eq!(machine, want, "{}", m["platform"]);
+    }
+}
+
+#[test]
+fn engine_flags_are_checked_before_anything_is_built() {
+    let t = generated("musl-static");
+    let t = t.args(&["build", "--engine", "docker", "--output", "tar:x.tar"]);
+    t.run().code(2).one_error_line().stderr_has("--engine oci");
+    let t = t.args(&["build", "--engine", "oci", "--build-arg", "A=1"]);
+    t.run().code(2).one_error_line().stderr_has("--build-arg");
+    let t = t
+        .args(&["build", "--output", "zip:x"])
+        .env("IMGGEN_ENGINE", "oci");
+    t.run()
+        .code(2)
+        .one_error_line()
+        .stderr_has("oci-layout:DIR or tar:FILE");
+    let t = t
+        .clear_env()
+        .args(&["build"])
+        .env("IMGGEN_ENGINE", "podman");
+    t.run()
+        .code(2)
+        .one_error_line()
+        .stderr_has("IMGGEN_ENGINE=\"podman\" must be one of docker, oci, auto");
+    let t = t.clear_env().write(
+        "imggen.toml",
+        "version = 1\nlibc = \"musl\"\n[build]\nengine = \"kaniko\"\n",
+    );
+    t.run()
+        .code(2)
+        .one_error_line()
+        .stderr_has("[build] engine = \"kaniko\"");
+    assert!(
+        !t.path().join("target").exists(),
+        "nothing is compiled for a refused flag"
+    );
+}
