@@ -410,3 +410,160 @@ pub fn index(images: &[Image]) -> Result<Blob> {
         .build()?;
     Blob::json(&index)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oci::layout::Layout;
+
+    /// A one-layer base in an OCI layout at `dir` (a Debian-like /etc/passwd and /etc/group, and
+    /// its own PATH), as the registry pull leaves it; returns its manifest digest.
+    fn write_base(dir: &std::path::Path) -> String {
+        let mut files = Files::default();
+        files
+            .file(
+                "/etc/passwd",
+                b"root:x:0:0:root:/root:/bin/bash\n".to_vec(),
+                0o644,
+            )
+            .unwrap();
+        files
+            .file("/etc/group", b"root:x:0:\n".to_vec(), 0o644)
+            .unwrap();
+        let l = layer::layer(&files, 0).unwrap();
+        let config = ImageConfigurationBuilder::default()
+            .architecture(Arch::Amd64)
+            .os(Os::Linux)
+            .config(
+                ConfigBuilder::default()
+                    .env(vec!["PATH=/base/bin".to_string()])
+                    .build()
+                    .unwrap(),
+            )
+            .rootfs(
+                RootFsBuilder::default()
+                    .typ("layers")
+                    .diff_ids(vec![l.diff_id.clone()])
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let config = Blob::json(&config).unwrap();
+        let manifest = ImageManifestBuilder::default()
+            .schema_version(2u32)
+            .media_type(MediaType::ImageManifest)
+            .config(descriptor(MediaType::ImageConfig, &config.bytes, &config.digest).unwrap())
+            .layers(vec![descriptor(
+                MediaType::ImageLayerGzip,
+                &l.blob,
+                &l.digest,
+            )
+            .unwrap()])
+            .build()
+            .unwrap();
+        let manifest = Blob::json(&manifest).unwrap();
+        let blobs = dir.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        for (digest, bytes) in [
+            (&l.digest, &l.blob),
+            (&config.digest, &config.bytes),
+            (&manifest.digest, &manifest.bytes),
+        ] {
+            std::fs::write(blobs.join(digest.trim_start_matches("sha256:")), bytes).unwrap();
+        }
+        let index = oci_spec::image::ImageIndexBuilder::default()
+            .schema_version(2u32)
+            .manifests(vec![descriptor(
+                MediaType::ImageManifest,
+                &manifest.bytes,
+                &manifest.digest,
+            )
+            .unwrap()])
+            .build()
+            .unwrap();
+        std::fs::write(dir.join("index.json"), canonical_json(&index).unwrap()).unwrap();
+        std::fs::write(dir.join("oci-layout"), super::super::layout::OCI_LAYOUT).unwrap();
+        manifest.digest
+    }
+
+    #[test]
+    fn a_glibc_image_goes_over_the_base_layers_adds_its_user_and_names_the_base_digest() {
+        let fixture =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/axum-single");
+        let loaded = crate::pipeline::load(&fixture, &crate::config::Config::default()).unwrap();
+        let plan = &loaded.plan.image;
+        assert_eq!(
+            (plan.base.name.as_str(), plan.base.user),
+            ("bookworm-slim", UserMethod::Useradd)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let base_digest = write_base(dir.path());
+        let base = BaseImage::from_layout(dir.path(), &plan.base.image, CpuArch::Amd64).unwrap();
+        assert_eq!(base.digest, base_digest);
+        let labels = BTreeMap::from([(
+            "org.opencontainers.image.title".to_string(),
+            "x".to_string(),
+        )]);
+        let inputs = Inputs {
+            plan,
+            labels: &labels,
+            epoch: 1_700_000_000,
+            arch: CpuArch::Amd64,
+            binary: b"\x7fELF".to_vec(),
+            ca_bundle: Some(b"CA".to_vec()),
+            tini: None,
+            app_files: Vec::new(),
+            base: Some(&base),
+        };
+        let image = build(&inputs).unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(&image.manifest.bytes).unwrap();
+        let layers = manifest["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), 3, "the base layer, then imggen's two");
+        assert_eq!(
+            layers[0]["digest"],
+            base.manifest.layers()[0].digest().to_string()
+        );
+        assert_eq!(manifest["annotations"][BASE_DIGEST], base_digest.as_str());
+        assert_eq!(manifest["annotations"][BASE_NAME], "debian:bookworm-slim");
+        let config: serde_json::Value = serde_json::from_slice(&image.config.bytes).unwrap();
+        assert_eq!(
+            config["rootfs"]["diff_ids"][0],
+            base.config.rootfs().diff_ids()[0].as_str()
+        );
+        assert_eq!(config["created"], "2023-11-14T22:13:20Z");
+        assert_eq!(config["config"]["User"], format!("{0}:{0}", plan.user.uid));
+        assert_eq!(
+            config["config"]["Env"][0], "PATH=/base/bin",
+            "the base's PATH is kept"
+        );
+        // /etc/passwd keeps the base's users and adds the plan's, as useradd does.
+        let (system, _) = rootfs(&inputs).unwrap();
+        let passwd = system
+            .entries()
+            .find(|(p, _)| *p == "etc/passwd")
+            .map(|(_, e)| e.clone());
+        let want = format!(
+            "root:x:0:0:root:/root:/bin/bash\n{0}:x:{1}:{2}::/nonexistent:/usr/sbin/nologin\n",
+            plan.user.name, plan.user.uid, plan.user.gid
+        );
+        assert_eq!(passwd, Some(layer::Entry::File(want.into_bytes(), 0o644)));
+        // The layout carries the base's blob beside imggen's.
+        let out = tempfile::tempdir().unwrap();
+        let layout = Layout::new(&[(image.clone(), Some(&base))], CpuArch::Amd64).unwrap();
+        layout.write_dir(&out.path().join("oci")).unwrap();
+        let base_layer = base.manifest.layers()[0].digest().to_string();
+        assert!(out
+            .path()
+            .join("oci/blobs/sha256")
+            .join(base_layer.trim_start_matches("sha256:"))
+            .is_file());
+        assert_eq!(layout.digest, image.manifest.digest);
+    }
+
+    #[test]
+    fn labels_and_ports_serialize_in_one_order() {
+        let a = canonical_json(&HashMap::from([("b", 1), ("a", 2), ("c", 3)])).unwrap();
+        assert_eq!(a, br#"{"a":2,"b":1,"c":3}"#);
+    }
+}
