@@ -373,8 +373,9 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The engine `[build] engine` (`IMGGEN_ENGINE`, `--engine`) names; `auto` is `docker` when an
-/// engine answers, else `oci` when the image needs nothing only Docker can do (apt packages).
+/// The engine `[build] engine` (`IMGGEN_ENGINE`, `--engine`) names. `auto` is `oci` when the
+/// image needs nothing only Docker can do (apt packages) and either `--output`/`--arch` asks
+/// for it or no engine answers; else `docker`.
 fn choose_engine(loaded: &Loaded, args: &BuildOptions) -> Result<Engine> {
     let named = loaded
         .config
@@ -385,7 +386,10 @@ fn choose_engine(loaded: &Loaded, args: &BuildOptions) -> Result<Engine> {
     let chosen = match engine {
         Engine::Auto => {
             let oci_can = loaded.plan.image.runtime_packages.is_empty();
-            if oci_can && !engine_answers() {
+            let oci_only = !args.outputs.is_empty() || !args.archs.is_empty();
+            if oci_can && oci_only {
+                Engine::Oci
+            } else if oci_can && !engine_answers() {
                 eprintln!("no Docker engine answers: building with --engine oci (auto)");
                 Engine::Oci
             } else {

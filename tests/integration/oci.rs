@@ -13,10 +13,10 @@ use std::path::Path;
 /// A Docker host nothing listens on: the oci engine must not need one.
 const NO_ENGINE: &str = "unix:///nonexistent/imggen-no-engine.sock";
 
-/// `imggen build --engine oci ARGS` in `t` with no Docker engine reachable; returns the
-/// digest it prints.
-fn build_oci(t: Test, args: &[&str]) -> (Test, String) {
-    let mut all = vec!["build", "--engine", "oci"];
+/// `imggen build --engine ENGINE ARGS` in `t` with no Docker engine reachable; returns the
+/// run's stderr and the digest it prints.
+fn build_with(engine: &str, t: Test, args: &[&str]) -> (Test, String, String) {
+    let mut all = vec!["build", "--engine", engine];
     all.extend_from_slice(args);
     let t = t.args(&all).env("DOCKER_HOST", NO_ENGINE);
     let run = t.run();
@@ -27,6 +27,12 @@ fn build_oci(t: Test, args: &[&str]) -> (Test, String) {
         "{}",
         run.stdout
     );
+    (t, run.stderr.clone(), digest)
+}
+
+/// `imggen build --engine oci ARGS` in `t`; returns the digest it prints.
+fn build_oci(t: Test, args: &[&str]) -> (Test, String) {
+    let (t, _, digest) = build_with("oci", t, args);
     (t, digest)
 }
 
@@ -132,6 +138,14 @@ fn oci_engine_gives_the_same_digest_from_two_directories_and_the_engine_runs_it(
 #[test]
 fn oci_engine_builds_one_index_for_amd64_and_arm64_by_cross_compiling() {
     let t = generated("musl-static");
+    // No engine answers and no --output or --arch: auto builds with oci into the default layout.
+    let (t, stderr, amd64_alone) = build_with("auto", t, &[]);
+    assert!(
+        stderr.contains("no Docker engine answers: building with --engine oci (auto)"),
+        "{stderr}"
+    );
+    let default_layout = t.path().join("target/imggen/oci/tiny-static");
+    assert!(default_layout.join("oci-layout").is_file(), "{stderr}");
     let layout = t.path().join("layout");
     let (_t, digest) = build_oci(
         t,
@@ -158,6 +172,11 @@ fn oci_engine_builds_one_index_for_amd64_and_arm64_by_cross_compiling() {
         .map(|m| m["platform"]["architecture"].as_str().unwrap())
         .collect();
     assert_eq!(archs, ["amd64", "arm64"]);
+    assert_eq!(
+        manifests[0]["digest"],
+        amd64_alone.as_str(),
+        "the index's amd64 image is the single-arch build's"
+    );
     for m in manifests {
         let manifest = blob_json(&layout, m["digest"].as_str().unwrap());
         let config = blob_json(&layout, manifest["config"]["digest"].as_str().unwrap());
