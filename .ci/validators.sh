@@ -13,11 +13,12 @@
 #   curl          requests to the proxies in the end-to-end tests
 #   socat         the engine on a loopback TCP port (imggen build with DOCKER_HOST=tcp://)
 #   podman        a Podman API socket (imggen build against Podman)
+#   skopeo        reads the OCI image layouts of imggen build --engine oci (tests/integration/oci.rs)
 #   libnginx-mod-stream  nginx's TCP proxy: the engine behind a TLS port that checks client
 #                 certificates (imggen build with DOCKER_TLS_VERIFY, tests/integration/ci.rs)
 set -euo pipefail
 
-packages=(systemd caddy nginx yamllint shellcheck python3-yaml openssl curl socat podman libnginx-mod-stream)
+packages=(systemd caddy nginx yamllint shellcheck python3-yaml openssl curl socat podman libnginx-mod-stream skopeo)
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

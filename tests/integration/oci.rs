@@ -1,7 +1,8 @@
 //! `imggen build --engine oci`: daemonless images. Two copies of the musl-static fixture in two
 //! temporary directories, built seconds apart, give the same manifest digest and the same tar;
 //! the real engine loads that tar and runs it (HTTP, uid 10001, a fast stop); `--arch
-//! amd64,arm64` makes one index whose arm64 binary is an aarch64 ELF. Needs the
+//! amd64,arm64` makes one index whose arm64 binary is an aarch64 ELF, which skopeo reads and
+//! copies. Needs the
 //! x86_64-unknown-linux-musl and aarch64-unknown-linux-musl targets (`.ci/run` adds them).
 
 use crate::docker::{assert_serves_and_stops, docker_ok};
@@ -193,6 +194,46 @@ fn oci_engine_builds_one_index_for_amd64_and_arm64_by_cross_compiling() {
         };
         assert_eq!(machine, want, "{}", m["platform"]);
     }
+
+    // skopeo reads the layout as a registry client would: one image per platform, every blob
+    // matching its digest (a copy checks them).
+    if !harness::tools(&["skopeo"]) {
+        return;
+    }
+    let oci_ref = format!("oci:{}", layout.display());
+    for arch in ["amd64", "arm64"] {
+        let out = std::process::Command::new(harness::locate("skopeo"))
+            .args(["inspect", "--override-arch", arch, &oci_ref])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(seen["Architecture"], arch);
+        assert_eq!(seen["Digest"], digest.as_str());
+        assert_eq!(
+            seen["Labels"]["org.opencontainers.image.title"],
+            "tiny-static"
+        );
+    }
+    let copy = layout.with_file_name("copy");
+    let out = std::process::Command::new(harness::locate("skopeo"))
+        .args([
+            "copy",
+            "--all",
+            &oci_ref,
+            &format!("oci:{}", copy.display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
