@@ -3,7 +3,7 @@
 //! and writes it as an OCI image layout directory and/or a tar `docker load` takes; `--push`
 //! hands the layout to the registry client.
 
-use super::{meta, pin, BuildOptions, Digest};
+use super::{creds, meta, pin, BuildOptions, Digest};
 use crate::compile::{self, EpochSource};
 use crate::oci::base::BaseImage;
 pub use crate::oci::image::CpuArch;
@@ -42,9 +42,14 @@ impl Output {
     }
 }
 
-/// Pushes the image layout at `layout` to the registry `reference` names and returns the
-/// manifest digest the registry reports: the one place the oci engine reaches a registry.
-pub fn push_layout(layout: &Path, reference: &Reference) -> Result<Digest> {
+/// Pushes the image layout at `layout` to the registry `reference` names, with the
+/// credentials found for it, and returns the digest the registry reports (the manifest's, or
+/// the index's): the one place the oci engine reaches a registry.
+pub fn push_layout(
+    layout: &Path,
+    reference: &Reference,
+    _credentials: Option<&creds::Found>,
+) -> Result<Digest> {
     bail!(
         "--push with --engine oci cannot reach {} yet; the image is in {} (push that layout with skopeo or crane), or build with --engine docker to push",
         reference.registry,
@@ -83,6 +88,7 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
         git.as_ref(),
     )?;
     let labels = meta::labels(&plan.labels, git.as_ref(), &image::created(epoch)?);
+    let credentials = push_credentials(args, &tags)?;
     let archs = if args.archs.is_empty() {
         vec![CpuArch::host()]
     } else {
@@ -140,7 +146,7 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
     println!("{}", layout.digest);
     if args.push {
         let dir = layout_dir.context("a layout is written before a push")?;
-        push_tags(loaded, args, &dir, &tags)?;
+        push_tags(loaded, args, &dir, &tags, &credentials)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -209,10 +215,16 @@ fn write_outputs(
 }
 
 /// Pushes the layout under every tag; with `--write-digest`, pins the first digest.
-fn push_tags(loaded: &Loaded, args: &BuildOptions, dir: &Path, tags: &[Reference]) -> Result<()> {
+fn push_tags(
+    loaded: &Loaded,
+    args: &BuildOptions,
+    dir: &Path,
+    tags: &[Reference],
+    credentials: &[Option<creds::Found>],
+) -> Result<()> {
     let mut first = None;
-    for tag in tags {
-        let digest = push_layout(dir, tag)?;
+    for (tag, found) in tags.iter().zip(credentials) {
+        let digest = push_layout(dir, tag, found.as_ref())?;
         eprintln!("pushed {tag} ({digest})");
         first.get_or_insert(digest);
     }
@@ -223,6 +235,18 @@ fn push_tags(loaded: &Loaded, args: &BuildOptions, dir: &Path, tags: &[Reference
         eprintln!("recorded {digest} as [image] digest in imggen.toml");
     }
     Ok(())
+}
+
+/// The credentials each tag's push needs, looked up before anything is compiled (as the Docker
+/// path does), so a refused lookup stops the build at once.
+fn push_credentials(args: &BuildOptions, tags: &[Reference]) -> Result<Vec<Option<creds::Found>>> {
+    if !args.push {
+        return Ok(Vec::new());
+    }
+    let config_dir = creds::docker_config_dir();
+    tags.iter()
+        .map(|r| creds::lookup(r, creds::env_pair(), config_dir.as_deref()))
+        .collect()
 }
 
 /// The flags that steer the Docker build and mean nothing without it.

@@ -2,8 +2,8 @@
 //! temporary directories, built seconds apart, give the same manifest digest and the same tar;
 //! the real engine loads that tar and runs it (HTTP, uid 10001, a fast stop); `--arch
 //! amd64,arm64` makes one index whose arm64 binary is an aarch64 ELF, which skopeo reads and
-//! copies. Needs the
-//! x86_64-unknown-linux-musl and aarch64-unknown-linux-musl targets (`.ci/run` adds them).
+//! copies. Needs the x86_64-unknown-linux-musl and aarch64-unknown-linux-musl targets
+//! (`.ci/run` adds them).
 
 use crate::docker::{assert_serves_and_stops, docker_ok};
 use crate::engine::{generated, unique};
