@@ -346,3 +346,54 @@ fn app_files(root: &Path, plan: &crate::plan::ImagePlan) -> Result<Vec<(String, 
     }
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_time_files_go_under_app_without_secret_looking_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/zero2prod");
+        for entry in walkdir::WalkDir::new(&fixture) {
+            let entry = entry.unwrap();
+            let to = dir
+                .path()
+                .join(entry.path().strip_prefix(&fixture).unwrap());
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(&to).unwrap();
+            } else {
+                std::fs::copy(entry.path(), &to).unwrap();
+            }
+        }
+        std::fs::write(dir.path().join("configuration/server.key"), "secret").unwrap();
+        std::fs::write(dir.path().join("configuration/.env"), "A=1").unwrap();
+        let loaded = crate::pipeline::load(dir.path(), &crate::config::Config::default()).unwrap();
+        let files = app_files(dir.path(), &loaded.plan.image).unwrap();
+        let paths: Vec<&str> = files.iter().map(|(p, _, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/app/configuration/base.yaml",
+                "/app/migrations/20240101000000_init.sql"
+            ]
+        );
+        assert!(files.iter().all(|(_, _, mode)| *mode == 0o644));
+    }
+
+    #[test]
+    fn outputs_are_a_layout_directory_or_a_tar() {
+        assert_eq!(
+            Output::parse("oci-layout:out/img").unwrap(),
+            Output::Layout("out/img".into())
+        );
+        assert_eq!(
+            Output::parse("tar:img.tar").unwrap(),
+            Output::Tar("img.tar".into())
+        );
+        for bad in ["oci-layout:", "tar:", "docker", "zip:x"] {
+            let err = Output::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("oci-layout:DIR or tar:FILE"), "{err}");
+        }
+    }
+}
