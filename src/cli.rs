@@ -32,7 +32,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Print the analysis and the decisions, before any file is written.
     Plan(PlanArgs),
-    /// Build the image through the Docker Engine API, and push it with --push.
+    /// Build the image through the Docker Engine API (or without a daemon with --engine oci),
+    /// and push it with --push.
     Build(Box<BuildArgs>),
 }
 
@@ -219,8 +220,9 @@ pub struct BuildArgs {
     #[arg(long, default_value = "default", value_name = "MODE")]
     pub network: String,
     /// What builds the image: docker (the Docker Engine API, from the Dockerfile; the default),
-    /// oci (no daemon: cargo on this machine, then reproducible layers), or auto (docker when an
-    /// engine answers, else oci). Also [build] engine in imggen.toml, IMGGEN_ENGINE.
+    /// oci (no daemon: cargo on this machine, then reproducible layers), or auto (oci when
+    /// --output or --arch asks for it or no engine answers, unless the image needs apt packages;
+    /// else docker). Also [build] engine in imggen.toml, IMGGEN_ENGINE.
     #[arg(long, value_name = "docker|oci|auto")]
     pub engine: Option<String>,
     /// Where --engine oci writes the image (repeatable): oci-layout:DIR (an OCI image layout)
