@@ -290,14 +290,18 @@ fn config(inputs: &Inputs, layers: &[Layer]) -> Result<ImageConfiguration> {
     if !ports.is_empty() {
         run = run.exposed_ports(ports);
     }
+    // The Docker path's WORKDIR: /app with run-time files, else the base's, else "/" (what
+    // Docker records for an image that sets none).
     let working_dir = if plan.runtime_dirs.is_empty() {
-        base_config.as_ref().and_then(|c| c.working_dir().clone())
+        base_config
+            .as_ref()
+            .and_then(|c| c.working_dir().clone())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| "/".to_string())
     } else {
-        Some(crate::plan::APP_DIR.to_string())
+        crate::plan::APP_DIR.to_string()
     };
-    if let Some(dir) = working_dir {
-        run = run.working_dir(dir);
-    }
+    run = run.working_dir(working_dir);
     let mut diff_ids: Vec<String> = inputs
         .base
         .map(|b| b.config.rootfs().diff_ids().clone())

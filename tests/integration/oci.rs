@@ -2,8 +2,8 @@
 //! temporary directories, built seconds apart, give the same manifest digest and the same tar;
 //! the real engine loads that tar and runs it (HTTP, uid 10001, a fast stop); `--arch
 //! amd64,arm64` makes one index whose arm64 binary is an aarch64 ELF, which skopeo reads and
-//! copies. Needs the x86_64-unknown-linux-musl and aarch64-unknown-linux-musl targets
-//! (`.ci/run` adds them).
+//! copies; and the image has the Docker path's config and files. Needs the
+//! x86_64-unknown-linux-musl and aarch64-unknown-linux-musl targets (`.ci/run` adds them).
 
 use crate::docker::{assert_serves_and_stops, docker_ok};
 use crate::engine::{generated, unique};
@@ -270,4 +270,107 @@ fn engine_flags_are_checked_before_anything_is_built() {
         !t.path().join("target").exists(),
         "nothing is compiled for a refused flag"
     );
+}
+
+/// Every path of a container of `image` (what the engine injects left out): kind, mode, owner,
+/// and for files not in `skip` a digest of the contents.
+fn exported(image: &str, skip: &[&str]) -> std::collections::BTreeMap<String, String> {
+    let id = docker_ok(&["create", image]);
+    let c = crate::docker::Container(id.trim().to_string());
+    let out = crate::docker::docker()
+        .args(["export", &c.0])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "docker export: {out:?}");
+    let mut archive = tar::Archive::new(&out.stdout[..]);
+    let mut seen = std::collections::BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
+        let injected = [
+            ".dockerenv",
+            "dev",
+            "proc",
+            "sys",
+            "etc/hostname",
+            "etc/hosts",
+            "etc/mtab",
+            "etc/resolv.conf",
+        ];
+        if injected
+            .iter()
+            .any(|i| path == *i || path.starts_with(&format!("{i}/")))
+        {
+            continue;
+        }
+        let h = entry.header().clone();
+        let mut contents = Vec::new();
+        entry.read_to_end(&mut contents).unwrap();
+        let what = if h.entry_type().is_dir() {
+            "dir".to_string()
+        } else if skip.contains(&path.as_str()) {
+            "file".to_string()
+        } else {
+            format!(
+                "file {:x}",
+                contents
+                    .iter()
+                    .fold(0u64, |a, b| a.wrapping_mul(31).wrapping_add(u64::from(*b)))
+            )
+        };
+        seen.insert(
+            path,
+            format!(
+                "{what} {:o} {}:{}",
+                h.mode().unwrap(),
+                h.uid().unwrap(),
+                h.gid().unwrap()
+            ),
+        );
+    }
+    seen
+}
+
+#[test]
+fn the_oci_image_has_the_docker_paths_config_and_files() {
+    if !harness::engine() {
+        return;
+    }
+    let docker_tag = format!("imggen-test/oci-parity:{}", unique("docker"));
+    let oci_tag = format!("imggen-test/oci-parity:{}", unique("oci"));
+    let t = generated("musl-static").env("SOURCE_DATE_EPOCH", "1700000000");
+    let (t, run) = crate::engine::build(t, &["--tag", &docker_tag]);
+    run.code(0);
+    let tar = t.path().join("image.tar");
+    let (_t, _) = build_oci(
+        t,
+        &[
+            "--tag",
+            &oci_tag,
+            "--output",
+            &format!("tar:{}", tar.display()),
+        ],
+    );
+    docker_ok(&["load", "-i", &tar.to_string_lossy()]);
+    let config = "{{json .Config.User}} {{json .Config.Env}} {{json .Config.ExposedPorts}} {{json .Config.Entrypoint}} {{json .Config.Cmd}} {{json .Config.WorkingDir}} {{json .Config.StopSignal}} {{json .Config.Labels}} {{.Os}}/{{.Architecture}}";
+    let of_docker = docker_ok(&["image", "inspect", "-f", config, &docker_tag]);
+    let of_oci = docker_ok(&["image", "inspect", "-f", config, &oci_tag]);
+    assert_eq!(of_oci, of_docker, "the two engines' image configs differ");
+    // The binaries come from two compilers' environments, the CA bundles from two machines'
+    // ca-certificates: same paths, modes and owners, contents free to differ.
+    let free = &[
+        "usr/local/bin/tiny-static",
+        "etc/ssl/certs/ca-certificates.crt",
+    ];
+    assert_eq!(
+        exported(&oci_tag, free),
+        exported(&docker_tag, free),
+        "the two engines' files differ"
+    );
+    docker_ok(&["rmi", &docker_tag, &oci_tag]);
 }
