@@ -157,10 +157,34 @@ pub fn binary_path(request: &Request) -> PathBuf {
     path.join(&request.cargo.profile_dir).join(request.bin)
 }
 
+/// True when a cargo config that applies to `root` (`.cargo/config.toml` or `.cargo/config`
+/// in it or a parent, or in `CARGO_HOME`) sets `rustflags` for a target: cargo then ignores
+/// `build.rustflags`.
+pub fn sets_target_rustflags(root: &Path) -> bool {
+    let mut dirs: Vec<PathBuf> = root.ancestors().map(|d| d.join(".cargo")).collect();
+    dirs.extend(cargo_home());
+    dirs.iter()
+        .flat_map(|d| [d.join("config.toml"), d.join("config")])
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .filter_map(|text| text.parse::<toml::Table>().ok())
+        .any(|config| {
+            config
+                .get("target")
+                .and_then(toml::Value::as_table)
+                .is_some_and(|targets| {
+                    targets
+                        .values()
+                        .any(|t| t.as_table().is_some_and(|t| t.contains_key("rustflags")))
+                })
+        })
+}
+
 /// The environment that adds `flags` to the rustflags cargo already takes: appended to
-/// `CARGO_ENCODED_RUSTFLAGS` or `RUSTFLAGS` when set, else given as `build.rustflags` on the
-/// command line (which cargo merges with the project's own `build.rustflags`).
-fn rustflags(flags: &[String]) -> (Vec<(String, String)>, Vec<String>) {
+/// `CARGO_ENCODED_RUSTFLAGS` or `RUSTFLAGS` when set; else given on the command line as
+/// `build.rustflags` (which cargo merges with the project's own `build.rustflags`), or, when a
+/// config sets target rustflags (which win over `build.rustflags`), as
+/// `target.'cfg(all())'.rustflags`, which cargo joins with them.
+fn rustflags(flags: &[String], target_rustflags: bool) -> (Vec<(String, String)>, Vec<String>) {
     if let Ok(encoded) = std::env::var("CARGO_ENCODED_RUSTFLAGS") {
         let mut all: Vec<String> = encoded
             .split('\x1f')
@@ -179,10 +203,12 @@ fn rustflags(flags: &[String]) -> (Vec<(String, String)>, Vec<String>) {
         return (vec![("RUSTFLAGS".into(), all.join(" "))], Vec::new());
     }
     let list = toml::Value::Array(flags.iter().cloned().map(toml::Value::String).collect());
-    (
-        Vec::new(),
-        vec!["--config".into(), format!("build.rustflags={list}")],
-    )
+    let key = if target_rustflags {
+        "target.'cfg(all())'.rustflags"
+    } else {
+        "build.rustflags"
+    };
+    (Vec::new(), vec!["--config".into(), format!("{key}={list}")])
 }
 
 /// The linker settings a cross-compile to `target` needs, unless set already: rust-lld with
@@ -212,7 +238,10 @@ pub fn cross_env(target: Option<&str>, arch: &str, host_arch: &str) -> Vec<(Stri
 
 /// Runs cargo (output shown as it comes) and returns the binary's path.
 pub fn build(request: &Request, extra_env: &[(String, String)]) -> Result<PathBuf> {
-    let (env, config) = rustflags(&remap_flags(request.root));
+    let (env, config) = rustflags(
+        &remap_flags(request.root),
+        sets_target_rustflags(request.root),
+    );
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command
         .current_dir(request.root)
@@ -295,6 +324,36 @@ mod tests {
         assert_eq!(
             cargo_args(&request).join(" "),
             "build --release --locked --target x86_64-unknown-linux-musl --no-default-features --features a,b --package pkg --bin app"
+        );
+    }
+
+    #[test]
+    fn target_rustflags_in_a_cargo_config_are_found_up_the_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("ws/app");
+        std::fs::create_dir_all(dir.path().join("ws/.cargo")).unwrap();
+        std::fs::create_dir_all(&project).unwrap();
+        // CARGO_HOME's config (and /tmp's parents) apply to both; compare against it.
+        let elsewhere = sets_target_rustflags(dir.path());
+        std::fs::write(
+            dir.path().join("ws/.cargo/config.toml"),
+            "[build]\nrustflags = [\"-Cdebuginfo=1\"]\n",
+        )
+        .unwrap();
+        assert_eq!(sets_target_rustflags(&project), elsewhere);
+        std::fs::write(
+            dir.path().join("ws/.cargo/config.toml"),
+            "[target.x86_64-unknown-linux-gnu]\nrustflags = [\"-Clinker=clang\"]\n",
+        )
+        .unwrap();
+        assert!(sets_target_rustflags(&project));
+        let (_, args) = rustflags(&["--remap-path-prefix=/p=/app".into()], true);
+        assert_eq!(
+            args,
+            [
+                "--config",
+                "target.'cfg(all())'.rustflags=[\"--remap-path-prefix=/p=/app\"]"
+            ]
         );
     }
 

@@ -374,3 +374,31 @@ fn the_oci_image_has_the_docker_paths_config_and_files() {
     );
     docker_ok(&["rmi", &docker_tag, &oci_tag]);
 }
+
+#[test]
+fn a_projects_own_target_rustflags_keep_local_paths_out_of_the_binary() {
+    // Target rustflags win over build.rustflags in cargo, so the remap must join them.
+    let t = generated("musl-static").write(
+        ".cargo/config.toml",
+        "[target.x86_64-unknown-linux-musl]\nrustflags = [\"-C\", \"target-cpu=x86-64\"]\n",
+    );
+    let (t, _) = build_oci(t, &["--output", "tar:image.tar"]);
+    let binary = std::fs::read(
+        t.path()
+            .join("target/x86_64-unknown-linux-musl/release/tiny-static"),
+    )
+    .unwrap();
+    // Dependencies' panic locations name their sources under CARGO_HOME unless remapped.
+    let home = std::env::var("CARGO_HOME")
+        .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap()));
+    for leak in [t.path().to_string_lossy().to_string(), home] {
+        assert!(
+            !binary.windows(leak.len()).any(|w| w == leak.as_bytes()),
+            "the binary holds {leak}"
+        );
+    }
+    assert!(
+        binary.windows(17).any(|w| w == b"/usr/local/cargo/"),
+        "the binary names no remapped dependency source"
+    );
+}
