@@ -67,6 +67,17 @@ fn elf_machine_in_layer(layout: &Path, digest: &str, path: &str) -> u16 {
     panic!("{path} is not in the layer {digest}");
 }
 
+/// Image tags removed from the engine on drop, so a failed assertion leaves none behind.
+struct Images(Vec<String>);
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        for tag in &self.0 {
+            let _ = crate::docker::docker().args(["rmi", "-f", tag]).output();
+        }
+    }
+}
+
 /// ELF `e_machine` values.
 const EM_X86_64: u16 = 62;
 const EM_AARCH64: u16 = 183;
@@ -119,6 +130,7 @@ fn oci_engine_gives_the_same_digest_from_two_directories_and_the_engine_runs_it(
     if !harness::engine() {
         return;
     }
+    let _images = Images(vec![tag.clone()]);
     let loaded = docker_ok(&["load", "-i", &a.path().join("image.tar").to_string_lossy()]);
     assert!(loaded.contains(&tag), "{loaded}");
     let user = docker_ok(&[
@@ -133,7 +145,6 @@ fn oci_engine_gives_the_same_digest_from_two_directories_and_the_engine_runs_it(
         "10001:10001 SIGTERM [\"/usr/local/bin/tiny-static\"]"
     );
     assert_serves_and_stops(&tag, "/healthz");
-    docker_ok(&["rmi", &tag]);
 }
 
 #[test]
@@ -343,6 +354,7 @@ fn the_oci_image_has_the_docker_paths_config_and_files() {
     }
     let docker_tag = format!("imggen-test/oci-parity:{}", unique("docker"));
     let oci_tag = format!("imggen-test/oci-parity:{}", unique("oci"));
+    let _images = Images(vec![docker_tag.clone(), oci_tag.clone()]);
     let t = generated("musl-static").env("SOURCE_DATE_EPOCH", "1700000000");
     let (t, run) = crate::engine::build(t, &["--tag", &docker_tag]);
     run.code(0);
@@ -372,7 +384,6 @@ fn the_oci_image_has_the_docker_paths_config_and_files() {
         exported(&docker_tag, free),
         "the two engines' files differ"
     );
-    docker_ok(&["rmi", &docker_tag, &oci_tag]);
 }
 
 #[test]
