@@ -13,8 +13,8 @@
 #   curl          requests to the proxies in the end-to-end tests
 #   socat         the engine on a loopback TCP port (imggen build with DOCKER_HOST=tcp://)
 #   podman        a Podman API socket (imggen build against Podman)
-#   skopeo        OCI layouts from engine images and registry inspection
-#                 (tests/integration/registry.rs)
+#   skopeo        OCI layouts from engine images, registry inspection, and the layouts of
+#                 imggen build --engine oci (tests/integration/registry.rs, oci.rs)
 #   libnginx-mod-stream  nginx's TCP proxy: the engine behind a TLS port that checks client
 #                 certificates (imggen build with DOCKER_TLS_VERIFY, tests/integration/ci.rs)
 set -euo pipefail

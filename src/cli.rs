@@ -32,8 +32,9 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Print the analysis and the decisions, before any file is written.
     Plan(PlanArgs),
-    /// Build the image through the Docker Engine API, and push it with --push.
-    Build(BuildArgs),
+    /// Build the image through the Docker Engine API (or without a daemon with --engine oci),
+    /// and push it with --push.
+    Build(Box<BuildArgs>),
     /// Print the SBOM of the chosen binary: the packages Cargo.lock compiles into it.
     Sbom(SbomArgs),
 }
@@ -223,6 +224,20 @@ pub struct BuildArgs {
     /// Do not attach an SBOM to the pushed image (also `[build] sbom = false`).
     #[arg(long)]
     pub no_sbom: bool,
+    /// What builds the image: docker (the Docker Engine API, from the Dockerfile; the default),
+    /// oci (no daemon: cargo on this machine, then reproducible layers), or auto (oci when
+    /// --output or --arch asks for it or no engine answers, unless the image needs apt packages;
+    /// else docker). Also [build] engine in imggen.toml, IMGGEN_ENGINE.
+    #[arg(long, value_name = "docker|oci|auto")]
+    pub engine: Option<String>,
+    /// Where --engine oci writes the image (repeatable): oci-layout:DIR (an OCI image layout)
+    /// or tar:FILE (for `docker load`). Default: oci-layout:target/imggen/oci/<name>.
+    #[arg(long = "output", value_name = "oci-layout:DIR|tar:FILE")]
+    pub outputs: Vec<String>,
+    /// Architectures --engine oci builds, cross-compiling, e.g. amd64,arm64; several make one
+    /// multi-arch image index. Default: this machine's.
+    #[arg(long = "arch", value_delimiter = ',', value_name = "ARCH")]
+    pub archs: Vec<String>,
 }
 
 /// `--progress`.
@@ -261,6 +276,21 @@ impl BuildArgs {
             write_digest: self.write_digest,
             network: self.network.clone(),
             sbom: !self.no_sbom,
+            outputs: self
+                .outputs
+                .iter()
+                .map(|o| crate::build::oci::Output::parse(o))
+                .collect::<Result<_>>()?,
+            archs: {
+                let mut archs = self
+                    .archs
+                    .iter()
+                    .map(|a| crate::build::oci::CpuArch::parse(a))
+                    .collect::<Result<Vec<_>>>()?;
+                archs.sort();
+                archs.dedup();
+                archs
+            },
         })
     }
 }
@@ -374,7 +404,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Init(args) => init(args),
         Command::Generate(args) => generate(args),
         Command::Plan(args) => print_plan(args),
-        Command::Build(args) => build(args),
+        Command::Build(args) => build(*args),
         Command::Sbom(args) => sbom(args),
     }
 }
@@ -518,7 +548,14 @@ fn generate(args: GenerateArgs) -> Result<ExitCode> {
 
 fn build(args: BuildArgs) -> Result<ExitCode> {
     let options = args.options()?;
-    let loaded = pipeline::load(&args.project.path, &args.project.to_config()?)?;
+    let mut flags = args.project.to_config()?;
+    if let Some(engine) = &args.engine {
+        flags.build = Some(crate::config::BuildConfig {
+            engine: Some(engine.clone()),
+            ..Default::default()
+        });
+    }
+    let loaded = pipeline::load(&args.project.path, &flags)?;
     crate::build::run(&loaded, &options)
 }
 

@@ -184,12 +184,42 @@ impl ImageConfig {
     }
 }
 
-/// `[build]`: what `imggen build` does besides the image.
+/// `[build]`: how `imggen build` builds the image and what it does besides.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct BuildConfig {
     /// Attach an SPDX SBOM to every pushed image (default true; `--no-sbom` turns it off).
     pub sbom: Option<bool>,
+    /// `docker` (the Docker Engine API, the default), `oci` (daemonless) or `auto`; checked
+    /// by `validate` and read with [`Engine::parse`]. `IMGGEN_ENGINE`, `--engine`.
+    pub engine: Option<String>,
+}
+
+/// What builds the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// The Docker Engine API, from the generated Dockerfile.
+    #[default]
+    Docker,
+    /// imggen itself: cargo on this machine, layers and manifests written without a daemon.
+    Oci,
+    /// `docker` when an engine answers, else `oci` when the plan allows it.
+    Auto,
+}
+
+impl Engine {
+    /// Every engine's name, as imggen.toml and `--engine` take it.
+    pub const NAMES: [&'static str; 3] = ["docker", "oci", "auto"];
+
+    /// Parses a name of [`Engine::NAMES`].
+    pub fn parse(s: &str) -> Option<Engine> {
+        match s {
+            "docker" => Some(Engine::Docker),
+            "oci" => Some(Engine::Oci),
+            "auto" => Some(Engine::Auto),
+            _ => None,
+        }
+    }
 }
 
 /// One configuration layer. Every field is optional: unset means "the layer below decides".
@@ -216,12 +246,12 @@ pub struct Config {
     pub env: Option<BTreeMap<String, String>>,
     pub platforms: Option<Vec<Platform>>,
     pub image: Option<ImageConfig>,
+    pub build: Option<BuildConfig>,
     pub fly: Option<FlyConfig>,
     pub cloud_run: Option<CloudRunConfig>,
     pub render: Option<RenderConfig>,
     pub vm: Option<VmConfig>,
     pub ci: Option<CiConfig>,
-    pub build: Option<BuildConfig>,
     /// The layer each set key came from, for errors and `imggen plan`.
     #[serde(skip)]
     pub origins: Origins,
@@ -283,7 +313,7 @@ impl Config {
     pub fn source(&self, key: &str) -> String {
         match self.layer(key) {
             Layer::File(_) => format!("imggen.toml {}", toml_key(key)),
-            Layer::Env => format!("IMGGEN_{}", key.to_ascii_uppercase()),
+            Layer::Env => env_name(key),
             Layer::Flag => flag_name(key),
         }
     }
@@ -293,7 +323,7 @@ impl Config {
     pub fn setting(&self, key: &str, value: &str) -> String {
         match self.layer(key) {
             Layer::File(path) => format!("{path}: {} = {value:?}", toml_key(key)),
-            Layer::Env => format!("IMGGEN_{}={value:?}", key.to_ascii_uppercase()),
+            Layer::Env => format!("{}={value:?}", env_name(key)),
             Layer::Flag => format!("{} {value:?}", flag_name(key)),
         }
     }
@@ -318,12 +348,23 @@ impl Config {
                 continue;
             }
             let key = suffix.to_ascii_lowercase();
+            if let Some((section, field)) = env_section_key(&key) {
+                let mut one = toml::Table::new();
+                one.insert(field.into(), toml::Value::String(value.to_string()));
+                let mut outer = toml::Table::new();
+                outer.insert(section.into(), toml::Value::Table(one.clone()));
+                outer.deserialize_into_config(&format!("{name}={value}"))?;
+                table.insert(section.into(), toml::Value::Table(one));
+                continue;
+            }
             let Some(kind) = ENV_KEYS.iter().find(|(k, _)| *k == key).map(|(_, t)| *t) else {
                 bail!(
                     "environment variable {name} is not an imggen setting; unset it (settings: {})",
                     ENV_KEYS
                         .iter()
-                        .map(|(k, _)| format!("IMGGEN_{}", k.to_ascii_uppercase()))
+                        .map(|(k, _)| *k)
+                        .chain(ENV_SECTION_KEYS.iter().map(|(k, _)| *k))
+                        .map(|k| format!("IMGGEN_{}", k.to_ascii_uppercase()))
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
@@ -339,9 +380,17 @@ impl Config {
             .with_origin(&Layer::Env))
     }
 
-    /// Stacks `self` (higher precedence) over `low`; sections are replaced whole.
-    pub fn over(self, low: Config) -> Config {
-        overlay!(
+    /// Stacks `self` (higher precedence) over `low`; sections are replaced whole, except
+    /// `[build]`, whose keys come from different layers (`IMGGEN_ENGINE` over a file's `sbom`).
+    pub fn over(mut self, mut low: Config) -> Config {
+        let build = match (self.build.take(), low.build.take()) {
+            (Some(high), Some(low)) => Some(BuildConfig {
+                sbom: high.sbom.or(low.sbom),
+                engine: high.engine.or(low.engine),
+            }),
+            (high, low) => high.or(low),
+        };
+        let mut config = overlay!(
             low,
             self,
             version,
@@ -364,13 +413,15 @@ impl Config {
             env,
             platforms,
             image,
+            build,
             fly,
             cloud_run,
             render,
             vm,
-            ci,
-            build
-        )
+            ci
+        );
+        config.build = build;
+        config
     }
 
     /// Resolves all layers: defaults < file < environment < flags.
@@ -389,10 +440,31 @@ fn toml_key(key: &str) -> String {
     }
 }
 
+/// Section keys settable from the environment: variable suffix -> (section, key).
+const ENV_SECTION_KEYS: &[(&str, (&str, &str))] = &[("engine", ("build", "engine"))];
+
+fn env_section_key(suffix: &str) -> Option<(&'static str, &'static str)> {
+    ENV_SECTION_KEYS
+        .iter()
+        .find(|(k, _)| *k == suffix)
+        .map(|(_, v)| *v)
+}
+
+/// The `IMGGEN_*` variable that sets `key` (`port` -> `IMGGEN_PORT`, `build.engine` ->
+/// `IMGGEN_ENGINE`).
+fn env_name(key: &str) -> String {
+    let suffix = ENV_SECTION_KEYS
+        .iter()
+        .find(|(_, (section, k))| key == format!("{section}.{k}"))
+        .map_or(key, |(suffix, _)| suffix);
+    format!("IMGGEN_{}", suffix.to_ascii_uppercase())
+}
+
 /// The command-line flag that sets `key`.
 fn flag_name(key: &str) -> String {
     match key {
         "platforms" => "--platform".into(),
+        "build.engine" => "--engine".into(),
         k => format!("--{}", k.replace('_', "-")),
     }
 }
@@ -548,6 +620,47 @@ impl IntoConfig for toml::Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn engine_layers_from_file_env_and_flag_and_names_its_source() {
+        let file = Config::parse_file(
+            "version = 1\n[build]\nengine = \"oci\"\nsbom = false\n",
+            "imggen.toml",
+        )
+        .unwrap();
+        let env = Config::from_env([("IMGGEN_ENGINE", "auto")]).unwrap();
+        let engine = |c: &Config| c.build.as_ref().and_then(|b| b.engine.clone());
+        assert_eq!(
+            engine(&Config::resolve(
+                Some(file.clone()),
+                Config::default(),
+                Config::default()
+            ))
+            .as_deref(),
+            Some("oci")
+        );
+        let resolved = Config::resolve(Some(file.clone()), env, Config::default());
+        assert_eq!(engine(&resolved).as_deref(), Some("auto"));
+        let sbom = resolved.build.as_ref().and_then(|b| b.sbom);
+        assert_eq!(
+            sbom,
+            Some(false),
+            "the file's sbom key survives IMGGEN_ENGINE"
+        );
+        assert_eq!(resolved.setting("build.engine", "x"), "IMGGEN_ENGINE=\"x\"");
+        let flag = Config {
+            build: Some(BuildConfig {
+                engine: Some("docker".into()),
+                sbom: None,
+            }),
+            ..Config::default()
+        };
+        let resolved = Config::resolve(Some(file), Config::default(), flag);
+        assert_eq!(engine(&resolved).as_deref(), Some("docker"));
+        assert_eq!(resolved.setting("build.engine", "x"), "--engine \"x\"");
+        assert_eq!(Engine::parse("oci"), Some(Engine::Oci));
+        assert_eq!(Engine::parse("podman"), None);
+    }
 
     #[test]
     fn unknown_key_is_named() {

@@ -4,11 +4,13 @@
 //! One-way pipeline (see ARCHITECTURE.md): `cli` -> `pipeline` -> `analyze` (IO) ->
 //! `model::ProjectModel` -> `plan` (pure, the image) -> `deploy` (pure, the deploy targets;
 //! `deploy::Plan` is the whole plan) -> `generate` (pure, files through `template`) -> `output`
-//! (write or check); `cli` -> `build` (the Docker Engine API). Nothing imports `cli`.
+//! (write or check); `cli` -> `build` (the Docker Engine API, or `compile` and `oci` for
+//! daemonless images). Nothing imports `cli`.
 
 pub mod analyze;
 pub mod build;
 pub mod cli;
+pub mod compile;
 pub mod config;
 pub mod context;
 pub mod deploy;

@@ -385,7 +385,18 @@ fn one_of(s: &str, allowed: &[&str], rule: &'static str) -> Result<(), &'static 
 pub fn config(c: &Config) -> Result<()> {
     build_settings(c)?;
     image_section(c)?;
+    if let Some(v) = c.build.as_ref().and_then(|b| b.engine.as_ref()) {
+        check(c, "build.engine", v, engine(v))?;
+    }
     platform_sections(c)
+}
+
+/// `[build] engine`: an engine imggen builds with.
+pub fn engine(s: &str) -> Result<(), &'static str> {
+    match crate::config::Engine::parse(s) {
+        Some(_) => Ok(()),
+        None => Err("one of docker, oci, auto"),
+    }
 }
 
 /// `rule`'s verdict on `key = value`, as an error naming the layer it came from.
@@ -728,6 +739,18 @@ mod tests {
     fn accepted(toml_text: &str) {
         let c = Config::parse_file(&format!("version = 1\n{toml_text}"), "imggen.toml").unwrap();
         assert!(config(&c).is_ok(), "{toml_text}: {:?}", config(&c));
+    }
+
+    #[test]
+    fn build_engine_must_be_docker_oci_or_auto() {
+        let err = refused(
+            "[build]\nengine = \"podman\"\n",
+            "[build] engine = \"podman\"",
+        );
+        assert!(err.contains("one of docker, oci, auto"), "{err}");
+        for ok in ["docker", "oci", "auto"] {
+            accepted(&format!("[build]\nengine = \"{ok}\"\n"));
+        }
     }
 
     #[test]

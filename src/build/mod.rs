@@ -24,10 +24,12 @@ pub mod creds;
 pub mod docker;
 pub mod endpoint;
 pub mod meta;
+pub mod oci;
 pub mod pin;
 pub mod progress;
 pub mod retry;
 
+use crate::config::Engine;
 use crate::output;
 use crate::pipeline::Loaded;
 use crate::reference::Reference;
@@ -75,6 +77,10 @@ pub struct BuildOptions {
     pub network: String,
     /// Attach an SBOM to each pushed image (`--no-sbom` and `[build] sbom = false` turn it off).
     pub sbom: bool,
+    /// `--output`: where `--engine oci` writes the image.
+    pub outputs: Vec<oci::Output>,
+    /// `--arch`: the architectures `--engine oci` builds (empty: this machine's).
+    pub archs: Vec<crate::oci::image::CpuArch>,
 }
 
 /// What to build: everything the engine needs, already decided.
@@ -299,6 +305,9 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     check_drift(loaded, args.allow_dirty)?;
+    if choose_engine(loaded, args)? == Engine::Oci {
+        return oci::run(loaded, args);
+    }
     let dockerfile_path = loaded.root.join(DOCKERFILE);
     let dockerfile_text = std::fs::read_to_string(&dockerfile_path).with_context(|| {
         format!(
@@ -368,6 +377,58 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The engine `[build] engine` (`IMGGEN_ENGINE`, `--engine`) names. `auto` is `oci` when the
+/// image needs nothing only Docker can do (apt packages) and either `--output`/`--arch` asks
+/// for it or no engine answers; else `docker`.
+fn choose_engine(loaded: &Loaded, args: &BuildOptions) -> Result<Engine> {
+    let named = loaded
+        .config
+        .build
+        .as_ref()
+        .and_then(|b| b.engine.as_deref());
+    let engine = named.and_then(Engine::parse).unwrap_or_default();
+    let chosen = match engine {
+        Engine::Auto => {
+            let oci_can = loaded.plan.image.runtime_packages.is_empty();
+            let oci_only = !args.outputs.is_empty() || !args.archs.is_empty();
+            if oci_can && oci_only {
+                Engine::Oci
+            } else if oci_can && !engine_answers() {
+                eprintln!("no Docker engine answers: building with --engine oci (auto)");
+                Engine::Oci
+            } else {
+                Engine::Docker
+            }
+        }
+        other => other,
+    };
+    if chosen == Engine::Docker && (!args.outputs.is_empty() || !args.archs.is_empty()) {
+        bail!("--output and --arch need the oci engine; add --engine oci (or set [build] engine = \"oci\" in imggen.toml)");
+    }
+    Ok(chosen)
+}
+
+/// True when the Docker engine of `DOCKER_HOST` / the docker context answers a ping.
+fn engine_answers() -> bool {
+    let Ok(endpoint) = endpoint::resolve(&endpoint::EndpointEnv::from_process()) else {
+        return false;
+    };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return false;
+    };
+    runtime.block_on(async {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            docker::connect(&endpoint),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok())
+    })
 }
 
 /// Refuses generated files on disk that differ from what imggen generates, unless

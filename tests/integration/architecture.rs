@@ -31,8 +31,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "secrets",
             "oci",
             "sbom",
+            "paths",
+            "compile",
+            "plan",
+            "profiles",
         ],
     ),
+    // Daemonless images: layers, config, manifest, layout from the plan; reached only from build.
+    ("oci", &["plan", "profiles", "reference"]),
+    // cargo on this machine, reproducibly (the oci engine; any host-built artifact).
+    ("compile", &["plan"]),
     (
         "pipeline",
         &[
@@ -62,8 +70,6 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("lockcheck", &["model"]),
     // The SBOM of the chosen binary: pure, from the lock graph's closure.
     ("sbom", &["model", "lockcheck"]),
-    // The registry protocol (IO), reached from `build`.
-    ("oci", &["reference"]),
     (
         "deploy",
         &["plan", "model", "template", "config", "validate"],

@@ -1,0 +1,164 @@
+//! A base image as the oci engine reads it: an OCI image layout directory (oci-layout,
+//! index.json, blobs/sha256/...) holding one platform's manifest, config and layers, as the
+//! registry pull leaves it in its cache. imggen's layers go on top; the base's blobs are copied
+//! into the output as they are.
+
+use super::image::CpuArch;
+use super::layer::sha256;
+use anyhow::{bail, Context, Result};
+use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest, MediaType};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// A base image in a local OCI layout.
+#[derive(Debug, Clone)]
+pub struct BaseImage {
+    /// The reference it was pulled as, e.g. `debian:bookworm-slim` (the base.name annotation).
+    pub name: String,
+    /// Its manifest digest, `sha256:...` (the base.digest annotation).
+    pub digest: String,
+    pub manifest: ImageManifest,
+    pub config: ImageConfiguration,
+    /// The layout directory its blobs are in.
+    pub dir: PathBuf,
+}
+
+/// `dir/blobs/sha256/<hex>` of a digest.
+pub fn blob_path(dir: &Path, digest: &str) -> Result<PathBuf> {
+    let Some(hex) = digest.strip_prefix("sha256:") else {
+        bail!(
+            "{}: the digest `{digest}` is not sha256; only sha256 blobs are read",
+            dir.display()
+        );
+    };
+    Ok(dir.join("blobs").join("sha256").join(hex))
+}
+
+/// The bytes of a blob, checked against its digest.
+pub fn read_blob(dir: &Path, digest: &str) -> Result<Vec<u8>> {
+    let path = blob_path(dir, digest)?;
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!(
+            "{}: cannot read the blob; pull the base image again",
+            path.display()
+        )
+    })?;
+    if sha256(&bytes) != digest {
+        bail!("{}: the blob does not match its digest {digest}; delete it and pull the base image again", path.display());
+    }
+    Ok(bytes)
+}
+
+impl BaseImage {
+    /// Reads the base for `arch` from the layout at `dir`: index.json names a manifest, or an
+    /// image index with one manifest per platform.
+    pub fn from_layout(dir: &Path, name: &str, arch: CpuArch) -> Result<BaseImage> {
+        let index_path = dir.join("index.json");
+        let index = ImageIndex::from_file(&index_path).with_context(|| {
+            format!(
+                "{}: not an OCI image index; pull the base image again",
+                index_path.display()
+            )
+        })?;
+        let mut manifests = index.manifests().clone();
+        // One level of nested index (a multi-platform base).
+        if let Some(nested) = manifests.iter().find(|d| {
+            *d.media_type() == MediaType::ImageIndex
+                || d.media_type()
+                    .to_string()
+                    .ends_with("manifest.list.v2+json")
+        }) {
+            let bytes = read_blob(dir, nested.digest().as_ref())?;
+            let inner = ImageIndex::from_reader(bytes.as_slice()).with_context(|| {
+                format!(
+                    "{}: the image index {} cannot be read",
+                    dir.display(),
+                    nested.digest()
+                )
+            })?;
+            manifests = inner.manifests().clone();
+        }
+        let chosen = manifests
+            .iter()
+            .find(|d| {
+                d.platform()
+                    .as_ref()
+                    .is_none_or(|p| p.architecture().to_string() == arch.name())
+            })
+            .with_context(|| {
+                format!(
+                    "{}: the base image {name} has no linux/{} manifest; pick a base built for it",
+                    dir.display(),
+                    arch.name()
+                )
+            })?;
+        let digest = chosen.digest().to_string();
+        let manifest_bytes = read_blob(dir, &digest)?;
+        let manifest = ImageManifest::from_reader(manifest_bytes.as_slice())
+            .with_context(|| format!("{}: the manifest {digest} cannot be read", dir.display()))?;
+        let config_bytes = read_blob(dir, manifest.config().digest().as_ref())?;
+        let config = ImageConfiguration::from_reader(config_bytes.as_slice())
+            .with_context(|| format!("{}: the config of {digest} cannot be read", dir.display()))?;
+        if config.rootfs().diff_ids().len() != manifest.layers().len() {
+            bail!(
+                "{}: the base {name} lists {} layers and {} diff ids; pull it again",
+                dir.display(),
+                manifest.layers().len(),
+                config.rootfs().diff_ids().len()
+            );
+        }
+        Ok(BaseImage {
+            name: name.to_string(),
+            digest,
+            manifest,
+            config,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The base's `/etc/passwd` and `/etc/group` (the last layer that has them wins; empty
+    /// when none does).
+    pub fn passwd_and_group(&self) -> Result<(String, String)> {
+        let mut passwd = String::new();
+        let mut group = String::new();
+        for layer in self.manifest.layers() {
+            let blob = read_blob(&self.dir, layer.digest().as_ref())?;
+            let reader: Box<dyn Read> = if blob.starts_with(&[0x1f, 0x8b]) {
+                Box::new(flate2::read::GzDecoder::new(blob.as_slice()))
+            } else {
+                Box::new(blob.as_slice())
+            };
+            let mut archive = tar::Archive::new(reader);
+            let entries = archive.entries().with_context(|| {
+                format!(
+                    "{}: the layer {} is not a tar",
+                    self.dir.display(),
+                    layer.digest()
+                )
+            })?;
+            for entry in entries {
+                let mut entry = entry.with_context(|| {
+                    format!(
+                        "{}: the layer {} is not a tar",
+                        self.dir.display(),
+                        layer.digest()
+                    )
+                })?;
+                let path = entry
+                    .path()
+                    .map(|p| p.to_string_lossy().trim_start_matches("./").to_string())
+                    .unwrap_or_default();
+                let slot = match path.as_str() {
+                    "etc/passwd" => &mut passwd,
+                    "etc/group" => &mut group,
+                    _ => continue,
+                };
+                slot.clear();
+                entry.read_to_string(slot).with_context(|| {
+                    format!("{}: cannot read /{path} of the base", self.dir.display())
+                })?;
+            }
+        }
+        Ok((passwd, group))
+    }
+}
