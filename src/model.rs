@@ -130,6 +130,20 @@ pub struct ProjectFiles {
     pub linkers: Vec<String>,
     /// The final stage of a hand-written `Dockerfile` (one imggen did not generate), as evidence.
     pub existing_dockerfile: Option<ExistingDockerfile>,
+    /// Where the build context lies: it must hold path dependencies outside the root.
+    pub context: BuildContextFacts,
+}
+
+/// The build context the project needs (see `analyze::reach`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct BuildContextFacts {
+    /// The project root's directory inside the build context ("" when the context is the root).
+    pub root_in_context: String,
+    /// The context's directory inside the repository (the nearest `.git` above), when there is
+    /// one ("" at the repository root).
+    pub context_in_repo: Option<String>,
+    /// Context-relative directories of the path dependencies outside the project root.
+    pub outside: Vec<String>,
 }
 
 /// Facts read from Rust sources by the source scan.

@@ -50,6 +50,8 @@ pub struct ImagePlan {
     pub runtime_dirs: Vec<RuntimeDir>,
     pub sqlx_offline: bool,
     pub cache_mounts: bool,
+    /// The build context and the Dockerfile's place in it.
+    pub context: ContextPlan,
     /// The binary serves network traffic (false for batch programs).
     pub server: bool,
     /// Environment for the platform files (never PORT: each platform sets that its own way).
@@ -152,6 +154,26 @@ pub struct UserPlan {
     pub method: UserMethod,
 }
 
+/// The directory the image is built from: the project root, or the directory above it that
+/// also holds its path dependencies.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct ContextPlan {
+    /// The project root inside the context ("" when the context is the root).
+    pub root_in_context: String,
+    /// The context seen from the project root ("." or "..", "../..").
+    pub from_root: String,
+    /// The Dockerfile's path inside the context.
+    pub dockerfile: String,
+    /// The ignore file's name in the project root: `.dockerignore` when the context is the
+    /// root, else `Dockerfile.dockerignore` beside the Dockerfile (BuildKit reads it for a
+    /// Dockerfile given with `-f`; the context root's own `.dockerignore` is the repository's).
+    pub ignore_file: String,
+    /// The context's path inside the repository, when there is one ("" at its root).
+    pub in_repo: Option<String>,
+    /// The command that builds the image by hand, run in the context directory.
+    pub by_hand: String,
+}
+
 /// A directory the binary reads at run time.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RuntimeDir {
@@ -238,6 +260,8 @@ topics! {
     CiImggen => "imggen in CI",
     Registry => "registry",
     CiDeploy => "deploy job",
+    Context => "build context",
+    CacheMounts => "cache mounts",
 }
 
 impl Serialize for Topic {
@@ -334,6 +358,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     let (libc, base) = notes.take(base(config)?);
     let (rust_version, builder_image) = notes.take(toolchain(model, pkg, config, &base));
     let (cargo, closure) = notes.take(cargo(model, pkg, bin, config, (libc, &rust_version))?);
+    let (context, cache_mounts) = notes.take(context(model, config)?);
     let (port, server) = notes.take(port(model, &facts, config));
     let health_path = notes.take(health_route(&facts, config, server));
     let signal = notes.take(stop(&facts, config)?);
@@ -369,7 +394,8 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         user,
         runtime_dirs,
         sqlx_offline: model.files.sqlx_offline_data,
-        cache_mounts: config.cache_mounts.unwrap_or(false),
+        cache_mounts,
+        context,
         server,
         env: env(config)?,
         labels: labels(pkg, bin),
@@ -378,6 +404,57 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         decisions: notes.decisions,
     };
     Ok((plan, notes.warnings))
+}
+
+/// The build context: the project root, or the directory above it holding its path
+/// dependencies. cargo-chef cannot cook path dependencies outside the workspace root, so such a
+/// context builds with cache mounts (and so needs BuildKit); also returns `cache_mounts`.
+fn context(model: &ProjectModel, config: &Config) -> Result<Planned<(ContextPlan, bool)>> {
+    let mut notes = Notes::default();
+    let facts = &model.files.context;
+    let rel = facts.root_in_context.clone();
+    let mut cache_mounts = config.cache_mounts.unwrap_or(false);
+    let plan = if rel.is_empty() {
+        ContextPlan {
+            root_in_context: rel,
+            from_root: ".".into(),
+            dockerfile: "Dockerfile".into(),
+            ignore_file: ".dockerignore".into(),
+            in_repo: facts.context_in_repo.clone(),
+            by_hand: "docker build .".into(),
+        }
+    } else {
+        let from_root = vec![".."; rel.split('/').count()].join("/");
+        if config.cache_mounts == Some(false) {
+            bail!(
+                "imggen.toml: cache_mounts = false, but path dependencies outside the project root ({}) need a build context above it, which cargo-chef cannot cook; remove cache_mounts = false",
+                facts.outside.join(", ")
+            );
+        }
+        cache_mounts = true;
+        notes.decide(
+            Topic::Context,
+            from_root.clone(),
+            format!(
+                "holds the path dependencies {} outside the project root; the Dockerfile is {rel}/Dockerfile in it",
+                facts.outside.join(", ")
+            ),
+        );
+        notes.decide(
+            Topic::CacheMounts,
+            "true",
+            "cargo-chef cannot cook path dependencies outside the workspace root, so dependencies are cached in BuildKit cache mounts",
+        );
+        ContextPlan {
+            dockerfile: format!("{rel}/Dockerfile"),
+            by_hand: format!("docker build -f {rel}/Dockerfile ."),
+            root_in_context: rel,
+            from_root,
+            ignore_file: "Dockerfile.dockerignore".into(),
+            in_repo: facts.context_in_repo.clone(),
+        }
+    };
+    Ok(notes.with((plan, cache_mounts)))
 }
 
 /// The binary to package, with names cargo would refuse refused here.

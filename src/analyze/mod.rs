@@ -7,6 +7,7 @@
 pub mod dockerfile;
 pub mod lockgraph;
 mod manifest;
+mod reach;
 mod source;
 
 use crate::model::{LockedPackage, Lockfile, ProjectFiles, ProjectModel};
@@ -109,6 +110,8 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
     let config_port = source::scan_config_port(root);
     let linkers = source::scan_cargo_linkers(root);
     let existing_dockerfile = read_existing_dockerfile(root);
+    let member_dirs: Vec<String> = packages.iter().map(|p| p.dir.clone()).collect();
+    let context = reach::build_context(root, &member_dirs)?;
     Ok(ProjectModel {
         root_name: root
             .canonicalize()
@@ -128,6 +131,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             config_port,
             linkers,
             existing_dockerfile,
+            context,
         },
     })
 }

@@ -450,3 +450,22 @@ fn init_ci_writes_the_pipelines_and_refuses_a_hand_written_one() {
     let t = t.args(&["generate", "--check"]);
     t.run().code(0);
 }
+
+#[test]
+fn a_path_dependency_outside_the_repository_is_one_error_naming_it() {
+    let t = Test::empty()
+        .write("shared/Cargo.toml", "[package]\nname = \"shared\"\nversion = \"0.1.0\"\n")
+        .write("shared/src/lib.rs", "")
+        .write("repo/.git/HEAD", "ref: refs/heads/main\n")
+        .write(
+            "repo/app/Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[dependencies]\nshared = { path = \"../../shared\" }\n",
+        )
+        .write("repo/app/src/main.rs", "fn main() {}\n")
+        .args(&["plan", "repo/app"]);
+    t.run()
+        .code(2)
+        .one_error_line()
+        .stderr_has("path dependency `../../shared`")
+        .stderr_has("outside the repository");
+}
