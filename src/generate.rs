@@ -42,6 +42,9 @@ pub fn files_kept(plan: &Plan, kept: &Kept) -> Result<Vec<GeneratedFile>> {
     if !ctx.root_in_context.is_empty() {
         target_lines.push(format!("/{}/target", ctx.root_in_context));
     }
+    if let Some(f) = &plan.image.frontend {
+        target_lines.push(format!("/{}", in_context(&f.project_output)));
+    }
     let v = DockerignoreValues {
         target_lines,
         deploy_files: ignored,
@@ -68,7 +71,7 @@ pub fn files_kept(plan: &Plan, kept: &Kept) -> Result<Vec<GeneratedFile>> {
 /// What `templates/dockerignore.tera` prints besides the plan.
 #[derive(Serialize)]
 struct DockerignoreValues {
-    /// The build output directories: the context root's and the project root's.
+    /// The build output directories: the context root's, the project root's and the frontend's.
     target_lines: Vec<String>,
     /// Files only deploy tools read: imggen.toml and the deploy files.
     deploy_files: Vec<String>,
@@ -101,6 +104,9 @@ struct DockerfileValues {
     entrypoint: String,
     /// The builder's working directory: the project root inside the context, under /app.
     workdir: String,
+    /// The frontend's output goes into the builder (embedded) or the runtime (served).
+    frontend_embedded: bool,
+    frontend_served: bool,
 }
 
 /// Quotes a string for a Dockerfile (JSON rules, which Docker's parser follows).
@@ -137,6 +143,8 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
             .iter()
             .map(|(k, v)| format!("{k}={}", quote(v)))
             .collect(),
+        frontend_embedded: plan.frontend.as_ref().is_some_and(|f| f.embedded),
+        frontend_served: plan.frontend.as_ref().is_some_and(|f| !f.embedded),
         workdir: if plan.context.root_in_context.is_empty() {
             "/app".to_string()
         } else {

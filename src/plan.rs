@@ -52,6 +52,8 @@ pub struct ImagePlan {
     pub cache_mounts: bool,
     /// The build context and the Dockerfile's place in it.
     pub context: ContextPlan,
+    /// The Node.js stage that builds the frontend, when the Rust side serves or embeds one.
+    pub frontend: Option<FrontendPlan>,
     /// The binary serves network traffic (false for batch programs).
     pub server: bool,
     /// Environment for the platform files (never PORT: each platform sets that its own way).
@@ -174,6 +176,33 @@ pub struct ContextPlan {
     pub by_hand: String,
 }
 
+/// The Node.js stage building a frontend, and where its output goes.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct FrontendPlan {
+    /// `node:<LTS>-<debian release>-slim`.
+    pub node_image: String,
+    /// The frontend's directory in the build context ("." at its root).
+    pub src: String,
+    pub manager: String,
+    pub lockfile: String,
+    /// The dependency install, cached by the lockfile's layer.
+    pub install: String,
+    pub build: String,
+    /// The output in the frontend stage (absolute).
+    pub output: String,
+    /// Copied into the builder before `cargo build` (embedded) rather than into the runtime.
+    pub embedded: bool,
+    /// Where the output goes: in the builder (embedded) or the runtime (served, under /app).
+    pub dest: String,
+    /// The output's path in the project, for .dockerignore and the VM pack.
+    pub project_output: String,
+    /// Served from disk: the path the server reads, relative to /app.
+    pub served_as: String,
+}
+
+/// The Node.js LTS major the frontend stage runs.
+pub const NODE_LTS: u32 = 22;
+
 /// A directory the binary reads at run time.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RuntimeDir {
@@ -261,6 +290,7 @@ topics! {
     Registry => "registry",
     CiDeploy => "deploy job",
     Context => "build context",
+    Frontend => "frontend",
     CacheMounts => "cache mounts",
 }
 
@@ -359,6 +389,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     let (rust_version, builder_image) = notes.take(toolchain(model, pkg, config, &base));
     let (cargo, closure) = notes.take(cargo(model, pkg, bin, config, (libc, &rust_version))?);
     let (context, cache_mounts) = notes.take(context(model, config)?);
+    let frontend = notes.take(frontend(model, &context, &base));
     let (port, server) = notes.take(port(model, &facts, config));
     let health_path = notes.take(health_route(&facts, config, server));
     let signal = notes.take(stop(&facts, config)?);
@@ -396,6 +427,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         sqlx_offline: model.files.sqlx_offline_data,
         cache_mounts,
         context,
+        frontend,
         server,
         env: env(config)?,
         labels: labels(pkg, bin),
@@ -455,6 +487,83 @@ fn context(model: &ProjectModel, config: &Config) -> Result<Planned<(ContextPlan
         }
     };
     Ok(notes.with((plan, cache_mounts)))
+}
+
+/// The Node.js stage for a frontend the Rust code serves or embeds: install cached by the
+/// lockfile, then the build; its output copied where the code reads it.
+fn frontend(
+    model: &ProjectModel,
+    context: &ContextPlan,
+    base: &BaseProfile,
+) -> Planned<Option<FrontendPlan>> {
+    let mut notes = Notes::default();
+    let Some(f) = &model.files.frontend else {
+        return notes.with(None);
+    };
+    let in_context = |p: &str| match (context.root_in_context.as_str(), p) {
+        ("", "") => ".".to_string(),
+        ("", p) => p.to_string(),
+        (r, "") => r.to_string(),
+        (r, p) => format!("{r}/{p}"),
+    };
+    let (install, build) = match f.manager.as_str() {
+        "pnpm" => (
+            "corepack enable && pnpm install --frozen-lockfile",
+            "pnpm run build",
+        ),
+        "yarn" => (
+            "corepack enable && yarn install --frozen-lockfile",
+            "yarn run build",
+        ),
+        _ => ("npm ci", "npm run build"),
+    };
+    let project_output = if f.dir.is_empty() {
+        f.output.clone()
+    } else {
+        format!("{}/{}", f.dir, f.output)
+    };
+    let workdir = if context.root_in_context.is_empty() {
+        "/app".to_string()
+    } else {
+        format!("/app/{}", context.root_in_context)
+    };
+    let dest = if f.embedded {
+        format!("{workdir}/{project_output}")
+    } else {
+        format!("{APP_DIR}/{}", f.served_as)
+    };
+    notes.decide(
+        Topic::Frontend,
+        format!(
+            "{} ({}, {}) built to {project_output}",
+            if f.dir.is_empty() { "." } else { &f.dir },
+            f.manager,
+            f.lockfile
+        ),
+        format!(
+            "{} at {}; output directory from {}; copied to {dest}",
+            if f.embedded {
+                "embedded at compile time"
+            } else {
+                "served from disk"
+            },
+            f.at,
+            f.output_at
+        ),
+    );
+    notes.with(Some(FrontendPlan {
+        node_image: format!("node:{NODE_LTS}-{}-slim", base.debian_release),
+        src: in_context(&f.dir),
+        manager: f.manager.clone(),
+        lockfile: f.lockfile.clone(),
+        install: install.into(),
+        build: build.into(),
+        output: format!("/frontend/{}", f.output),
+        embedded: f.embedded,
+        dest,
+        project_output,
+        served_as: f.served_as.clone(),
+    }))
 }
 
 /// The binary to package, with names cargo would refuse refused here.

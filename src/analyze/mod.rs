@@ -5,6 +5,7 @@
 //! 100 ms for a 100-member workspace (see `benches/analyze.rs`).
 
 pub mod dockerfile;
+mod frontend;
 pub mod lockgraph;
 mod manifest;
 mod reach;
@@ -112,6 +113,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
     let existing_dockerfile = read_existing_dockerfile(root);
     let member_dirs: Vec<String> = packages.iter().map(|p| p.dir.clone()).collect();
     let context = reach::build_context(root, &member_dirs)?;
+    let frontend = frontend::detect(root, &packages)?;
     Ok(ProjectModel {
         root_name: root
             .canonicalize()
@@ -132,6 +134,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             linkers,
             existing_dockerfile,
             context,
+            frontend,
         },
     })
 }

@@ -18,6 +18,9 @@ enum Probe {
     Health,
     /// `GET /api/hello` answers `hello` (code from a path dependency outside the project).
     ApiHello,
+    /// A built single-page frontend: `/` is the built index.html (it names a hashed asset under
+    /// /assets/, which loads), a client route falls back to it, `/api/hello` reaches Rust.
+    Spa,
 }
 
 /// (label, fixture or fixture/project-dir, extra imggen.toml lines, probe) of every image built
@@ -44,8 +47,11 @@ const IMAGES: &[(&str, &str, &str, Probe)] = &[
 ];
 
 /// Images whose build context or frontend stage is under test, with their own probes.
-const SERVING_IMAGES: &[(&str, &str, &str, Probe)] =
-    &[("monorepo", "monorepo/examples", "", Probe::ApiHello)];
+const SERVING_IMAGES: &[(&str, &str, &str, Probe)] = &[
+    ("monorepo", "monorepo/examples", "", Probe::ApiHello),
+    ("spa-served", "spa-served", "", Probe::Spa),
+    ("spa-embedded", "spa-embedded", "", Probe::Spa),
+];
 
 /// The stop time the README promises for a server (SIGTERM handled, or tini forwarding it).
 const STOP_WITHIN: Duration = Duration::from_millis(500);
@@ -112,11 +118,26 @@ fn expect(port: u16, path: &str, status: u16, has: &str) -> Result<String, Strin
     }
 }
 
-/// The probes besides the health route.
+/// The probes of [`Probe::Spa`] and [`Probe::ApiHello`].
 fn probe_more(port: u16, probe: Probe) -> Result<(), String> {
     match probe {
         Probe::Health => Ok(()),
         Probe::ApiHello => expect(port, "/api/hello", 200, "hello").map(|_| ()),
+        Probe::Spa => {
+            let index = expect(port, "/", 200, "/assets/")?;
+            let asset = index
+                .split('"')
+                .find(|s| s.starts_with("/assets/") && s.ends_with(".js"))
+                .ok_or_else(|| format!("GET /: no hashed /assets/*.js in {index:?}"))?;
+            expect(port, asset, 200, "")?;
+            let fallback = expect(port, "/some/client/route", 200, "")?;
+            if fallback != index {
+                return Err(format!(
+                    "GET /some/client/route is not the index.html: {fallback:?}"
+                ));
+            }
+            expect(port, "/api/hello", 200, "hello").map(|_| ())
+        }
     }
 }
 
