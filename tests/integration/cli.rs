@@ -469,3 +469,27 @@ fn a_path_dependency_outside_the_repository_is_one_error_naming_it() {
         .stderr_has("path dependency `../../shared`")
         .stderr_has("outside the repository");
 }
+
+#[test]
+fn a_bun_frontend_and_a_trunk_frontend_are_one_error_saying_what_to_do() {
+    let t = Test::fixture("spa-served");
+    std::fs::remove_file(t.path().join("web/package-lock.json")).unwrap();
+    let t = t.write("web/bun.lockb", "").args(&["plan"]);
+    t.run()
+        .code(2)
+        .one_error_line()
+        .stderr_has("bun.lockb")
+        .stderr_has("npm install");
+    let t = t.write("Trunk.toml", "").args(&["plan"]);
+    t.run().code(2).one_error_line().stderr_has("trunk build");
+}
+
+#[test]
+fn plan_shows_the_frontend_with_its_manager_output_and_evidence() {
+    Test::fixture("spa-served")
+        .args(&["plan"])
+        .run()
+        .code(0)
+        .stdout_has("web (npm, package-lock.json) built to web/dist")
+        .stdout_has("served from disk at src/main.rs:8");
+}
