@@ -400,7 +400,11 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         closure.as_ref(),
         signal.init,
     )?);
-    let (runtime_dirs, build_inputs) = notes.take(files(model, pkg, &facts, config));
+    let (mut runtime_dirs, build_inputs) = notes.take(files(model, pkg, &facts, config));
+    // The frontend stage provides its output; the context does not hold it.
+    if let Some(f) = &frontend {
+        runtime_dirs.retain(|d| d.from != f.project_output && d.to != f.dest);
+    }
     let user = UserPlan {
         name: APP_USER.into(),
         uid: base.uid,
@@ -517,11 +521,11 @@ fn frontend(
         ),
         _ => ("npm ci", "npm run build"),
     };
-    let project_output = if f.dir.is_empty() {
+    let project_output = slash_normalize(&if f.dir.is_empty() {
         f.output.clone()
     } else {
         format!("{}/{}", f.dir, f.output)
-    };
+    });
     let workdir = if context.root_in_context.is_empty() {
         "/app".to_string()
     } else {
@@ -558,12 +562,27 @@ fn frontend(
         lockfile: f.lockfile.clone(),
         install: install.into(),
         build: build.into(),
-        output: format!("/frontend/{}", f.output),
+        output: format!("/{}", slash_normalize(&format!("frontend/{}", f.output))),
         embedded: f.embedded,
         dest,
         project_output,
         served_as: f.served_as.clone(),
     }))
+}
+
+/// A relative slash path with `.` and `..` resolved (a `..` above the start is dropped).
+fn slash_normalize(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out.join("/")
 }
 
 /// The binary to package, with names cargo would refuse refused here.

@@ -52,7 +52,7 @@ pub fn detect(root: &Path, packages: &[Package]) -> Result<Option<Frontend>> {
         let Some((output, output_at)) = build_output(root, &dir)? else {
             continue;
         };
-        let out_path = join(&dir, &output);
+        let out_path = normalize(&join(&dir, &output));
         let Some((pkg_dir, served_as, at, embedded)) = reference(&rust, &out_path) else {
             continue;
         };
@@ -141,7 +141,9 @@ fn build_output(root: &Path, dir: &str) -> Result<Option<(String, String)>> {
             }
             if let Some(c) = pattern.captures(line) {
                 let out = c[1].trim_start_matches("./").trim_end_matches('/');
-                if !out.is_empty() && !out.starts_with('/') && !out.contains("..") {
+                // `../static` (a sibling the server reads) is fine; not above the project root.
+                let in_root = normalize_within(&join(dir, out)).is_some();
+                if !out.is_empty() && !out.starts_with('/') && in_root {
                     return Ok(Some((out.to_string(), format!("{file}:{}", i + 1))));
                 }
             }
@@ -265,6 +267,21 @@ fn join(dir: &str, rel: &str) -> String {
     }
 }
 
+/// A relative slash path with `.` and `..` resolved; `None` when it climbs above its start.
+fn normalize_within(p: &str) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            c => out.push(c),
+        }
+    }
+    Some(out.join("/"))
+}
+
 /// A slash path with `.` and `..` resolved.
 fn normalize(p: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
@@ -334,6 +351,22 @@ mod tests {
         let f = detect(t.path(), &[pkg("")]).unwrap().unwrap();
         assert!(f.embedded);
         assert_eq!(f.served_as, "web/out");
+
+        write(
+            t.path(),
+            "web/vite.config.js",
+            "export default { build: { outDir: \"../static\" } };\n",
+        );
+        write(
+            t.path(),
+            "src/main.rs",
+            "let s = ServeDir::new(\"./static\");\n",
+        );
+        let f = detect(t.path(), &[pkg("")]).unwrap().unwrap();
+        assert_eq!(
+            (f.output.as_str(), f.served_as.as_str()),
+            ("../static", "static")
+        );
     }
 
     #[test]
