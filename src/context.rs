@@ -337,6 +337,30 @@ mod tests {
     }
 
     #[test]
+    fn a_dockerfile_specific_ignore_file_wins_over_the_root_one() {
+        let dir = project();
+        write(dir.path(), ".dockerignore", b"src\n");
+        write(dir.path(), "examples/Dockerfile", b"FROM scratch\n");
+        write(
+            dir.path(),
+            "examples/Dockerfile.dockerignore",
+            b"target/\n.env\n",
+        );
+        let files = list_context(dir.path(), "examples/Dockerfile").unwrap();
+        assert_eq!(
+            files,
+            [
+                ".dockerignore",
+                "Cargo.toml",
+                "Dockerfile",
+                "examples/Dockerfile",
+                "examples/Dockerfile.dockerignore",
+                "src/main.rs"
+            ]
+        );
+    }
+
+    #[test]
     fn target_and_env_are_excluded() {
         let dir = project();
         write(dir.path(), ".dockerignore", b"target/\n.env\n");
