@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Generates every plannable fixture's Dockerfile into OUT/<fixture>/Dockerfile (fixtures are
 # copied, never written to) and prints their paths: for hadolint and for seeding base images.
-# The fixtures that exist to test errors are skipped; any other failure stops the script.
+# The fixtures that exist to test errors are skipped; any other failure stops the script. A
+# fixture whose service is in a subdirectory (a monorepo's examples/) is generated there.
 set -euo pipefail
 out=${1:?usage: fixture-dockerfiles.sh OUT_DIR}
 imggen=${IMGGEN:-target/debug/imggen}
@@ -12,6 +13,10 @@ for dir in tests/fixtures/*/; do
   case "$error_fixtures" in *" $name "*) continue ;; esac
   mkdir -p "$out/$name"
   cp -R "$dir." "$out/$name/"
-  "$imggen" generate "$out/$name" >"$out/$name.log" 2>&1 || { cat "$out/$name.log" >&2; exit 1; }
-  echo "$out/$name/Dockerfile"
+  case "$name" in
+    monorepo) project="$out/$name/examples" ;;
+    *) project="$out/$name" ;;
+  esac
+  "$imggen" generate "$project" >"$out/$name.log" 2>&1 || { cat "$out/$name.log" >&2; exit 1; }
+  echo "$project/Dockerfile"
 done

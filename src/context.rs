@@ -1,8 +1,9 @@
 //! Build the Docker build context: a deterministic, uncompressed tar of a directory filtered by
-//! its `.dockerignore`, with the same file selection Docker (BuildKit) would send.
+//! its ignore file, with the same file selection Docker (BuildKit) would send.
 //!
-//! Selection rules: a path is sent unless `.dockerignore` excludes it (see
-//! [`crate::dockerignore`]); the Dockerfile and `.dockerignore` are always sent; an excluded
+//! Selection rules: the ignore file is `<Dockerfile>.dockerignore` beside the Dockerfile when
+//! there is one, else the root's `.dockerignore` (BuildKit's rule); a path is sent unless it
+//! excludes it (see [`crate::dockerignore`]); the Dockerfile and the ignore file are always sent; an excluded
 //! directory is not descended into unless an exception could re-include something below it, and
 //! its own entry is only sent when something below it is (so the tar still carries its mode).
 //!
@@ -74,17 +75,28 @@ fn forced_dockerfile(root: &Path, dockerfile_name: &str) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
+/// The ignore file BuildKit reads: `<Dockerfile>.dockerignore` beside the Dockerfile when it
+/// exists, else the context root's `.dockerignore` (a context-relative slash path).
+pub fn ignore_file(root: &Path, dockerfile_rel: Option<&str>) -> String {
+    match dockerfile_rel {
+        Some(d) if root.join(format!("{d}.dockerignore")).is_file() => format!("{d}.dockerignore"),
+        _ => ".dockerignore".to_string(),
+    }
+}
+
 /// Walk `root` and return, in tar order, every entry that belongs in the build context.
 fn select(root: &Path, dockerfile_name: &str) -> Result<Vec<Entry>> {
-    let ignore_path = root.join(".dockerignore");
+    let dockerfile_rel = forced_dockerfile(root, dockerfile_name);
+    let ignore_rel = ignore_file(root, dockerfile_rel.as_deref());
+    let ignore_path = root.join(&ignore_rel);
     let ignore = match fs::read(&ignore_path) {
         Ok(bytes) => DockerIgnore::try_parse(&String::from_utf8_lossy(&bytes))
             .with_context(|| format!("parsing {}", ignore_path.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => DockerIgnore::default(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", ignore_path.display())),
     };
-    let mut forced: BTreeSet<String> = BTreeSet::from([".dockerignore".to_string()]);
-    forced.extend(forced_dockerfile(root, dockerfile_name));
+    let mut forced: BTreeSet<String> = BTreeSet::from([ignore_rel]);
+    forced.extend(dockerfile_rel);
 
     let mut selected: Vec<Entry> = Vec::new();
     // Excluded directories we descended into; emitted only once something below them is.
@@ -181,7 +193,8 @@ fn mtime_of(meta: &Metadata) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Build the context tar for `root` (filtered by `root/.dockerignore`) and summarize it.
+/// Build the context tar for `root` (filtered by its ignore file, see [`ignore_file`]) and
+/// summarize it.
 pub fn build_context(root: &Path, dockerfile_name: &str) -> Result<(Vec<u8>, ContextSummary)> {
     let entries = select(root, dockerfile_name)?;
     let mut builder = tar::Builder::new(Vec::new());
@@ -319,6 +332,30 @@ mod tests {
                 "src/main.rs",
                 "target/debug/big.bin",
                 "target/release/keep.txt"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dockerfile_specific_ignore_file_wins_over_the_root_one() {
+        let dir = project();
+        write(dir.path(), ".dockerignore", b"src\n");
+        write(dir.path(), "examples/Dockerfile", b"FROM scratch\n");
+        write(
+            dir.path(),
+            "examples/Dockerfile.dockerignore",
+            b"target/\n.env\n",
+        );
+        let files = list_context(dir.path(), "examples/Dockerfile").unwrap();
+        assert_eq!(
+            files,
+            [
+                ".dockerignore",
+                "Cargo.toml",
+                "Dockerfile",
+                "examples/Dockerfile",
+                "examples/Dockerfile.dockerignore",
+                "src/main.rs"
             ]
         );
     }

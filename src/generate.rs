@@ -24,22 +24,44 @@ pub fn files_kept(plan: &Plan, kept: &Kept) -> Result<Vec<GeneratedFile>> {
         contents: dockerfile(&plan.image)?,
     }];
     let deploy_files = deploy::files(plan)?;
+    let ctx = &plan.image.context;
+    let in_context = |p: &str| {
+        if ctx.root_in_context.is_empty() {
+            p.to_string()
+        } else {
+            format!("{}/{p}", ctx.root_in_context)
+        }
+    };
     let mut ignored: Vec<String> = deploy_files
         .iter()
-        .map(|f| f.path.clone())
-        .chain([crate::config::FILE_NAME.to_string()])
+        .map(|f| in_context(&f.path))
+        .chain([in_context(crate::config::FILE_NAME)])
         .collect();
     ignored.sort();
+    let mut target_lines = vec!["/target".to_string()];
+    if !ctx.root_in_context.is_empty() {
+        target_lines.push(format!("/{}/target", ctx.root_in_context));
+    }
+    if let Some(f) = &plan.image.frontend {
+        target_lines.push(format!("/{}", in_context(&f.project_output)));
+    }
     let v = DockerignoreValues {
+        target_lines,
         deploy_files: ignored,
         secret_lines: crate::secrets::dockerignore_lines(),
-        kept: kept.lines.clone(),
+        // The user's rules are relative to the project root, which is not the context root
+        // then; their .dockerignore stays where it is.
+        kept: if ctx.root_in_context.is_empty() {
+            kept.lines.clone()
+        } else {
+            Vec::new()
+        },
         kept_heading: KEPT_HEADING,
         kept_exceptions: kept.has_exceptions(),
         secrets_again: SECRETS_AGAIN,
     };
     files.push(GeneratedFile {
-        path: ".dockerignore".into(),
+        path: ctx.ignore_file.clone(),
         contents: template::render("dockerignore", &plan.image, &v)?,
     });
     files.extend(deploy_files);
@@ -49,6 +71,8 @@ pub fn files_kept(plan: &Plan, kept: &Kept) -> Result<Vec<GeneratedFile>> {
 /// What `templates/dockerignore.tera` prints besides the plan.
 #[derive(Serialize)]
 struct DockerignoreValues {
+    /// The build output directories: the context root's, the project root's and the frontend's.
+    target_lines: Vec<String>,
     /// Files only deploy tools read: imggen.toml and the deploy files.
     deploy_files: Vec<String>,
     /// The secret rules (see `secrets`).
@@ -78,6 +102,11 @@ struct DockerfileValues {
     labels: Vec<String>,
     /// The exec-form ENTRYPOINT.
     entrypoint: String,
+    /// The builder's working directory: the project root inside the context, under /app.
+    workdir: String,
+    /// The frontend's output goes into the builder (embedded) or the runtime (served).
+    frontend_embedded: bool,
+    frontend_served: bool,
 }
 
 /// Quotes a string for a Dockerfile (JSON rules, which Docker's parser follows).
@@ -114,6 +143,13 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
             .iter()
             .map(|(k, v)| format!("{k}={}", quote(v)))
             .collect(),
+        frontend_embedded: plan.frontend.as_ref().is_some_and(|f| f.embedded),
+        frontend_served: plan.frontend.as_ref().is_some_and(|f| !f.embedded),
+        workdir: if plan.context.root_in_context.is_empty() {
+            "/app".to_string()
+        } else {
+            format!("/app/{}", plan.context.root_in_context)
+        },
         entrypoint: format!(
             "[{}]",
             entry

@@ -130,6 +130,47 @@ pub struct ProjectFiles {
     pub linkers: Vec<String>,
     /// The final stage of a hand-written `Dockerfile` (one imggen did not generate), as evidence.
     pub existing_dockerfile: Option<ExistingDockerfile>,
+    /// Where the build context lies: it must hold path dependencies outside the root.
+    pub context: BuildContextFacts,
+    /// A Node.js frontend whose build output the Rust code serves or embeds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frontend: Option<Frontend>,
+}
+
+/// A Node.js frontend (`package.json` with a `build` script) whose output the Rust side uses.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct Frontend {
+    /// Its directory, relative to the project root ("" at the root).
+    pub dir: String,
+    /// `npm`, `pnpm` or `yarn`, from the lockfile.
+    pub manager: String,
+    /// The lockfile's name in `dir`.
+    pub lockfile: String,
+    /// The build's output directory, relative to `dir`.
+    pub output: String,
+    /// Where the output directory is said (`file:line`, or the bundler's default).
+    pub output_at: String,
+    /// Embedded at compile time (rust-embed, include_dir!, build.rs) rather than served from disk.
+    pub embedded: bool,
+    /// The output's path as the Rust code names it: relative to the process's directory when
+    /// served, to the package's manifest when embedded.
+    pub served_as: String,
+    /// `file:line` of the Rust code that serves or embeds it.
+    pub at: String,
+    /// Directory of the package whose code names it.
+    pub package_dir: String,
+}
+
+/// The build context the project needs (see `analyze::reach`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct BuildContextFacts {
+    /// The project root's directory inside the build context ("" when the context is the root).
+    pub root_in_context: String,
+    /// The context's directory inside the repository (the nearest `.git` above), when there is
+    /// one ("" at the repository root).
+    pub context_in_repo: Option<String>,
+    /// Context-relative directories of the path dependencies outside the project root.
+    pub outside: Vec<String>,
 }
 
 /// Facts read from Rust sources by the source scan.

@@ -50,6 +50,10 @@ pub struct ImagePlan {
     pub runtime_dirs: Vec<RuntimeDir>,
     pub sqlx_offline: bool,
     pub cache_mounts: bool,
+    /// The build context and the Dockerfile's place in it.
+    pub context: ContextPlan,
+    /// The Node.js stage that builds the frontend, when the Rust side serves or embeds one.
+    pub frontend: Option<FrontendPlan>,
     /// The binary serves network traffic (false for batch programs).
     pub server: bool,
     /// Environment for the platform files (never PORT: each platform sets that its own way).
@@ -152,6 +156,53 @@ pub struct UserPlan {
     pub method: UserMethod,
 }
 
+/// The directory the image is built from: the project root, or the directory above it that
+/// also holds its path dependencies.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct ContextPlan {
+    /// The project root inside the context ("" when the context is the root).
+    pub root_in_context: String,
+    /// The context seen from the project root ("." or "..", "../..").
+    pub from_root: String,
+    /// The Dockerfile's path inside the context.
+    pub dockerfile: String,
+    /// The ignore file's name in the project root: `.dockerignore` when the context is the
+    /// root, else `Dockerfile.dockerignore` beside the Dockerfile (BuildKit reads it for a
+    /// Dockerfile given with `-f`; the context root's own `.dockerignore` is the repository's).
+    pub ignore_file: String,
+    /// The context's path inside the repository, when there is one ("" at its root).
+    pub in_repo: Option<String>,
+    /// The command that builds the image by hand, run in the context directory.
+    pub by_hand: String,
+}
+
+/// The Node.js stage building a frontend, and where its output goes.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct FrontendPlan {
+    /// `node:<LTS>-<debian release>-slim`.
+    pub node_image: String,
+    /// The frontend's directory in the build context ("." at its root).
+    pub src: String,
+    pub manager: String,
+    pub lockfile: String,
+    /// The dependency install, cached by the lockfile's layer.
+    pub install: String,
+    pub build: String,
+    /// The output in the frontend stage (absolute).
+    pub output: String,
+    /// Copied into the builder before `cargo build` (embedded) rather than into the runtime.
+    pub embedded: bool,
+    /// Where the output goes: in the builder (embedded) or the runtime (served, under /app).
+    pub dest: String,
+    /// The output's path in the project, for .dockerignore and the VM pack.
+    pub project_output: String,
+    /// Served from disk: the path the server reads, relative to /app.
+    pub served_as: String,
+}
+
+/// The Node.js LTS major the frontend stage runs.
+pub const NODE_LTS: u32 = 22;
+
 /// A directory the binary reads at run time.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RuntimeDir {
@@ -238,6 +289,9 @@ topics! {
     CiImggen => "imggen in CI",
     Registry => "registry",
     CiDeploy => "deploy job",
+    Context => "build context",
+    Frontend => "frontend",
+    CacheMounts => "cache mounts",
 }
 
 impl Serialize for Topic {
@@ -334,6 +388,8 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     let (libc, base) = notes.take(base(config)?);
     let (rust_version, builder_image) = notes.take(toolchain(model, pkg, config, &base));
     let (cargo, closure) = notes.take(cargo(model, pkg, bin, config, (libc, &rust_version))?);
+    let (context, cache_mounts) = notes.take(context(model, config)?);
+    let frontend = notes.take(frontend(model, &context, &base));
     let (port, server) = notes.take(port(model, &facts, config));
     let health_path = notes.take(health_route(&facts, config, server));
     let signal = notes.take(stop(&facts, config)?);
@@ -344,7 +400,11 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         closure.as_ref(),
         signal.init,
     )?);
-    let (runtime_dirs, build_inputs) = notes.take(files(model, pkg, &facts, config));
+    let (mut runtime_dirs, build_inputs) = notes.take(files(model, pkg, &facts, config));
+    // The frontend stage provides its output; the context does not hold it.
+    if let Some(f) = &frontend {
+        runtime_dirs.retain(|d| d.from != f.project_output && d.to != f.dest);
+    }
     let user = UserPlan {
         name: APP_USER.into(),
         uid: base.uid,
@@ -369,7 +429,9 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         user,
         runtime_dirs,
         sqlx_offline: model.files.sqlx_offline_data,
-        cache_mounts: config.cache_mounts.unwrap_or(false),
+        cache_mounts,
+        context,
+        frontend,
         server,
         env: env(config)?,
         labels: labels(pkg, bin),
@@ -378,6 +440,149 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         decisions: notes.decisions,
     };
     Ok((plan, notes.warnings))
+}
+
+/// The build context: the project root, or the directory above it holding its path
+/// dependencies. cargo-chef cannot cook path dependencies outside the workspace root, so such a
+/// context builds with cache mounts (and so needs BuildKit); also returns `cache_mounts`.
+fn context(model: &ProjectModel, config: &Config) -> Result<Planned<(ContextPlan, bool)>> {
+    let mut notes = Notes::default();
+    let facts = &model.files.context;
+    let rel = facts.root_in_context.clone();
+    let mut cache_mounts = config.cache_mounts.unwrap_or(false);
+    let plan = if rel.is_empty() {
+        ContextPlan {
+            root_in_context: rel,
+            from_root: ".".into(),
+            dockerfile: "Dockerfile".into(),
+            ignore_file: ".dockerignore".into(),
+            in_repo: facts.context_in_repo.clone(),
+            by_hand: "docker build .".into(),
+        }
+    } else {
+        let from_root = vec![".."; rel.split('/').count()].join("/");
+        if config.cache_mounts == Some(false) {
+            bail!(
+                "imggen.toml: cache_mounts = false, but path dependencies outside the project root ({}) need a build context above it, which cargo-chef cannot cook; remove cache_mounts = false",
+                facts.outside.join(", ")
+            );
+        }
+        cache_mounts = true;
+        notes.decide(
+            Topic::Context,
+            from_root.clone(),
+            format!(
+                "holds the path dependencies {} outside the project root; the Dockerfile is {rel}/Dockerfile in it",
+                facts.outside.join(", ")
+            ),
+        );
+        notes.decide(
+            Topic::CacheMounts,
+            "true",
+            "cargo-chef cannot cook path dependencies outside the workspace root, so dependencies are cached in BuildKit cache mounts",
+        );
+        ContextPlan {
+            dockerfile: format!("{rel}/Dockerfile"),
+            by_hand: format!("docker build -f {rel}/Dockerfile ."),
+            root_in_context: rel,
+            from_root,
+            ignore_file: "Dockerfile.dockerignore".into(),
+            in_repo: facts.context_in_repo.clone(),
+        }
+    };
+    Ok(notes.with((plan, cache_mounts)))
+}
+
+/// The Node.js stage for a frontend the Rust code serves or embeds: install cached by the
+/// lockfile, then the build; its output copied where the code reads it.
+fn frontend(
+    model: &ProjectModel,
+    context: &ContextPlan,
+    base: &BaseProfile,
+) -> Planned<Option<FrontendPlan>> {
+    let mut notes = Notes::default();
+    let Some(f) = &model.files.frontend else {
+        return notes.with(None);
+    };
+    let in_context = |p: &str| match (context.root_in_context.as_str(), p) {
+        ("", "") => ".".to_string(),
+        ("", p) => p.to_string(),
+        (r, "") => r.to_string(),
+        (r, p) => format!("{r}/{p}"),
+    };
+    let (install, build) = match f.manager.as_str() {
+        "pnpm" => (
+            "corepack enable && pnpm install --frozen-lockfile",
+            "pnpm run build",
+        ),
+        "yarn" => (
+            "corepack enable && yarn install --frozen-lockfile",
+            "yarn run build",
+        ),
+        _ => ("npm ci", "npm run build"),
+    };
+    let project_output = slash_normalize(&if f.dir.is_empty() {
+        f.output.clone()
+    } else {
+        format!("{}/{}", f.dir, f.output)
+    });
+    let workdir = if context.root_in_context.is_empty() {
+        "/app".to_string()
+    } else {
+        format!("/app/{}", context.root_in_context)
+    };
+    let dest = if f.embedded {
+        format!("{workdir}/{project_output}")
+    } else {
+        format!("{APP_DIR}/{}", f.served_as)
+    };
+    notes.decide(
+        Topic::Frontend,
+        format!(
+            "{} ({}, {}) built to {project_output}",
+            if f.dir.is_empty() { "." } else { &f.dir },
+            f.manager,
+            f.lockfile
+        ),
+        format!(
+            "{} at {}; output directory from {}; copied to {dest}",
+            if f.embedded {
+                "embedded at compile time"
+            } else {
+                "served from disk"
+            },
+            f.at,
+            f.output_at
+        ),
+    );
+    notes.with(Some(FrontendPlan {
+        node_image: format!("node:{NODE_LTS}-{}-slim", base.debian_release),
+        src: in_context(&f.dir),
+        manager: f.manager.clone(),
+        lockfile: f.lockfile.clone(),
+        install: install.into(),
+        build: build.into(),
+        output: format!("/{}", slash_normalize(&format!("frontend/{}", f.output))),
+        embedded: f.embedded,
+        dest,
+        project_output,
+        served_as: f.served_as.clone(),
+    }))
+}
+
+/// A relative slash path with `.` and `..` resolved (a `..` above the start is dropped).
+fn slash_normalize(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out.join("/")
 }
 
 /// The binary to package, with names cargo would refuse refused here.

@@ -5,8 +5,10 @@
 //! 100 ms for a 100-member workspace (see `benches/analyze.rs`).
 
 pub mod dockerfile;
+mod frontend;
 pub mod lockgraph;
 mod manifest;
+mod reach;
 mod source;
 
 use crate::model::{LockedPackage, Lockfile, ProjectFiles, ProjectModel};
@@ -109,6 +111,9 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
     let config_port = source::scan_config_port(root);
     let linkers = source::scan_cargo_linkers(root);
     let existing_dockerfile = read_existing_dockerfile(root);
+    let member_dirs: Vec<String> = packages.iter().map(|p| p.dir.clone()).collect();
+    let context = reach::build_context(root, &member_dirs)?;
+    let frontend = frontend::detect(root, &packages)?;
     Ok(ProjectModel {
         root_name: root
             .canonicalize()
@@ -128,6 +133,8 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             config_port,
             linkers,
             existing_dockerfile,
+            context,
+            frontend,
         },
     })
 }

@@ -38,6 +38,7 @@ use progress::{clip, EventSink, Progress, ProgressFlag};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The Dockerfile imggen generates and builds.
@@ -299,6 +300,42 @@ struct Job {
     sbom: Option<String>,
 }
 
+/// The build context tar of the plan's context directory (the project root inside it and the
+/// Dockerfile's path in it), its size printed.
+fn pack_context(
+    root: &Path,
+    (root_in_context, dockerfile): (&str, &str),
+    ignore_file: &str,
+) -> Result<Vec<u8>> {
+    let context_dir = context_dir(root, root_in_context);
+    let (context, summary) = crate::context::build_context(&context_dir, dockerfile)?;
+    eprintln!(
+        "context: {}{} files, {} (after {})",
+        if root_in_context.is_empty() {
+            String::new()
+        } else {
+            format!("{} (holds the path dependencies), ", context_dir.display())
+        },
+        summary.files,
+        progress::human_bytes(summary.bytes),
+        ignore_file
+    );
+    Ok(context)
+}
+
+/// The build context's directory: `root`, or the ancestor of it that holds `root_in_context`.
+fn context_dir(root: &Path, root_in_context: &str) -> PathBuf {
+    if root_in_context.is_empty() {
+        return root.to_path_buf();
+    }
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let depth = root_in_context.split('/').count();
+    root.ancestors()
+        .nth(depth)
+        .map(Path::to_path_buf)
+        .unwrap_or(root)
+}
+
 /// Runs `imggen build` for a loaded project.
 pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
     for w in &loaded.warnings {
@@ -330,15 +367,15 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
         std::env::var("DOCKER_BUILDKIT").ok().as_deref(),
         needs_mounts,
     )?;
-    let (context, summary) = crate::context::build_context(&loaded.root, DOCKERFILE)?;
-    eprintln!(
-        "context: {} files, {} (after .dockerignore)",
-        summary.files,
-        progress::human_bytes(summary.bytes)
-    );
+    let ctx = &loaded.plan.image.context;
+    let context = pack_context(
+        &loaded.root,
+        (&ctx.root_in_context, &ctx.dockerfile),
+        &ctx.ignore_file,
+    )?;
     let request = BuildRequest {
         context,
-        dockerfile: DOCKERFILE.into(),
+        dockerfile: ctx.dockerfile.clone(),
         tags: job.tags.clone(),
         build_args: job.build_args.clone(),
         labels: job.labels.clone(),

@@ -66,6 +66,10 @@ struct FlyValues {
     memory: String,
     cpus: Option<u32>,
     cpu_kind: Option<String>,
+    /// The build context seen from fly.toml's directory ("." or "..") and the ignore file,
+    /// when the context is above the project root.
+    context_from_root: Option<String>,
+    ignore_file: String,
 }
 
 impl Target for FlyPlan {
@@ -124,7 +128,10 @@ impl Target for FlyPlan {
     }
 
     fn files(&self, image: &ImagePlan) -> Result<Vec<GeneratedFile>> {
+        let ctx = &image.context;
         let v = FlyValues {
+            context_from_root: (!ctx.root_in_context.is_empty()).then(|| ctx.from_root.clone()),
+            ignore_file: toml_str(&ctx.ignore_file),
             app: toml_str(&self.app),
             primary_region: toml_str(&self.primary_region),
             region_default: self.primary_region == DEFAULT_FLY_REGION,

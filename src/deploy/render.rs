@@ -59,6 +59,10 @@ struct RenderValues {
     default_plan: bool,
     health_path: Option<String>,
     env: Vec<KeyValue>,
+    /// `dockerfilePath` and `dockerContext`, relative to the repository root as Render reads
+    /// them (to the build context when there is no repository).
+    dockerfile_path: String,
+    docker_context: String,
 }
 
 impl Target for RenderPlan {
@@ -122,7 +126,14 @@ impl Target for RenderPlan {
             env.push(quoted("PORT", &image.port.to_string()));
         }
         env.extend(image.env.iter().map(|(k, v)| quoted(k, v)));
+        let ctx = &image.context;
+        let context = match ctx.in_repo.as_deref() {
+            Some(dir) if !dir.is_empty() => format!("./{dir}"),
+            _ => ".".to_string(),
+        };
         let v = RenderValues {
+            dockerfile_path: yaml_quote(&format!("{context}/{}", ctx.dockerfile)),
+            docker_context: yaml_quote(&context),
             kind: yaml_quote(self.kind.as_str()),
             name: yaml_quote(&self.service),
             plan: yaml_quote(&self.plan),

@@ -27,7 +27,8 @@ pub struct VmPlan {
     pub domain: String,
     /// True when `domain` is imggen's placeholder.
     pub domain_placeholder: bool,
-    /// `[vm] static_dir`: the built frontend in the project, served by the proxy.
+    /// `[vm] static_dir`, else the detected frontend output the app serves: the built frontend
+    /// in the project, served by the proxy.
     pub static_dir: Option<String>,
     /// Where the proxy reads that frontend on the server.
     pub static_root: String,
@@ -74,11 +75,24 @@ impl Target for VmPlan {
         let (domain, placeholder) = domain(&c);
         let proxy = proxy(image, &c, &domain, placeholder, &mut decisions);
         let static_root = format!("/var/www/{name}");
-        if let (Some(dir), Some(_)) = (&c.static_dir, proxy) {
+        // A frontend the app serves from disk is served by the proxy on a VM; an embedded one
+        // is in the binary.
+        let detected = image
+            .frontend
+            .as_ref()
+            .filter(|f| !f.embedded)
+            .map(|f| f.project_output.clone());
+        let from_config = c.static_dir.is_some();
+        let static_dir = c.static_dir.or(detected);
+        if let (Some(dir), Some(_)) = (&static_dir, proxy) {
             decisions.push(Decision::new(
                 Topic::StaticFiles,
                 format!("{dir} -> {static_root}"),
-                "imggen.toml [vm] static_dir: served by the proxy with the index.html fallback; /api/ goes to the app",
+                if from_config {
+                    "imggen.toml [vm] static_dir: served by the proxy with the index.html fallback; /api/ goes to the app"
+                } else {
+                    "the frontend's build output the app serves: served by the proxy with the index.html fallback; /api/ goes to the app"
+                },
             ));
         }
         let mut warnings = Vec::new();
@@ -94,7 +108,7 @@ impl Target for VmPlan {
             proxy,
             domain,
             domain_placeholder: placeholder,
-            static_dir: c.static_dir,
+            static_dir,
             static_root,
             decisions,
         };

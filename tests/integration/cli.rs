@@ -450,3 +450,46 @@ fn init_ci_writes_the_pipelines_and_refuses_a_hand_written_one() {
     let t = t.args(&["generate", "--check"]);
     t.run().code(0);
 }
+
+#[test]
+fn a_path_dependency_outside_the_repository_is_one_error_naming_it() {
+    let t = Test::empty()
+        .write("shared/Cargo.toml", "[package]\nname = \"shared\"\nversion = \"0.1.0\"\n")
+        .write("shared/src/lib.rs", "")
+        .write("repo/.git/HEAD", "ref: refs/heads/main\n")
+        .write(
+            "repo/app/Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n[dependencies]\nshared = { path = \"../../shared\" }\n",
+        )
+        .write("repo/app/src/main.rs", "fn main() {}\n")
+        .args(&["plan", "repo/app"]);
+    t.run()
+        .code(2)
+        .one_error_line()
+        .stderr_has("path dependency `../../shared`")
+        .stderr_has("outside the repository");
+}
+
+#[test]
+fn a_bun_frontend_and_a_trunk_frontend_are_one_error_saying_what_to_do() {
+    let t = Test::fixture("spa-served");
+    std::fs::remove_file(t.path().join("web/package-lock.json")).unwrap();
+    let t = t.write("web/bun.lockb", "").args(&["plan"]);
+    t.run()
+        .code(2)
+        .one_error_line()
+        .stderr_has("bun.lockb")
+        .stderr_has("npm install");
+    let t = t.write("Trunk.toml", "").args(&["plan"]);
+    t.run().code(2).one_error_line().stderr_has("trunk build");
+}
+
+#[test]
+fn plan_shows_the_frontend_with_its_manager_output_and_evidence() {
+    Test::fixture("spa-served")
+        .args(&["plan"])
+        .run()
+        .code(0)
+        .stdout_has("web (npm, package-lock.json) built to web/dist")
+        .stdout_has("served from disk at src/main.rs:8");
+}

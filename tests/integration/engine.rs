@@ -638,3 +638,19 @@ fn the_github_build_job_builds_pushes_and_exports_the_digest() {
         "{stderr}"
     );
 }
+
+#[test]
+fn imggen_build_sends_the_context_above_a_monorepo_example() {
+    if !crate::harness::engine() {
+        return;
+    }
+    let t = Test::fixture("monorepo").args(&["generate", "examples"]);
+    t.run().code(0);
+    let tag = "imggen-test/engine-monorepo:context";
+    let (_, run) = build(t, &["--tag", tag, "examples"]);
+    run.code(0)
+        .stderr_has("(holds the path dependencies)")
+        .stderr_has("after Dockerfile.dockerignore");
+    assert_serves_and_stops(tag, "/health");
+    let _ = docker().args(["rmi", "-f", tag]).output();
+}

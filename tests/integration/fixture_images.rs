@@ -1,6 +1,7 @@
 //! Every fixture's generated Dockerfile built on the real engine and its container probed: a
 //! server answers its health route on the declared port and stops within 0.5 s; a one-shot
-//! binary runs to completion. (axum-single, workspace, musl-static and broken are built by the
+//! binary runs to completion; a monorepo example answers from its path dependency; a
+//! single-page frontend serves its built files. (axum-single, workspace, musl-static and broken are built by the
 //! tests in `docker` and `engine`.) Two builds run at a time; they share the chef base layers.
 
 use crate::docker::{docker, docker_ok, free_port, http_get, Container};
@@ -10,50 +11,85 @@ use imggen::plan::ImagePlan;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// (label, fixture, extra imggen.toml lines) of every image built here.
-const IMAGES: &[(&str, &str, &str)] = &[
-    ("native-deps", "native-deps", ""),
-    ("zero2prod", "zero2prod", ""),
-    ("toolchain", "toolchain", ""),
-    ("spa", "spa", ""),
-    ("ctrl-c", "ctrl-c", ""),
-    ("multi-bin", "multi-bin", ""),
-    ("multi-bin-admin", "multi-bin", "bin = \"admin\"\n"),
+/// What a server image is asked besides its health route.
+#[derive(Clone, Copy)]
+enum Probe {
+    /// The health route only.
+    Health,
+    /// `GET /api/hello` answers `hello` (code from a path dependency outside the project).
+    ApiHello,
+    /// A built single-page frontend: `/` is the built index.html (it names a hashed asset under
+    /// /assets/, which loads), a client route falls back to it, `/api/hello` reaches Rust.
+    Spa,
+}
+
+/// (label, fixture or fixture/project-dir, extra imggen.toml lines, probe) of every image built
+/// here.
+const IMAGES: &[(&str, &str, &str, Probe)] = &[
+    ("native-deps", "native-deps", "", Probe::Health),
+    ("zero2prod", "zero2prod", "", Probe::Health),
+    ("toolchain", "toolchain", "", Probe::Health),
+    ("spa", "spa", "", Probe::Health),
+    ("ctrl-c", "ctrl-c", "", Probe::Health),
+    ("multi-bin", "multi-bin", "", Probe::Health),
+    (
+        "multi-bin-admin",
+        "multi-bin",
+        "bin = \"admin\"\n",
+        Probe::Health,
+    ),
     (
         "multi-bin-migrate",
         "multi-bin",
         "bin = \"migrate\"\nprofile = \"dev\"\n",
+        Probe::Health,
     ),
+];
+
+/// Images whose build context or frontend stage is under test, with their own probes.
+const SERVING_IMAGES: &[(&str, &str, &str, Probe)] = &[
+    ("monorepo", "monorepo/examples", "", Probe::ApiHello),
+    ("spa-served", "spa-served", "", Probe::Spa),
+    ("spa-embedded", "spa-embedded", "", Probe::Spa),
 ];
 
 /// The stop time the README promises for a server (SIGTERM handled, or tini forwarding it).
 const STOP_WITHIN: Duration = Duration::from_millis(500);
 
-/// Writes the extra config into a fixture copy, generates its files and returns its plan.
-fn generate(fixture: &str, extra: &str) -> (Test, ImagePlan) {
-    let mut t = Test::fixture(fixture);
+/// Writes the extra config into a fixture copy, generates its files and returns its plan and
+/// the project directory (the fixture's root, or the directory after its name).
+fn generate(fixture: &str, extra: &str) -> (Test, std::path::PathBuf, ImagePlan) {
+    let (name, sub) = fixture.split_once('/').unwrap_or((fixture, "."));
+    let mut t = Test::fixture(name);
     if !extra.is_empty() {
-        let base = std::fs::read_to_string(t.path().join("imggen.toml"))
+        let config = format!("{sub}/imggen.toml");
+        let base = std::fs::read_to_string(t.path().join(&config))
             .unwrap_or_else(|_| "version = 1\n".into());
-        t = t.write("imggen.toml", &format!("{base}{extra}"));
+        t = t.write(&config, &format!("{base}{extra}"));
     }
-    let t = t.args(&["generate"]);
+    let t = t.args(&["generate", sub]);
     t.run().code(0);
-    let model = imggen::analyze::analyze(t.path()).unwrap();
-    let file = imggen::pipeline::read_config_file(t.path()).unwrap();
+    let project = t.path().join(sub);
+    let model = imggen::analyze::analyze(&project).unwrap();
+    let file = imggen::pipeline::read_config_file(&project).unwrap();
     let config = Config::resolve(file, Config::default(), Config::default());
     let plan = imggen::plan::image(&model, &config).unwrap().0;
-    (t, plan)
+    (t, project, plan)
 }
 
-/// Builds and probes one image; an error names what failed.
-fn build_and_probe(label: &str, fixture: &str, extra: &str) -> Result<(), String> {
-    let (t, plan) = generate(fixture, extra);
+/// Builds and probes one image, by hand as the Dockerfile's header says (`docker build -f
+/// <Dockerfile> .` in the build context); an error names what failed.
+fn build_and_probe(label: &str, fixture: &str, extra: &str, probe: Probe) -> Result<(), String> {
+    let (_t, project, plan) = generate(fixture, extra);
     let tag = format!("imggen-test/fixture-{label}:evidence");
+    let context = project.join(&plan.context.from_root);
+    let started = Instant::now();
     let out = docker()
         .env("DOCKER_BUILDKIT", "1")
-        .args(["build", "--network", "host", "-t", &tag, "."])
-        .current_dir(t.path())
+        .args(["build", "--network", "host", "-t", &tag, "-f"])
+        .arg(&plan.context.dockerfile)
+        .arg(".")
+        .current_dir(&context)
         .output()
         .map_err(|e| e.to_string())?;
     if !out.status.success() {
@@ -62,16 +98,52 @@ fn build_and_probe(label: &str, fixture: &str, extra: &str) -> Result<(), String
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    if plan.server {
-        probe_server(&tag, &plan)
+    eprintln!("{label}: built in {:.1?}", started.elapsed());
+    let result = if plan.server {
+        probe_server(&tag, &plan, probe)
     } else {
         probe_one_shot(&tag)
+    };
+    let _ = docker().args(["rmi", "-f", &tag]).output();
+    result
+}
+
+/// GET `path` answers `status` with a body containing `has`; returns the body.
+fn expect(port: u16, path: &str, status: u16, has: &str) -> Result<String, String> {
+    match http_get(port, path, Duration::from_secs(10)) {
+        Some((code, body)) if code == status && body.contains(has) => Ok(body),
+        got => Err(format!(
+            "GET {path}: want {status} with {has:?}, got {got:?}"
+        )),
+    }
+}
+
+/// The probes of [`Probe::Spa`] and [`Probe::ApiHello`].
+fn probe_more(port: u16, probe: Probe) -> Result<(), String> {
+    match probe {
+        Probe::Health => Ok(()),
+        Probe::ApiHello => expect(port, "/api/hello", 200, "hello").map(|_| ()),
+        Probe::Spa => {
+            let index = expect(port, "/", 200, "/assets/")?;
+            let asset = index
+                .split('"')
+                .find(|s| s.starts_with("/assets/") && s.ends_with(".js"))
+                .ok_or_else(|| format!("GET /: no hashed /assets/*.js in {index:?}"))?;
+            expect(port, asset, 200, "")?;
+            let fallback = expect(port, "/some/client/route", 200, "")?;
+            if fallback != index {
+                return Err(format!(
+                    "GET /some/client/route is not the index.html: {fallback:?}"
+                ));
+            }
+            expect(port, "/api/hello", 200, "hello").map(|_| ())
+        }
     }
 }
 
 /// The container answers its health route (or any HTTP on `/`) on the declared port and
 /// `docker stop` returns within `STOP_WITHIN`.
-fn probe_server(tag: &str, plan: &ImagePlan) -> Result<(), String> {
+fn probe_server(tag: &str, plan: &ImagePlan, probe: Probe) -> Result<(), String> {
     let mut args = vec!["run", "-d", "--network", "host"];
     let port = if plan.port_env {
         free_port()
@@ -99,6 +171,7 @@ fn probe_server(tag: &str, plan: &ImagePlan) -> Result<(), String> {
             "GET {path} on port {port}: {got:?}; logs: {logs:?}"
         ));
     }
+    probe_more(port, probe)?;
     let start = Instant::now();
     docker_ok(&["stop", &c.0]);
     let took = start.elapsed();
@@ -128,20 +201,17 @@ fn probe_one_shot(tag: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[test]
-fn every_fixture_image_builds_and_runs() {
-    if !crate::harness::engine() {
-        return;
-    }
-    let queue = Mutex::new(IMAGES.to_vec());
+/// Builds and probes `images`, two at a time; fails naming every image that failed.
+fn build_all(images: &[(&'static str, &'static str, &'static str, Probe)]) {
+    let queue = Mutex::new(images.to_vec());
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..2 {
             s.spawn(|| loop {
-                let Some((label, fixture, extra)) = queue.lock().unwrap().pop() else {
+                let Some((label, fixture, extra, probe)) = queue.lock().unwrap().pop() else {
                     break;
                 };
-                if let Err(e) = build_and_probe(label, fixture, extra) {
+                if let Err(e) = build_and_probe(label, fixture, extra, probe) {
                     failures.lock().unwrap().push(format!("{label}: {e}"));
                 }
             });
@@ -149,4 +219,20 @@ fn every_fixture_image_builds_and_runs() {
     });
     let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn every_fixture_image_builds_and_runs() {
+    if !crate::harness::engine() {
+        return;
+    }
+    build_all(IMAGES);
+}
+
+#[test]
+fn context_and_frontend_images_build_and_serve() {
+    if !crate::harness::engine() {
+        return;
+    }
+    build_all(SERVING_IMAGES);
 }

@@ -22,6 +22,8 @@ pub const PLANNABLE: &[&str] = &[
     "native-deps",
     "old-time",
     "spa",
+    "spa-embedded",
+    "spa-served",
     "toolchain",
     "workspace",
     "zero2prod",

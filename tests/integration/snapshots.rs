@@ -48,6 +48,7 @@ fn variants() -> Vec<(String, &'static str, &'static str)> {
         "features = [\"postgres\"]\n",
     ));
     v.push(("multi-bin-admin".into(), "multi-bin", "bin = \"admin\"\n"));
+    v.push(("monorepo-examples".into(), "monorepo/examples", ""));
     v.push((
         "multi-bin-migrate".into(),
         "multi-bin",
@@ -206,11 +207,20 @@ fn dockerignore_keeps_build_inputs_and_drops_secrets_and_output() {
     use imggen::dockerignore::DockerIgnore;
     for (label, fixture, extra) in variants() {
         let (plan, files) = generate(fixture, extra);
+        let ctx = &plan.image.context;
         let text = &files
             .iter()
-            .find(|f| f.path == ".dockerignore")
+            .find(|f| f.path == ctx.ignore_file)
             .unwrap()
             .contents;
+        // Paths of the project as the context (which may be above it) names them.
+        let in_context = |p: &str| {
+            if ctx.root_in_context.is_empty() {
+                p.to_string()
+            } else {
+                format!("{}/{p}", ctx.root_in_context)
+            }
+        };
         let ignore = DockerIgnore::try_parse(text).unwrap_or_else(|e| panic!("{label}: {e}"));
         let mut needed: Vec<String> = [
             "Cargo.toml",
@@ -236,9 +246,9 @@ fn dockerignore_keeps_build_inputs_and_drops_secrets_and_output() {
                 .map(|d| format!("{}/file", d.from)),
         );
         needed.extend(plan.image.build_inputs.iter().map(|d| format!("{d}/file")));
-        for path in &needed {
+        for path in needed.iter().map(|p| in_context(p)) {
             assert!(
-                !ignore.is_excluded(path),
+                !ignore.is_excluded(&path),
                 "{label}: .dockerignore excludes {path}"
             );
         }
@@ -251,9 +261,16 @@ fn dockerignore_keeps_build_inputs_and_drops_secrets_and_output() {
             "web/node_modules/a",
             "server.key",
             "imggen.toml",
-        ] {
+        ]
+        .map(|p| {
+            if p == ".git/HEAD" {
+                p.to_string()
+            } else {
+                in_context(p)
+            }
+        }) {
             assert!(
-                ignore.is_excluded(path),
+                ignore.is_excluded(&path),
                 "{label}: .dockerignore sends {path}"
             );
         }
