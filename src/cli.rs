@@ -81,6 +81,10 @@ pub struct ProjectArgs {
     /// (= --platform gitlab-ci).
     #[arg(long = "ci", value_parser = ["github", "gitlab"])]
     pub ci: Vec<String>,
+    /// Architectures of a multi-architecture image, cross-compiled (comma-separated): amd64,
+    /// arm64 (also `[build] arch`); needs libc musl on scratch.
+    #[arg(long, value_delimiter = ',', value_parser = ["amd64", "arm64"])]
+    pub arch: Vec<String>,
 }
 
 /// `--platform`'s help, naming every deploy target.
@@ -130,6 +134,10 @@ impl ProjectArgs {
                 }
                 Some(platforms)
             },
+            build: (!self.arch.is_empty()).then(|| crate::config::BuildConfig {
+                arch: Some(self.arch.clone()),
+                ..Default::default()
+            }),
             ..Config::default()
         })
     }

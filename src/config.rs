@@ -190,6 +190,19 @@ impl ImageConfig {
 pub struct BuildConfig {
     /// Attach an SPDX SBOM to every pushed image (default true; `--no-sbom` turns it off).
     pub sbom: Option<bool>,
+    /// Architectures of a multi-architecture image (`amd64`, `arm64`), cross-compiled; unset
+    /// builds the engine's own architecture with the single-architecture Dockerfile.
+    pub arch: Option<Vec<String>>,
+}
+
+impl BuildConfig {
+    /// `self`'s keys over `low`'s, key by key (`--arch` must not drop `[build] sbom`).
+    fn over(self, low: BuildConfig) -> BuildConfig {
+        BuildConfig {
+            sbom: self.sbom.or(low.sbom),
+            arch: self.arch.or(low.arch),
+        }
+    }
 }
 
 /// One configuration layer. Every field is optional: unset means "the layer below decides".
@@ -339,9 +352,14 @@ impl Config {
             .with_origin(&Layer::Env))
     }
 
-    /// Stacks `self` (higher precedence) over `low`; sections are replaced whole.
+    /// Stacks `self` (higher precedence) over `low`; sections are replaced whole, except
+    /// `[build]`, whose keys come from different flags.
     pub fn over(self, low: Config) -> Config {
-        overlay!(
+        let build = match (self.build.clone(), low.build.clone()) {
+            (Some(high), Some(low)) => Some(high.over(low)),
+            (high, low) => high.or(low),
+        };
+        let mut config = overlay!(
             low,
             self,
             version,
@@ -370,7 +388,9 @@ impl Config {
             vm,
             ci,
             build
-        )
+        );
+        config.build = build;
+        config
     }
 
     /// Resolves all layers: defaults < file < environment < flags.
@@ -393,6 +413,7 @@ fn toml_key(key: &str) -> String {
 fn flag_name(key: &str) -> String {
     match key {
         "platforms" => "--platform".into(),
+        "build.arch" => "--arch".into(),
         k => format!("--{}", k.replace('_', "-")),
     }
 }

@@ -24,6 +24,7 @@ pub mod creds;
 pub mod docker;
 pub mod endpoint;
 pub mod meta;
+pub mod multiarch;
 pub mod pin;
 pub mod progress;
 pub mod retry;
@@ -342,15 +343,22 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
     };
     let mut view = progress_view(args.progress, github.is_some());
     eprintln!("{}", building_line(&request, kind, &engine.info, &endpoint));
-    let pushed = runtime.block_on(build_and_push(
-        &engine,
-        kind,
-        &request,
-        &job,
-        args,
-        github.as_ref(),
-        &mut view,
-    ));
+    let arches = &loaded.plan.image.arch;
+    let pushed = if arches.is_empty() {
+        runtime.block_on(build_and_push(
+            &engine,
+            kind,
+            &request,
+            &job,
+            args,
+            github.as_ref(),
+            &mut view,
+        ))
+    } else {
+        runtime.block_on(multiarch::build_and_push(
+            &engine, kind, &request, &job, args, arches, &mut view,
+        ))
+    };
     let digest = match pushed {
         Ok(digest) => digest,
         Err(e) => {
