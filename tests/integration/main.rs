@@ -16,6 +16,7 @@ mod fixture_images;
 mod fuzz;
 mod harness;
 mod lockcheck;
+mod multiarch;
 mod platforms;
 mod promises;
 mod registry;
