@@ -532,24 +532,7 @@ async fn build_and_push(
     view: &mut Progress,
 ) -> Result<Option<Digest>> {
     let started = std::time::Instant::now();
-    if let Some(cache_ref) = &job.cache_image {
-        let stage = request.stage(CACHE_STAGE, cache_ref);
-        eprintln!("building the cache image {cache_ref} (stage {CACHE_STAGE})");
-        let built = engine.builder(kind).build(&stage, view).await;
-        view.finish();
-        let built = built?;
-        eprintln!("pushing {cache_ref}");
-        let digest = retry::push(
-            &engine.publisher(),
-            &built,
-            cache_ref,
-            job.cache_image_credentials.as_ref(),
-            &args.push_policy,
-            &mut retry_warning,
-        )
-        .await?;
-        eprintln!("pushed the cache image {cache_ref} ({digest})");
-    }
+    push_cache_image(engine, kind, request, job, args, view).await?;
     let built = engine.builder(kind).build(request, view).await;
     view.finish();
     let image = built?;
@@ -591,6 +574,37 @@ async fn build_and_push(
         report_to_github(github, &image, first.as_ref(), size, &build_time)?;
     }
     Ok(first)
+}
+
+/// With `--cache-to REF`, builds the [`CACHE_STAGE`] stage and pushes it to REF.
+async fn push_cache_image(
+    engine: &docker::Engine,
+    kind: docker::BuilderKind,
+    request: &BuildRequest,
+    job: &Job,
+    args: &BuildOptions,
+    view: &mut Progress,
+) -> Result<()> {
+    let Some(cache_ref) = &job.cache_image else {
+        return Ok(());
+    };
+    let stage = request.stage(CACHE_STAGE, cache_ref);
+    eprintln!("building the cache image {cache_ref} (stage {CACHE_STAGE})");
+    let built = engine.builder(kind).build(&stage, view).await;
+    view.finish();
+    let built = built?;
+    eprintln!("pushing {cache_ref}");
+    let digest = retry::push(
+        &engine.publisher(),
+        &built,
+        cache_ref,
+        job.cache_image_credentials.as_ref(),
+        &args.push_policy,
+        &mut retry_warning,
+    )
+    .await?;
+    eprintln!("pushed the cache image {cache_ref} ({digest})");
+    Ok(())
 }
 
 /// Tells that a push is tried again.

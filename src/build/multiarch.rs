@@ -163,9 +163,12 @@ pub(super) async fn build_and_push(
         bail!("--image-platform {p} and --arch both choose platforms; pass only --arch");
     }
     let started = std::time::Instant::now();
+    // The builder stage runs on the build machine's platform: its cache image is that platform's.
+    super::push_cache_image(engine, kind, request, job, args, view).await?;
     let mut built: Vec<(String, BuiltImage)> = Vec::new();
     for arch in arches {
         let mut one = request.stage("runtime", &arch_tag(&request.tags[0], arch));
+        // `stage` names a stage; this build stops where the request does.
         one.target.clone_from(&request.target);
         one.tags = request.tags.iter().map(|t| arch_tag(t, arch)).collect();
         one.platform = Some(format!("linux/{arch}"));
