@@ -571,6 +571,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn arch_from_a_flag_keeps_the_file_s_build_sbom() {
+        let file = Config::parse_file(
+            "version = 1\n[build]\nsbom = false\narch = [\"amd64\"]\n",
+            "imggen.toml",
+        )
+        .unwrap();
+        let flags = Config {
+            build: Some(BuildConfig {
+                arch: Some(vec!["arm64".into()]),
+                ..BuildConfig::default()
+            }),
+            ..Config::default()
+        };
+        let c = Config::resolve(Some(file), Config::default(), flags);
+        let build = c.build.as_ref().unwrap();
+        assert_eq!(build.sbom, Some(false));
+        assert_eq!(build.arch.as_deref(), Some(&["arm64".to_string()][..]));
+        assert_eq!(c.source("build.arch"), "--arch");
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let err = Config::parse_file("version = 1\nprot = 3000\n", "imggen.toml").unwrap_err();
         let msg = err.to_string();
