@@ -343,22 +343,14 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
     };
     let mut view = progress_view(args.progress, github.is_some());
     eprintln!("{}", building_line(&request, kind, &engine.info, &endpoint));
-    let arches = &loaded.plan.image.arch;
-    let pushed = if arches.is_empty() {
-        runtime.block_on(build_and_push(
-            &engine,
-            kind,
-            &request,
-            &job,
-            args,
-            github.as_ref(),
-            &mut view,
-        ))
-    } else {
-        runtime.block_on(multiarch::build_and_push(
-            &engine, kind, &request, &job, args, arches, &mut view,
-        ))
-    };
+    let pushed = runtime.block_on(dispatch(
+        (&engine, kind),
+        &request,
+        &job,
+        args,
+        (&loaded.plan.image.arch, github.as_ref()),
+        &mut view,
+    ));
     let digest = match pushed {
         Ok(digest) => digest,
         Err(e) => {
@@ -518,6 +510,22 @@ fn building_line(
             None => String::new(),
         }
     )
+}
+
+/// One build for the engine's platform, or one per architecture of `[build] arch`.
+async fn dispatch(
+    (engine, kind): (&docker::Engine, docker::BuilderKind),
+    request: &BuildRequest,
+    job: &Job,
+    args: &BuildOptions,
+    (arches, github): (&[String], Option<&ci::GitHub>),
+    view: &mut Progress,
+) -> Result<Option<Digest>> {
+    if arches.is_empty() {
+        build_and_push(engine, kind, request, job, args, github, view).await
+    } else {
+        multiarch::build_and_push(engine, kind, request, job, args, (arches, github), view).await
+    }
 }
 
 /// Builds (the cache image first, when asked), pushes each tag and reports to GitHub; returns

@@ -153,7 +153,7 @@ pub(super) async fn build_and_push(
     request: &BuildRequest,
     job: &Job,
     args: &BuildOptions,
-    arches: &[String],
+    (arches, github): (&[String], Option<&super::ci::GitHub>),
     view: &mut Progress,
 ) -> Result<Option<Digest>> {
     if kind != super::docker::BuilderKind::BuildKit {
@@ -177,21 +177,42 @@ pub(super) async fn build_and_push(
         view.finish();
         built.push((arch.clone(), image?));
     }
-    eprintln!(
-        "built {} in {}",
-        arches.join(", "),
-        super::progress::seconds(started.elapsed())
-    );
-    if !args.push {
+    let build_time = super::progress::seconds(started.elapsed());
+    eprintln!("built {} in {build_time}", arches.join(", "));
+    let digest = if args.push {
+        Some(push(engine, request, job, args, arches, &built).await?)
+    } else {
         for (_, image) in &built {
             for r in &image.tags {
                 println!("{r}");
             }
         }
-        return Ok(None);
+        None
+    };
+    if let Some(github) = github {
+        // The step summary shows the first platform's image; the digest is the index's.
+        let first = BuiltImage {
+            id: built[0].1.id.clone(),
+            tags: request.tags.clone(),
+        };
+        let size = engine.image_size(&first.id).await;
+        super::report_to_github(github, &first, digest.as_ref(), size, &build_time)?;
     }
+    Ok(digest)
+}
+
+/// Exports each platform's image, pushes them and their index under every tag (attaching the
+/// SBOM to the index); returns the index digest.
+async fn push(
+    engine: &super::docker::Engine,
+    request: &BuildRequest,
+    job: &Job,
+    args: &BuildOptions,
+    arches: &[String],
+    built: &[(String, BuiltImage)],
+) -> Result<Digest> {
     let mut images = Vec::new();
-    for (arch, image) in &built {
+    for (arch, image) in built {
         let saved = engine.export_image(&image.id).await?;
         images.push(from_saved(&saved, arch)?);
     }
@@ -233,7 +254,7 @@ pub(super) async fn build_and_push(
         }
         println!("{r}@{digest}");
     }
-    Ok(Some(digest))
+    Ok(digest)
 }
 
 #[cfg(test)]
