@@ -91,6 +91,21 @@ fn arch_is_refused_for_a_debian_runtime_and_for_a_repeated_or_empty_list() {
 }
 
 #[test]
+fn init_with_arch_pins_it_so_generate_check_stays_quiet() {
+    let t = Test::fixture("musl-static")
+        .write("imggen.toml", "")
+        .args(&["init", "--force", "--libc", "musl", "--arch", "arm64,amd64"]);
+    t.run().code(0);
+    assert!(
+        t.read("imggen.toml")
+            .ends_with("[build]\narch = [\"amd64\", \"arm64\"]\n"),
+        "{}",
+        t.read("imggen.toml")
+    );
+    t.args(&["generate", "--check"]).run().code(0);
+}
+
+#[test]
 fn elf_machine_reads_the_header_and_refuses_other_files() {
     let mut header = b"\x7fELF\x02\x01\x01".to_vec();
     header.resize(18, 0);
