@@ -383,7 +383,7 @@ fn check_drift(loaded: &Loaded, allow_dirty: bool) -> Result<()> {
             print!("{}", d.diff);
         }
         bail!(
-            "{} differ{} from what imggen generates (diff above); run `imggen generate` and commit the result, or pass --allow-dirty to build what is on disk",
+            "{} differ{} from what imggen generates (diff above); run `imggen generate` with the same flags (such as --arch) and commit the result, or pass --allow-dirty to build what is on disk",
             names.join(", "),
             if names.len() == 1 { "s" } else { "" }
         );
