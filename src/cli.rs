@@ -82,6 +82,10 @@ pub struct ProjectArgs {
     /// (= --platform gitlab-ci).
     #[arg(long = "ci", value_parser = ["github", "gitlab"])]
     pub ci: Vec<String>,
+    /// Architectures of a multi-architecture image, cross-compiled (comma-separated): amd64,
+    /// arm64 (also `[build] arch`); needs libc musl on scratch.
+    #[arg(long, value_delimiter = ',', value_parser = ["amd64", "arm64"])]
+    pub arch: Vec<String>,
 }
 
 /// `--platform`'s help, naming every deploy target.
@@ -131,6 +135,10 @@ impl ProjectArgs {
                 }
                 Some(platforms)
             },
+            build: (!self.arch.is_empty()).then(|| crate::config::BuildConfig {
+                arch: Some(self.arch.clone()),
+                ..Default::default()
+            }),
             ..Config::default()
         })
     }
@@ -226,7 +234,7 @@ pub struct BuildArgs {
     pub no_sbom: bool,
     /// What builds the image: docker (the Docker Engine API, from the Dockerfile; the default),
     /// oci (no daemon: cargo on this machine, then reproducible layers), or auto (oci when
-    /// --output or --arch asks for it or no engine answers, unless the image needs apt packages;
+    /// --output asks for it or no engine answers, unless the image needs apt packages;
     /// else docker). Also [build] engine in imggen.toml, IMGGEN_ENGINE.
     #[arg(long, value_name = "docker|oci|auto")]
     pub engine: Option<String>,
@@ -234,10 +242,6 @@ pub struct BuildArgs {
     /// or tar:FILE (for `docker load`). Default: oci-layout:target/imggen/oci/<name>.
     #[arg(long = "output", value_name = "oci-layout:DIR|tar:FILE")]
     pub outputs: Vec<String>,
-    /// Architectures --engine oci builds, cross-compiling, e.g. amd64,arm64; several make one
-    /// multi-arch image index. Default: this machine's.
-    #[arg(long = "arch", value_delimiter = ',', value_name = "ARCH")]
-    pub archs: Vec<String>,
 }
 
 /// `--progress`.
@@ -281,16 +285,6 @@ impl BuildArgs {
                 .iter()
                 .map(|o| crate::build::oci::Output::parse(o))
                 .collect::<Result<_>>()?,
-            archs: {
-                let mut archs = self
-                    .archs
-                    .iter()
-                    .map(|a| crate::build::oci::CpuArch::parse(a))
-                    .collect::<Result<Vec<_>>>()?;
-                archs.sort();
-                archs.dedup();
-                archs
-            },
         })
     }
 }
@@ -550,10 +544,7 @@ fn build(args: BuildArgs) -> Result<ExitCode> {
     let options = args.options()?;
     let mut flags = args.project.to_config()?;
     if let Some(engine) = &args.engine {
-        flags.build = Some(crate::config::BuildConfig {
-            engine: Some(engine.clone()),
-            ..Default::default()
-        });
+        flags.build.get_or_insert_with(Default::default).engine = Some(engine.clone());
     }
     let loaded = pipeline::load(&args.project.path, &flags)?;
     crate::build::run(&loaded, &options)

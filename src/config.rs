@@ -193,6 +193,21 @@ pub struct BuildConfig {
     /// `docker` (the Docker Engine API, the default), `oci` (daemonless) or `auto`; checked
     /// by `validate` and read with [`Engine::parse`]. `IMGGEN_ENGINE`, `--engine`.
     pub engine: Option<String>,
+    /// Architectures of a multi-architecture image (`amd64`, `arm64`), cross-compiled; unset
+    /// builds this machine's architecture with the single-architecture Dockerfile.
+    pub arch: Option<Vec<String>>,
+}
+
+impl BuildConfig {
+    /// `self`'s keys over `low`'s, key by key (`IMGGEN_ENGINE` or `--arch` must not drop a
+    /// file's `[build] sbom`).
+    fn over(self, low: BuildConfig) -> BuildConfig {
+        BuildConfig {
+            sbom: self.sbom.or(low.sbom),
+            engine: self.engine.or(low.engine),
+            arch: self.arch.or(low.arch),
+        }
+    }
 }
 
 /// What builds the image.
@@ -381,13 +396,11 @@ impl Config {
     }
 
     /// Stacks `self` (higher precedence) over `low`; sections are replaced whole, except
-    /// `[build]`, whose keys come from different layers (`IMGGEN_ENGINE` over a file's `sbom`).
-    pub fn over(mut self, mut low: Config) -> Config {
-        let build = match (self.build.take(), low.build.take()) {
-            (Some(high), Some(low)) => Some(BuildConfig {
-                sbom: high.sbom.or(low.sbom),
-                engine: high.engine.or(low.engine),
-            }),
+    /// `[build]`, whose keys come from different layers (`IMGGEN_ENGINE`, `--arch` over a
+    /// file's `sbom`).
+    pub fn over(self, low: Config) -> Config {
+        let build = match (self.build.clone(), low.build.clone()) {
+            (Some(high), Some(low)) => Some(high.over(low)),
             (high, low) => high.or(low),
         };
         let mut config = overlay!(
@@ -465,6 +478,7 @@ fn flag_name(key: &str) -> String {
     match key {
         "platforms" => "--platform".into(),
         "build.engine" => "--engine".into(),
+        "build.arch" => "--arch".into(),
         k => format!("--{}", k.replace('_', "-")),
     }
 }
@@ -651,7 +665,7 @@ mod tests {
         let flag = Config {
             build: Some(BuildConfig {
                 engine: Some("docker".into()),
-                sbom: None,
+                ..BuildConfig::default()
             }),
             ..Config::default()
         };
@@ -660,6 +674,27 @@ mod tests {
         assert_eq!(resolved.setting("build.engine", "x"), "--engine \"x\"");
         assert_eq!(Engine::parse("oci"), Some(Engine::Oci));
         assert_eq!(Engine::parse("podman"), None);
+    }
+
+    #[test]
+    fn arch_from_a_flag_keeps_the_file_s_build_sbom() {
+        let file = Config::parse_file(
+            "version = 1\n[build]\nsbom = false\narch = [\"amd64\"]\n",
+            "imggen.toml",
+        )
+        .unwrap();
+        let flags = Config {
+            build: Some(BuildConfig {
+                arch: Some(vec!["arm64".into()]),
+                ..BuildConfig::default()
+            }),
+            ..Config::default()
+        };
+        let c = Config::resolve(Some(file), Config::default(), flags);
+        let build = c.build.as_ref().unwrap();
+        assert_eq!(build.sbom, Some(false));
+        assert_eq!(build.arch.as_deref(), Some(&["arm64".to_string()][..]));
+        assert_eq!(c.source("build.arch"), "--arch");
     }
 
     #[test]

@@ -124,7 +124,34 @@ fn package_lists(packages: &[AptPackage]) -> (String, String) {
     (why.join(", "), names.join(" "))
 }
 
+/// The plan as a multi-architecture Dockerfile prints it: cargo's target is the one the builder
+/// wrote to `/rust-target` for `TARGETARCH`, and the target cache mount is shared by all targets
+/// (cargo keeps each target's files apart under target/).
+fn cross(plan: &ImagePlan) -> ImagePlan {
+    let mut plan = plan.clone();
+    let triple = "\"$(cat /rust-target)\"";
+    if let Some(t) = &plan.cargo.target {
+        plan.cargo.common_args = plan
+            .cargo
+            .common_args
+            .replace(&format!("--target {t}"), &format!("--target {triple}"));
+    }
+    plan.cargo.binary_path = format!(
+        "\"target/$(cat /rust-target)/{}/{}\"",
+        plan.cargo.profile_dir, plan.bin
+    );
+    plan.cargo.target = Some("cross".into());
+    plan
+}
+
 fn dockerfile(plan: &ImagePlan) -> Result<String> {
+    let cross_plan;
+    let plan = if plan.arch.is_empty() {
+        plan
+    } else {
+        cross_plan = cross(plan);
+        &cross_plan
+    };
     let (build_packages, build_package_names) = package_lists(&plan.build_packages);
     let (runtime_packages, runtime_package_names) = package_lists(&plan.runtime_packages);
     let mut entry: Vec<String> = Vec::new();

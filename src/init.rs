@@ -50,6 +50,12 @@ pub fn config_file(whole: &Plan, flags: &Config) -> String {
     ));
     out.push_str(&format!("platforms = {}\n", toml_list(&platforms)));
     out.push_str(&crate::deploy::config_sections(whole));
+    if flags.build.as_ref().is_some_and(|b| b.arch.is_some()) {
+        out.push_str(&format!(
+            "\n# Architectures of the image, cross-compiled into one multi-architecture image (--arch).\n[build]\narch = {}\n",
+            toml_list(&whole.image.arch)
+        ));
+    }
     out
 }
 

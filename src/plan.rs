@@ -63,6 +63,10 @@ pub struct ImagePlan {
     /// Directories the build reads at compile time (never excluded from the context).
     pub build_inputs: Vec<String>,
     pub platforms: Vec<Platform>,
+    /// Architectures of a multi-architecture image (`amd64`, `arm64`), in that order; empty
+    /// for the single-architecture Dockerfile.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub arch: Vec<String>,
     /// What was decided and why, for `imggen plan` (serialized by `deploy::Plan`, after the
     /// deploy decisions).
     #[serde(skip)]
@@ -405,6 +409,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     if let Some(f) = &frontend {
         runtime_dirs.retain(|d| d.from != f.project_output && d.to != f.dest);
     }
+    let arch = arch(config, &base)?;
     let user = UserPlan {
         name: APP_USER.into(),
         uid: base.uid,
@@ -437,6 +442,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         labels: labels(pkg, bin),
         build_inputs,
         platforms: config.platforms.clone().unwrap_or_default(),
+        arch,
         decisions: notes.decisions,
     };
     Ok((plan, notes.warnings))
@@ -584,6 +590,40 @@ fn slash_normalize(p: &str) -> String {
     }
     out.join("/")
 }
+
+/// The architectures of a multi-architecture image, in a fixed order. Only a static musl binary
+/// on `scratch` qualifies: its runtime stage runs nothing, so no stage runs in the target
+/// architecture and no base image of that architecture is needed.
+fn arch(config: &Config, base: &BaseProfile) -> Result<Vec<String>> {
+    let Some(given) = config.build.as_ref().and_then(|b| b.arch.as_ref()) else {
+        return Ok(Vec::new());
+    };
+    let key = config.source("build.arch");
+    let mut arch = Vec::new();
+    for known in ARCHES {
+        match given.iter().filter(|a| a.as_str() == known).count() {
+            0 => {}
+            1 => arch.push(known.to_string()),
+            _ => bail!("{key} names {known} twice; name each architecture once"),
+        }
+    }
+    if let Some(other) = given.iter().find(|a| !ARCHES.contains(&a.as_str())) {
+        bail!("{key}: `{other}` is not an architecture imggen builds; use amd64 and/or arm64");
+    }
+    if arch.is_empty() {
+        bail!("{key} names no architecture; list amd64 and/or arm64, or remove it");
+    }
+    if base.libc != Libc::Musl || base.name != "scratch" {
+        bail!(
+            "{key} needs libc = \"musl\" with base = \"scratch\", a runtime stage that needs no base image of the target architecture and runs nothing in it ({} does both); set libc = \"musl\", or remove {key}",
+            base.name
+        );
+    }
+    Ok(arch)
+}
+
+/// The architectures a multi-architecture image may hold, in index order.
+pub const ARCHES: [&str; 2] = ["amd64", "arm64"];
 
 /// The binary to package, with names cargo would refuse refused here.
 fn binary<'a>(

@@ -201,6 +201,18 @@ impl Engine {
         BollardPublisher { engine: self }
     }
 
+    /// The image as `docker save` writes it (a tar of its config, layers and manifest.json).
+    pub async fn export_image(&self, image: &str) -> Result<Vec<u8>> {
+        use futures_util::TryStreamExt;
+        let chunks: Vec<bytes::Bytes> = self
+            .docker
+            .export_image(image)
+            .try_collect()
+            .await
+            .map_err(|e| anyhow!("exporting the image {image} from the engine failed ({e}); check that the engine is running"))?;
+        Ok(chunks.concat())
+    }
+
     /// The size in bytes of a local image, if the engine tells it.
     pub async fn image_size(&self, image: &str) -> Option<u64> {
         let inspect = self.docker.inspect_image(image).await.ok()?;

@@ -24,6 +24,7 @@ pub mod creds;
 pub mod docker;
 pub mod endpoint;
 pub mod meta;
+pub mod multiarch;
 pub mod oci;
 pub mod pin;
 pub mod progress;
@@ -80,8 +81,6 @@ pub struct BuildOptions {
     pub sbom: bool,
     /// `--output`: where `--engine oci` writes the image.
     pub outputs: Vec<oci::Output>,
-    /// `--arch`: the architectures `--engine oci` builds (empty: this machine's).
-    pub archs: Vec<crate::oci::image::CpuArch>,
 }
 
 /// What to build: everything the engine needs, already decided.
@@ -388,13 +387,12 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
     };
     let mut view = progress_view(args.progress, github.is_some());
     eprintln!("{}", building_line(&request, kind, &engine.info, &endpoint));
-    let pushed = runtime.block_on(build_and_push(
-        &engine,
-        kind,
+    let pushed = runtime.block_on(dispatch(
+        (&engine, kind),
         &request,
         &job,
         args,
-        github.as_ref(),
+        (&loaded.plan.image.arch, github.as_ref()),
         &mut view,
     ));
     let digest = match pushed {
@@ -429,7 +427,7 @@ fn choose_engine(loaded: &Loaded, args: &BuildOptions) -> Result<Engine> {
     let chosen = match engine {
         Engine::Auto => {
             let oci_can = loaded.plan.image.runtime_packages.is_empty();
-            let oci_only = !args.outputs.is_empty() || !args.archs.is_empty();
+            let oci_only = !args.outputs.is_empty();
             if oci_can && oci_only {
                 Engine::Oci
             } else if oci_can && !engine_answers() {
@@ -441,8 +439,8 @@ fn choose_engine(loaded: &Loaded, args: &BuildOptions) -> Result<Engine> {
         }
         other => other,
     };
-    if chosen == Engine::Docker && (!args.outputs.is_empty() || !args.archs.is_empty()) {
-        bail!("--output and --arch need the oci engine; add --engine oci (or set [build] engine = \"oci\" in imggen.toml)");
+    if chosen == Engine::Docker && !args.outputs.is_empty() {
+        bail!("--output needs the oci engine; add --engine oci (or set [build] engine = \"oci\" in imggen.toml)");
     }
     Ok(chosen)
 }
@@ -481,7 +479,7 @@ fn check_drift(loaded: &Loaded, allow_dirty: bool) -> Result<()> {
             print!("{}", d.diff);
         }
         bail!(
-            "{} differ{} from what imggen generates (diff above); run `imggen generate` and commit the result, or pass --allow-dirty to build what is on disk",
+            "{} differ{} from what imggen generates (diff above); run `imggen generate` with the same flags (such as --arch) and commit the result, or pass --allow-dirty to build what is on disk",
             names.join(", "),
             if names.len() == 1 { "s" } else { "" }
         );
@@ -610,6 +608,22 @@ fn building_line(
     )
 }
 
+/// One build for the engine's platform, or one per architecture of `[build] arch`.
+async fn dispatch(
+    (engine, kind): (&docker::Engine, docker::BuilderKind),
+    request: &BuildRequest,
+    job: &Job,
+    args: &BuildOptions,
+    (arches, github): (&[String], Option<&ci::GitHub>),
+    view: &mut Progress,
+) -> Result<Option<Digest>> {
+    if arches.is_empty() {
+        build_and_push(engine, kind, request, job, args, github, view).await
+    } else {
+        multiarch::build_and_push(engine, kind, request, job, args, (arches, github), view).await
+    }
+}
+
 /// Builds (the cache image first, when asked), pushes each tag and reports to GitHub; returns
 /// the first pushed digest.
 async fn build_and_push(
@@ -622,24 +636,7 @@ async fn build_and_push(
     view: &mut Progress,
 ) -> Result<Option<Digest>> {
     let started = std::time::Instant::now();
-    if let Some(cache_ref) = &job.cache_image {
-        let stage = request.stage(CACHE_STAGE, cache_ref);
-        eprintln!("building the cache image {cache_ref} (stage {CACHE_STAGE})");
-        let built = engine.builder(kind).build(&stage, view).await;
-        view.finish();
-        let built = built?;
-        eprintln!("pushing {cache_ref}");
-        let digest = retry::push(
-            &engine.publisher(),
-            &built,
-            cache_ref,
-            job.cache_image_credentials.as_ref(),
-            &args.push_policy,
-            &mut retry_warning,
-        )
-        .await?;
-        eprintln!("pushed the cache image {cache_ref} ({digest})");
-    }
+    push_cache_image(engine, kind, request, job, args, view).await?;
     let built = engine.builder(kind).build(request, view).await;
     view.finish();
     let image = built?;
@@ -681,6 +678,37 @@ async fn build_and_push(
         report_to_github(github, &image, first.as_ref(), size, &build_time)?;
     }
     Ok(first)
+}
+
+/// With `--cache-to REF`, builds the [`CACHE_STAGE`] stage and pushes it to REF.
+async fn push_cache_image(
+    engine: &docker::Engine,
+    kind: docker::BuilderKind,
+    request: &BuildRequest,
+    job: &Job,
+    args: &BuildOptions,
+    view: &mut Progress,
+) -> Result<()> {
+    let Some(cache_ref) = &job.cache_image else {
+        return Ok(());
+    };
+    let stage = request.stage(CACHE_STAGE, cache_ref);
+    eprintln!("building the cache image {cache_ref} (stage {CACHE_STAGE})");
+    let built = engine.builder(kind).build(&stage, view).await;
+    view.finish();
+    let built = built?;
+    eprintln!("pushing {cache_ref}");
+    let digest = retry::push(
+        &engine.publisher(),
+        &built,
+        cache_ref,
+        job.cache_image_credentials.as_ref(),
+        &args.push_policy,
+        &mut retry_warning,
+    )
+    .await?;
+    eprintln!("pushed the cache image {cache_ref} ({digest})");
+    Ok(())
 }
 
 /// Tells that a push is tried again.

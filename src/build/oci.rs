@@ -89,10 +89,13 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
     )?;
     let labels = meta::labels(&plan.labels, git.as_ref(), &image::created(epoch)?);
     let credentials = push_credentials(args, &tags)?;
-    let archs = if args.archs.is_empty() {
+    let archs = if plan.arch.is_empty() {
         vec![CpuArch::host()]
     } else {
-        args.archs.clone()
+        plan.arch
+            .iter()
+            .map(|a| CpuArch::parse(a))
+            .collect::<Result<Vec<_>>>()?
     };
     let started = Instant::now();
     let mut bases = Vec::new();

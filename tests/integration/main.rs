@@ -16,6 +16,7 @@ mod fixture_images;
 mod fuzz;
 mod harness;
 mod lockcheck;
+mod multiarch;
 mod oci;
 mod platforms;
 mod promises;

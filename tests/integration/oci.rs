@@ -159,6 +159,9 @@ fn oci_engine_builds_one_index_for_amd64_and_arm64_by_cross_compiling() {
     let default_layout = t.path().join("target/imggen/oci/tiny-static");
     assert!(default_layout.join("oci-layout").is_file(), "{stderr}");
     let layout = t.path().join("layout");
+    // `--arch` changes the generated Dockerfile too, so the files are regenerated with it first.
+    let t = t.args(&["generate", "--arch", "arm64,amd64"]);
+    t.run().code(0);
     let (_t, digest) = build_oci(
         t,
         &[

@@ -475,6 +475,16 @@ fn every_configuration_key_and_flag_changes_the_output_as_documented() {
         ),
         ("runtime_packages = [\"curl\"]\n", &[], &["curl"]),
         ("[env]\nGREETING = \"hi\"\n", &[], &["GREETING"]),
+        (
+            "libc = \"musl\"\n[build]\narch = [\"amd64\", \"arm64\"]\n",
+            &["--libc", "musl", "--arch", "amd64,arm64"],
+            &[
+                "FROM --platform=$BUILDPLATFORM ",
+                "ARG TARGETARCH",
+                "aarch64-unknown-linux-musl",
+                "--target \"$(cat /rust-target)\"",
+            ],
+        ),
     ];
     // The same settings as IMGGEN_* variables (the generated comments name the layer a value
     // came from, so only the other lines are compared).

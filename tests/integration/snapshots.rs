@@ -47,6 +47,11 @@ fn variants() -> Vec<(String, &'static str, &'static str)> {
         "lock-closure",
         "features = [\"postgres\"]\n",
     ));
+    v.push((
+        "musl-static-multiarch".into(),
+        "musl-static",
+        "[build]\narch = [\"arm64\", \"amd64\"]\n",
+    ));
     v.push(("multi-bin-admin".into(), "multi-bin", "bin = \"admin\"\n"));
     v.push(("monorepo-examples".into(), "monorepo/examples", ""));
     v.push((
