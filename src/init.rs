@@ -53,6 +53,16 @@ pub fn config_file(whole: &Plan, flags: &Config) -> String {
     out
 }
 
+/// `args`, with where the detected ones come from.
+fn args_entry(plan: &ImagePlan, flags: &Config, why: String) -> Entry {
+    (
+        format!("Arguments the image runs the binary with (the Dockerfile's CMD): {why}."),
+        "args",
+        toml_list(&plan.args),
+        flags.args.as_deref().map(toml_list),
+    )
+}
+
 /// The image's settings, in the order init writes them.
 fn entries(plan: &ImagePlan, flags: &Config) -> Vec<Entry> {
     let why = |topic: Topic| {
@@ -75,6 +85,7 @@ fn entries(plan: &ImagePlan, flags: &Config) -> Vec<Entry> {
             plan.port.to_string(),
             flags.port.map(|p| p.to_string()),
         ),
+        args_entry(plan, flags, why(Topic::Args)),
         (
             format!("Health route: {}.", why(Topic::HealthRoute)),
             "health_path",

@@ -4,6 +4,7 @@
 //! resolution), so it works without a Rust toolchain, without network, and stays well under
 //! 100 ms for a 100-member workspace (see `benches/analyze.rs`).
 
+pub mod commands;
 pub mod dockerfile;
 pub mod lockgraph;
 mod manifest;
@@ -86,6 +87,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
     let mut packages = manifest::read_packages(root)?;
     for pkg in &mut packages {
         pkg.source = source::scan_package(root, pkg);
+        pkg.subcommands = commands::scan_subcommands(root, pkg);
     }
     let workspace = packages.len() > 1 || packages.iter().all(|p| !p.dir.is_empty());
     let lockfile = read_lockfile(root)?;
@@ -109,6 +111,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
     let config_port = source::scan_config_port(root);
     let linkers = source::scan_cargo_linkers(root);
     let existing_dockerfile = read_existing_dockerfile(root);
+    let procfile = commands::read_procfile(root);
     Ok(ProjectModel {
         root_name: root
             .canonicalize()
@@ -128,6 +131,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             config_port,
             linkers,
             existing_dockerfile,
+            procfile,
         },
     })
 }

@@ -59,6 +59,9 @@ struct RenderValues {
     default_plan: bool,
     health_path: Option<String>,
     env: Vec<KeyValue>,
+    /// Variables Render asks for in its dashboard (`sync: false`): secrets and required
+    /// variables without a value, quoted.
+    prompted: Vec<String>,
 }
 
 impl Target for RenderPlan {
@@ -134,6 +137,12 @@ impl Target for RenderPlan {
                 .filter(|_| image.server)
                 .map(yaml_quote),
             env,
+            prompted: image
+                .vars
+                .iter()
+                .filter(|v| v.value.is_none() && (v.secret || v.required))
+                .map(|v| yaml_quote(&v.name))
+                .collect(),
         };
         Ok(vec![GeneratedFile {
             path: RENDER_YAML.into(),

@@ -19,6 +19,13 @@ const IMAGES: &[(&str, &str, &str)] = &[
     ("ctrl-c", "ctrl-c", ""),
     ("multi-bin", "multi-bin", ""),
     ("multi-bin-admin", "multi-bin", "bin = \"admin\"\n"),
+    // The Procfile's `server --port $PORT` reaches the container as CMD.
+    ("procfile", "procfile", "port = 18731\n"),
+    (
+        "clap-serve",
+        "clap-serve",
+        "args = [\"serve\", \"--port\", \"18732\"]\nport = 18732\n",
+    ),
     (
         "multi-bin-migrate",
         "multi-bin",
