@@ -9,7 +9,7 @@
 use super::{Notes, Planned, Topic};
 use crate::config::Config;
 use crate::model::{Located, ProjectModel, RunCommand, Subcommand};
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 /// Clap subcommand names that start a server, in the order one is preferred.
 pub const SERVER_SUBCOMMANDS: &[&str] = &["serve", "server", "start", "web", "run"];
@@ -33,10 +33,7 @@ pub(super) fn command(
 ) -> Result<Planned<Run>> {
     let mut notes = Notes::default();
     let args = match &config.args {
-        Some(args) => {
-            check_args(config, args)?;
-            Some((args.clone(), config.source("args")))
-        }
+        Some(args) => Some((args.clone(), config.source("args"))),
         None => None,
     };
     let args = args
@@ -67,19 +64,6 @@ pub(super) fn command(
     };
     let release = release(model, bin, port, &mut notes);
     Ok(notes.with(Run { args, release }))
-}
-
-/// `args` may not hold what no exec-form command line can carry.
-fn check_args(config: &Config, args: &[String]) -> Result<()> {
-    for a in args {
-        if a.chars().any(|c| c.is_control() && c != '\t') {
-            bail!(
-                "{} must be one-line values without NUL or other control characters",
-                config.setting("args", a)
-            );
-        }
-    }
-    Ok(())
 }
 
 /// Words joined as a person would type them.

@@ -18,6 +18,7 @@ mod harness;
 mod lockcheck;
 mod platforms;
 mod promises;
+mod run_command;
 mod safety;
 mod secrets;
 mod snapshots;
