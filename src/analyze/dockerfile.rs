@@ -400,9 +400,7 @@ mod tests {
             "{findings}"
         );
         assert!(
-            findings.contains(
-                "the existing Dockerfile runs `/usr/local/bin/app serve --x` (Dockerfile:11)"
-            ),
+            findings.contains("runs `/usr/local/bin/app serve --x` (Dockerfile:11)"),
             "{findings}"
         );
         assert_eq!(d.port_evidence().unwrap().at, "Dockerfile:9");

@@ -32,11 +32,10 @@ pub(super) fn command(
     (bin, port): (&str, u16),
 ) -> Result<Planned<Run>> {
     let mut notes = Notes::default();
-    let args = match &config.args {
-        Some(args) => Some((args.clone(), config.source("args"))),
-        None => None,
-    };
-    let args = args
+    let args = config
+        .args
+        .as_ref()
+        .map(|args| (args.clone(), config.source("args")))
         .or_else(|| procfile_web(model, bin, port, &mut notes))
         .or_else(|| dockerfile(model, bin, port, &mut notes))
         .or_else(|| subcommand(subcommands));
