@@ -145,6 +145,12 @@ fn taken(
     notes: &mut Notes,
 ) -> Option<(Vec<String>, String)> {
     let (program, rest) = words.split_first()?;
+    if program.contains(char::is_whitespace) {
+        notes.warn(format!(
+            "{at}: {what} `{program}` needs a shell (quotes or escapes), which the image's exec-form CMD does not run; set `args` in imggen.toml"
+        ));
+        return None;
+    }
     if !runs_bin(program, bin) {
         notes.warn(format!(
             "{at}: {what} runs `{}`, not the binary {bin}, so its arguments are not used; set `args` in imggen.toml if the binary needs any",
@@ -174,6 +180,8 @@ fn dockerfile(
     let d = model.files.existing_dockerfile.as_ref()?;
     let words_of = |c: &Located<RunCommand>| match &c.value {
         RunCommand::Exec(w) => w.clone(),
+        // Quotes and escapes need a shell: kept in one word, which `taken` refuses.
+        RunCommand::Shell(s) if s.contains(['"', '\'', '\\']) => vec![s.clone()],
         RunCommand::Shell(s) => s.split_whitespace().map(String::from).collect(),
     };
     let (mut words, line) = match (&d.entrypoint, &d.cmd) {
@@ -346,6 +354,21 @@ mod tests {
         let (r, notes) = run(&m, &subs, &Config::default());
         assert_eq!(r.args, ["web", "--port", "3000"]);
         assert!(notes.decisions[0].why.contains("Dockerfile:10"));
+        let mut quoted = m.clone();
+        if let Some(d) = quoted.files.existing_dockerfile.as_mut() {
+            d.entrypoint = None;
+            d.cmd = Some(Located {
+                value: RunCommand::Shell("/usr/local/bin/app serve \"a b\"".into()),
+                line: 4,
+            });
+        }
+        let (r, notes) = run(&quoted, &subs, &Config::default());
+        assert_eq!(
+            r.args,
+            ["serve"],
+            "the subcommand, not the quoted shell words"
+        );
+        assert!(notes.warnings[0].contains("Dockerfile:4: the existing Dockerfile's command `/usr/local/bin/app serve \"a b\"` needs a shell"), "{:?}", notes.warnings);
         let (r, notes) = run(&ProjectModel::default(), &subs, &Config::default());
         assert_eq!(r.args, ["serve"]);
         assert!(notes.decisions[0].why.contains("src/main.rs:4"));
