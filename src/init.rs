@@ -53,6 +53,29 @@ pub fn config_file(whole: &Plan, flags: &Config) -> String {
     out
 }
 
+/// An inline TOML table of environment values.
+fn toml_table(env: &std::collections::BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = env
+        .iter()
+        .map(|(k, v)| format!("{} = {}", crate::deploy::quote::toml_key(k), toml_str(v)))
+        .collect();
+    if pairs.is_empty() {
+        "{}".into()
+    } else {
+        format!("{{ {} }}", pairs.join(", "))
+    }
+}
+
+/// `env`: the image's environment values (secrets belong on the platform).
+fn env_entry(plan: &ImagePlan, flags: &Config) -> Entry {
+    (
+        "Environment of the image and the platform files; never a secret (set those on the platform).".into(),
+        "env",
+        toml_table(&plan.image_env),
+        flags.env.as_ref().map(toml_table),
+    )
+}
+
 /// `args`, with where the detected ones come from.
 fn args_entry(plan: &ImagePlan, flags: &Config, why: String) -> Entry {
     (
@@ -86,6 +109,7 @@ fn entries(plan: &ImagePlan, flags: &Config) -> Vec<Entry> {
             flags.port.map(|p| p.to_string()),
         ),
         args_entry(plan, flags, why(Topic::Args)),
+        env_entry(plan, flags),
         (
             format!("Health route: {}.", why(Topic::HealthRoute)),
             "health_path",

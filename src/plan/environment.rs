@@ -20,9 +20,13 @@ pub struct EnvVar {
     pub required: bool,
     /// It looks like a credential: declared by name only (platform secrets).
     pub secret: bool,
-    /// `file:line` of the read, or the configuration key that sets it.
+    /// `file:line` of the read, or [`CONFIGURED`].
     pub from: String,
 }
+
+/// `EnvVar::from` of an `[env]` value: the same whichever layer set it, so generated files do
+/// not change when `init` moves a flag into imggen.toml.
+const CONFIGURED: &str = "the `env` setting";
 
 /// Variable values by name.
 type Values = BTreeMap<String, String>;
@@ -73,7 +77,7 @@ pub(super) fn environment(
             value: Some(v.clone()),
             required: false,
             secret: false,
-            from: config.source("env"),
+            from: CONFIGURED.into(),
         });
     }
     for e in facts.env.iter().filter(|e| !reserved(&e.name)) {
@@ -96,7 +100,7 @@ pub(super) fn environment(
     vars.sort_by(|a, b| a.name.cmp(&b.name));
     let mut notes = Notes::default();
     for v in &vars {
-        notes.decide(Topic::Env, shown(v), why(v));
+        notes.decide(Topic::Env, shown(v), why(v, config));
     }
     Ok(notes.with((values, vars)))
 }
@@ -117,11 +121,11 @@ fn shown(v: &EnvVar) -> String {
     }
 }
 
-fn why(v: &EnvVar) -> String {
-    let read = if v.from.contains(':') && !v.from.starts_with("imggen.toml") {
-        format!("read at {}", v.from)
+fn why(v: &EnvVar, config: &Config) -> String {
+    let read = if v.from == CONFIGURED {
+        config.source("env")
     } else {
-        v.from.clone()
+        format!("read at {}", v.from)
     };
     let how = if v.secret {
         "declared by name only: a platform secret, never a value in a file"

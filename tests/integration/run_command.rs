@@ -42,6 +42,34 @@ fn args_come_from_the_file_the_environment_and_flags_in_that_order() {
     assert!(dockerfile.ends_with("\nCMD [\"serve\"]\n"), "{dockerfile}");
 }
 
+/// `init` writes `--arg` and `--env` into imggen.toml, so the next run from the file generates
+/// the same files, the VM's example environment file included.
+#[test]
+fn init_writes_args_and_env_flags_and_generate_check_stays_clean() {
+    let t = Test::fixture("axum-single").args(&[
+        "init",
+        "--platform",
+        "vm",
+        "--platform",
+        "fly",
+        "--arg",
+        "serve",
+        "--env",
+        "REGION=eu \"west\"",
+    ]);
+    t.run().code(0);
+    let toml = t.read("imggen.toml");
+    assert!(toml.contains("\nargs = [\"serve\"]\n"), "{toml}");
+    assert!(
+        toml.contains("\nenv = { REGION = \"eu \\\"west\\\"\" }\n"),
+        "{toml}"
+    );
+    assert!(t
+        .read("deploy/vm/hello-axum.env.example")
+        .contains("\n#REGION=eu \"west\"\n"));
+    t.args(&["generate", "--check"]).run().code(0);
+}
+
 #[test]
 fn bad_args_and_env_are_refused_with_the_fix() {
     let cases: &[(&str, &[&str], &str)] = &[
