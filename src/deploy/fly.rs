@@ -98,6 +98,13 @@ impl Target for FlyPlan {
                 "the digest `imggen build --push --write-digest` recorded: fly deploys it, no build",
             ));
         }
+        if !image.args.is_empty() {
+            decisions.push(Decision::new(
+                Topic::Args,
+                shown_args(&image.args),
+                "the image's CMD: fly machines run it as built, so fly.toml needs no [processes]",
+            ));
+        }
         let release_command = match (&c.release_command, &image.release_args) {
             (Some(cmd), _) => {
                 decisions.push(Decision::new(

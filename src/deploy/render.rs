@@ -94,6 +94,13 @@ impl Target for RenderPlan {
                 "the plan's port, so Render routes where the app listens; Render's default is 10000",
             ));
         }
+        if !image.args.is_empty() {
+            decisions.push(Decision::new(
+                Topic::Args,
+                crate::plan::shown_args(&image.args),
+                "the image's CMD: Render runs it as built, so render.yaml sets no dockerCommand",
+            ));
+        }
         let plan = c.plan.unwrap_or_else(|| DEFAULT_RENDER_PLAN.into());
         let region = c.region.unwrap_or_else(|| DEFAULT_RENDER_REGION.into());
         decisions.push(Decision::new(

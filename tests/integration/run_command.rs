@@ -172,3 +172,31 @@ fn a_binary_without_a_listener_gets_no_port_and_a_job_a_worker_and_a_unit() {
         .stderr_has("imggen.toml [cloud_run] job = false, but justalib serves nothing; set `port` if it does serve HTTP, or remove job = false")
         .one_error_line();
 }
+
+/// The plan of each detection fixture, every platform selected: the arguments with their
+/// evidence, and what each platform file does with them and with the release task.
+#[test]
+fn plans_of_the_procfile_and_clap_fixtures_show_the_command_and_where_it_goes() {
+    let all = [
+        "plan",
+        "--platform",
+        "fly",
+        "--platform",
+        "cloud-run",
+        "--platform",
+        "render",
+        "--platform",
+        "vm",
+    ];
+    let run = Test::fixture("procfile").args(&all).run();
+    run.code(0)
+        .stdout_has("(the Procfile's web process (Procfile:2); $PORT is the plan's port 8080")
+        .stdout_has("release command  migrate\n")
+        .stdout_has("job procapp-release (deploy/cloud-run/release-job.yaml)")
+        .stdout_has("so render.yaml sets no dockerCommand");
+    insta::assert_snapshot!("procfile-all-platforms__plan", run.stdout);
+    let run = Test::fixture("clap-serve").args(&all).run();
+    run.code(0)
+        .stdout_has("(the clap subcommand `serve` (src/main.rs:16) is named like a server");
+    insta::assert_snapshot!("clap-serve-all-platforms__plan", run.stdout);
+}
