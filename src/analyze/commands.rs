@@ -56,7 +56,7 @@ pub fn scan_subcommands(root: &Path, pkg: &Package) -> BTreeMap<String, Vec<Subc
             .or_insert_with(|| scan_file(root, rel))
             .clone()
     };
-    let lib_files = if pkg.has_lib {
+    let lib_files = if pkg.has_lib && pkg.source.bins.values().any(|b| b.uses_lib) {
         library_files(root, &pkg.dir)
     } else {
         Vec::new()
