@@ -86,6 +86,12 @@ pub struct ProjectArgs {
     /// arm64 (also `[build] arch`); needs libc musl on scratch.
     #[arg(long, value_delimiter = ',', value_parser = ["amd64", "arm64"])]
     pub arch: Vec<String>,
+    /// Argument the image runs the binary with (repeatable, in order; the Dockerfile's CMD).
+    #[arg(long = "arg", allow_hyphen_values = true, value_name = "ARG")]
+    pub args: Vec<String>,
+    /// Image environment variable NAME=VALUE (repeatable); replaces imggen.toml's [env] table.
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
 }
 
 /// `--platform`'s help, naming every deploy target.
@@ -119,6 +125,19 @@ impl ProjectArgs {
             no_default_features: self.no_default_features.then_some(true),
             rust_version: self.rust_version.clone(),
             cache_mounts: self.cache_mounts.then_some(true),
+            args: (!self.args.is_empty()).then(|| self.args.clone()),
+            env: if self.env.is_empty() {
+                None
+            } else {
+                let mut env = std::collections::BTreeMap::new();
+                for e in &self.env {
+                    let Some((k, v)) = e.split_once('=') else {
+                        bail!("--env {e:?} has no `=`; write --env NAME=VALUE");
+                    };
+                    env.insert(k.to_string(), v.to_string());
+                }
+                Some(env)
+            },
             platforms: if self.platforms.is_empty() && self.ci.is_empty() {
                 None
             } else {
@@ -477,6 +496,13 @@ fn init(args: InitArgs) -> Result<ExitCode> {
         {
             flags.port = Some(ev.port);
         }
+    }
+    // Likewise the command it runs, when the image's arguments come from it.
+    let from_dockerfile = loaded.plan.image.decisions.iter().any(|d| {
+        d.topic == crate::plan::Topic::Args && d.why.starts_with(crate::plan::DOCKERFILE_ARGS)
+    });
+    if from_dockerfile && flags.args.is_none() {
+        flags.args = Some(loaded.plan.image.args.clone());
     }
     let toml = crate::init::config_file(&loaded.plan, &flags);
     clean_stale(&root, &loaded.files, started);

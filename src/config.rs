@@ -258,6 +258,8 @@ pub struct Config {
     pub include: Option<Vec<String>>,
     pub build_packages: Option<Vec<String>>,
     pub runtime_packages: Option<Vec<String>>,
+    /// Arguments the image runs the binary with (the Dockerfile's CMD).
+    pub args: Option<Vec<String>>,
     pub env: Option<BTreeMap<String, String>>,
     pub platforms: Option<Vec<Platform>>,
     pub image: Option<ImageConfig>,
@@ -423,6 +425,7 @@ impl Config {
             include,
             build_packages,
             runtime_packages,
+            args,
             env,
             platforms,
             image,
@@ -479,6 +482,8 @@ fn flag_name(key: &str) -> String {
         "platforms" => "--platform".into(),
         "build.engine" => "--engine".into(),
         "build.arch" => "--arch".into(),
+        "args" => "--arg".into(),
+        k if k == "env" || k.starts_with("env.") => "--env".into(),
         k => format!("--{}", k.replace('_', "-")),
     }
 }
@@ -570,6 +575,8 @@ enum EnvKind {
     Bool,
     Int,
     List,
+    /// Whitespace-separated words (`IMGGEN_ARGS="serve --verbose"`).
+    Words,
 }
 
 /// Keys settable from the environment, and how their value is read.
@@ -588,6 +595,7 @@ const ENV_KEYS: &[(&str, EnvKind)] = &[
     ("init", EnvKind::Bool),
     ("cache_mounts", EnvKind::Bool),
     ("platforms", EnvKind::List),
+    ("args", EnvKind::Words),
 ];
 
 fn env_value(name: &str, value: &str, kind: EnvKind) -> Result<toml::Value> {
@@ -608,6 +616,12 @@ fn env_value(name: &str, value: &str, kind: EnvKind) -> Result<toml::Value> {
                 .split(',')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        ),
+        EnvKind::Words => toml::Value::Array(
+            value
+                .split_whitespace()
                 .map(|s| toml::Value::String(s.to_string()))
                 .collect(),
         ),
@@ -758,6 +772,11 @@ mod tests {
         assert_eq!(c.cache_mounts, Some(true));
         assert_eq!(c.features, Some(vec!["a".into(), "b".into()]));
         assert_eq!(c.platforms, Some(vec![Platform::Fly, Platform::CloudRun]));
+        let c = Config::from_env([("IMGGEN_ARGS", " serve  --port 8080 ")]).unwrap();
+        assert_eq!(
+            c.args,
+            Some(vec!["serve".into(), "--port".into(), "8080".into()])
+        );
     }
 
     #[test]

@@ -107,6 +107,36 @@ struct DockerfileValues {
     /// The frontend's output goes into the builder (embedded) or the runtime (served).
     frontend_embedded: bool,
     frontend_served: bool,
+    /// The exec-form CMD: the binary's arguments (None without any).
+    cmd: Option<String>,
+    /// `NAME="value"` of every `[env]` value, quoted for ENV.
+    env: Vec<String>,
+}
+
+/// An exec-form (JSON array) instruction argument.
+fn exec_form(words: &[String]) -> String {
+    format!(
+        "[{}]",
+        words
+            .iter()
+            .map(|s| quote(s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// A value for `ENV NAME=...`: double-quoted, with `\`, `"` and `$` escaped so the builder
+/// neither ends the string nor substitutes variables in it.
+fn env_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        if matches!(c, '\\' | '"' | '$') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 /// Quotes a string for a Dockerfile (JSON rules, which Docker's parser follows).
@@ -177,14 +207,27 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
         } else {
             format!("/app/{}", plan.context.root_in_context)
         },
-        entrypoint: format!(
-            "[{}]",
-            entry
-                .iter()
-                .map(|s| quote(s))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        entrypoint: exec_form(&entry),
+        cmd: (!plan.args.is_empty()).then(|| exec_form(&plan.args)),
+        env: plan
+            .image_env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", env_quote(v)))
+            .collect(),
     };
     template::render("Dockerfile", plan, &v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_values_are_quoted_for_the_builder() {
+        assert_eq!(env_quote(r#"a "b" $HOME \ c"#), r#""a \"b\" \$HOME \\ c""#);
+        assert_eq!(
+            exec_form(&["serve".into(), "--port".into(), "80 80".into()]),
+            r#"["serve", "--port", "80 80"]"#
+        );
+    }
 }

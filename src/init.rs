@@ -59,6 +59,39 @@ pub fn config_file(whole: &Plan, flags: &Config) -> String {
     out
 }
 
+/// An inline TOML table of environment values.
+fn toml_table(env: &std::collections::BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = env
+        .iter()
+        .map(|(k, v)| format!("{} = {}", crate::deploy::quote::toml_key(k), toml_str(v)))
+        .collect();
+    if pairs.is_empty() {
+        "{}".into()
+    } else {
+        format!("{{ {} }}", pairs.join(", "))
+    }
+}
+
+/// `env`: the image's environment values (secrets belong on the platform).
+fn env_entry(plan: &ImagePlan, flags: &Config) -> Entry {
+    (
+        "Environment of the image and the platform files; never a secret (set those on the platform).".into(),
+        "env",
+        toml_table(&plan.image_env),
+        flags.env.as_ref().map(toml_table),
+    )
+}
+
+/// `args`, with where the detected ones come from.
+fn args_entry(plan: &ImagePlan, flags: &Config, why: String) -> Entry {
+    (
+        format!("Arguments the image runs the binary with (the Dockerfile's CMD): {why}."),
+        "args",
+        toml_list(&plan.args),
+        flags.args.as_deref().map(toml_list),
+    )
+}
+
 /// The image's settings, in the order init writes them.
 fn entries(plan: &ImagePlan, flags: &Config) -> Vec<Entry> {
     let why = |topic: Topic| {
@@ -81,6 +114,8 @@ fn entries(plan: &ImagePlan, flags: &Config) -> Vec<Entry> {
             plan.port.to_string(),
             flags.port.map(|p| p.to_string()),
         ),
+        args_entry(plan, flags, why(Topic::Args)),
+        env_entry(plan, flags),
         (
             format!("Health route: {}.", why(Topic::HealthRoute)),
             "health_path",

@@ -53,6 +53,10 @@ pub struct Package {
     pub features: Vec<String>,
     /// Names of workspace members this package depends on by path (for source scanning).
     pub path_deps: Vec<String>,
+    /// Clap subcommands each binary target compiles (`#[derive(Subcommand)]` variants), by
+    /// binary name, in source order.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub subcommands: BTreeMap<String, Vec<Subcommand>>,
     /// Facts read from this package's Rust sources: its library and each binary target.
     pub source: PackageSources,
 }
@@ -135,6 +139,9 @@ pub struct ProjectFiles {
     /// A Node.js frontend whose build output the Rust code serves or embeds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frontend: Option<Frontend>,
+    /// The `Procfile` at the root: the commands of its `web` and `release` processes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub procfile: Option<Procfile>,
 }
 
 /// A Node.js frontend (`package.json` with a `build` script) whose output the Rust side uses.
@@ -171,6 +178,27 @@ pub struct BuildContextFacts {
     pub context_in_repo: Option<String>,
     /// Context-relative directories of the path dependencies outside the project root.
     pub outside: Vec<String>,
+}
+
+/// A clap subcommand: the name typed on the command line and where its variant is declared.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Subcommand {
+    /// The name clap matches (`#[command(name = ...)]`, else the variant in the enum's
+    /// `rename_all` case, kebab-case by default).
+    pub name: String,
+    /// `file:line` of the variant, relative to the project root.
+    pub at: String,
+}
+
+/// A `Procfile` (Heroku's format, read by Dokku, Render and others): `name: command` lines.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct Procfile {
+    /// Name of the file in the project ("Procfile").
+    pub file: String,
+    /// The `web` process: the command that serves, split into words as a shell would.
+    pub web: Option<Located<Vec<String>>>,
+    /// The `release` process: run once per deploy before the new version starts.
+    pub release: Option<Located<Vec<String>>>,
 }
 
 /// Facts read from Rust sources by the source scan.
@@ -461,7 +489,7 @@ impl ExistingDockerfile {
         }
         if let Some(r) = self.runs() {
             out.push(format!(
-                "the existing Dockerfile runs `{}` ({f}:{}); imggen has no run-arguments setting, so the generated image runs the binary without them",
+                "runs `{}` ({f}:{}); when that is the binary, its arguments become the image's (see `args` above)",
                 r.value, r.line
             ));
         }

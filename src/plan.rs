@@ -12,6 +12,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+mod environment;
+mod run;
+
+pub use environment::{looks_secret, secret_name, EnvVar};
+pub use run::{shown as shown_args, DOCKERFILE_ARGS, SERVER_SUBCOMMANDS};
+
 /// Rust used when neither imggen.toml, rust-toolchain.toml nor `package.rust-version` says.
 pub const DEFAULT_RUST_VERSION: &str = "1.95.0";
 /// Port used when the analysis finds none.
@@ -56,8 +62,21 @@ pub struct ImagePlan {
     pub frontend: Option<FrontendPlan>,
     /// The binary serves network traffic (false for batch programs).
     pub server: bool,
-    /// Environment for the platform files (never PORT: each platform sets that its own way).
+    /// Environment values for the platform files (never PORT: each platform sets that its own
+    /// way; never a secret's value).
     pub env: BTreeMap<String, String>,
+    /// `[env]` values the Dockerfile sets with `ENV`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub image_env: BTreeMap<String, String>,
+    /// Every variable the app reads or `[env]` sets, by name, with default/required/secret.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<EnvVar>,
+    /// Arguments after the binary: the Dockerfile's CMD, Cloud Run's args, the unit's ExecStart.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Arguments of the release task run once per deploy (fly release_command, a Cloud Run job).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_args: Option<Vec<String>>,
     /// OCI labels fixed by the project (revision and created are added at build time).
     pub labels: BTreeMap<String, String>,
     /// Directories the build reads at compile time (never excluded from the context).
@@ -296,6 +315,9 @@ topics! {
     Context => "build context",
     Frontend => "frontend",
     CacheMounts => "cache mounts",
+    Args => "args",
+    Release => "release",
+    Env => "env",
 }
 
 impl Serialize for Topic {
@@ -410,6 +432,12 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         runtime_dirs.retain(|d| d.from != f.project_output && d.to != f.dest);
     }
     let arch = arch(config, &base)?;
+    let subcommands = pkg
+        .subcommands
+        .get(&bin.name)
+        .map_or(&[][..], Vec::as_slice);
+    let run = notes.take(run::command(model, subcommands, config, (&bin.name, port))?);
+    let (env, vars) = notes.take(environment::environment(&facts, config)?);
     let user = UserPlan {
         name: APP_USER.into(),
         uid: base.uid,
@@ -438,7 +466,11 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         context,
         frontend,
         server,
-        env: env(config)?,
+        env,
+        image_env: config.env.clone().unwrap_or_default(),
+        vars,
+        args: run.args,
+        release_args: run.release,
         labels: labels(pkg, bin),
         build_inputs,
         platforms: config.platforms.clone().unwrap_or_default(),
@@ -1069,18 +1101,6 @@ fn files(
     let mut build_inputs = facts.compile_time_dirs.clone();
     build_inputs.sort();
     notes.with((runtime_dirs, build_inputs))
-}
-
-/// The environment for the deploy files: `RUST_LOG` and `[env]`, never PORT or K_*.
-fn env(config: &Config) -> Result<BTreeMap<String, String>> {
-    let mut env = BTreeMap::from([("RUST_LOG".to_string(), "info".to_string())]);
-    for (k, v) in config.env.iter().flatten() {
-        if k == "PORT" || k.starts_with("K_") {
-            bail!("imggen.toml [env] sets {k}; the port is `port`, and platforms reserve PORT and K_* — remove it");
-        }
-        env.insert(k.clone(), v.clone());
-    }
-    Ok(env)
 }
 
 /// The OCI labels the project fixes.

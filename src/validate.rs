@@ -175,6 +175,16 @@ pub fn env_value(s: &str) -> Result<(), &'static str> {
     }
 }
 
+/// A command-line argument of the image's CMD: any text on one line. Exec-form CMD, Cloud Run's
+/// args and systemd's ExecStart quote it, but none can carry a line break or NUL.
+pub fn argument(s: &str) -> Result<(), &'static str> {
+    if s.chars().any(|c| c.is_control() && c != '\t') {
+        Err("one-line arguments, without NUL or other control characters")
+    } else {
+        Ok(())
+    }
+}
+
 /// An absolute URL path without spaces, quotes or query: `/healthz`.
 pub fn url_path(s: &str) -> Result<(), &'static str> {
     if s.starts_with('/')
@@ -440,6 +450,9 @@ fn build_settings(c: &Config) -> Result<()> {
     }
     for v in c.runtime_packages.iter().flatten() {
         check(c, "runtime_packages", v, debian_package(v))?;
+    }
+    for v in c.args.iter().flatten() {
+        check(c, "args", v, argument(v))?;
     }
     for (k, v) in c.env.iter().flatten() {
         check(c, "env", k, env_name(k))?;

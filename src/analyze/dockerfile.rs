@@ -247,7 +247,7 @@ fn unquote(s: &str) -> String {
 
 /// Splits on whitespace outside quotes and removes the quotes (a backslash escapes the next
 /// character outside single quotes). `$` references are left for [`substitute`].
-fn words(s: &str) -> Vec<String> {
+pub(super) fn words(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
@@ -400,9 +400,7 @@ mod tests {
             "{findings}"
         );
         assert!(
-            findings.contains(
-                "the existing Dockerfile runs `/usr/local/bin/app serve --x` (Dockerfile:11)"
-            ),
+            findings.contains("runs `/usr/local/bin/app serve --x` (Dockerfile:11)"),
             "{findings}"
         );
         assert_eq!(d.port_evidence().unwrap().at, "Dockerfile:9");

@@ -4,6 +4,7 @@
 //! resolution), so it works without a Rust toolchain, without network, and stays well under
 //! 100 ms for a 100-member workspace (see `benches/analyze.rs`).
 
+pub mod commands;
 pub mod dockerfile;
 mod frontend;
 pub mod lockgraph;
@@ -88,6 +89,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
     let mut packages = manifest::read_packages(root)?;
     for pkg in &mut packages {
         pkg.source = source::scan_package(root, pkg);
+        pkg.subcommands = commands::scan_subcommands(root, pkg);
     }
     let workspace = packages.len() > 1 || packages.iter().all(|p| !p.dir.is_empty());
     let lockfile = read_lockfile(root)?;
@@ -114,6 +116,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
     let member_dirs: Vec<String> = packages.iter().map(|p| p.dir.clone()).collect();
     let context = reach::build_context(root, &member_dirs)?;
     let frontend = frontend::detect(root, &packages)?;
+    let procfile = commands::read_procfile(root);
     Ok(ProjectModel {
         root_name: root
             .canonicalize()
@@ -135,6 +138,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             existing_dockerfile,
             context,
             frontend,
+            procfile,
         },
     })
 }

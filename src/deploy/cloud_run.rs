@@ -4,7 +4,7 @@
 use super::quote::{check_label, toml_str, yaml_quote};
 use super::{InitSection, Target};
 use crate::config::{CloudRunConfig, Config, Platform};
-use crate::plan::{Decision, ImagePlan, Topic};
+use crate::plan::{secret_name, Decision, ImagePlan, Topic};
 use crate::template::{self, GeneratedFile};
 use anyhow::{bail, Result};
 use serde::Serialize;
@@ -13,6 +13,8 @@ use serde::Serialize;
 pub const CLOUD_RUN_SERVICE: &str = "deploy/cloud-run/service.yaml";
 /// Path of the Cloud Run job (programs that run to completion).
 pub const CLOUD_RUN_JOB: &str = "deploy/cloud-run/job.yaml";
+/// Path of the Cloud Run job of the release task (run once per deploy, e.g. migrations).
+pub const CLOUD_RUN_RELEASE_JOB: &str = "deploy/cloud-run/release-job.yaml";
 /// Cloud Run's instance cap when `[cloud_run] max_instances` is unset: a cost guard.
 pub const DEFAULT_MAX_INSTANCES: u32 = 3;
 /// Cloud Run CPU limit when `[cloud_run] cpu` is unset.
@@ -55,11 +57,13 @@ struct Limits {
     concurrency: u32,
 }
 
-/// An environment entry of a Kubernetes container, quoted for YAML.
+/// An environment entry of a Kubernetes container, quoted for YAML: a value, or a Secret
+/// Manager secret (`secret`, its latest version).
 #[derive(Serialize)]
 struct NameValue {
     name: String,
-    value: String,
+    value: Option<String>,
+    secret: Option<String>,
 }
 
 /// What `templates/cloud-run-{service,job}.yaml.tera` print, quoted for YAML.
@@ -69,6 +73,10 @@ struct CloudRunValues {
     image: String,
     image_placeholder: bool,
     env: Vec<NameValue>,
+    /// `NAME (required, where)` of each non-secret variable without a value.
+    unset: Vec<String>,
+    /// The container's `args` (after the image's ENTRYPOINT), quoted.
+    args: Vec<String>,
     max_instances: u32,
     max_scale: String,
     min_scale: String,
@@ -92,6 +100,13 @@ impl Target for CloudRunPlan {
         let (img, placeholder, why) = cloud_run_image(config, &name);
         decisions.push(Decision::new(Topic::Image, &img, why));
         let limits = limits(image, &c, job, &mut decisions)?;
+        if image.release_args.is_some() {
+            decisions.push(Decision::new(
+                Topic::Release,
+                format!("job {name}-release ({CLOUD_RUN_RELEASE_JOB})"),
+                "the plan's release task: execute it before deploying a new revision",
+            ));
+        }
         let mut warnings = Vec::new();
         if placeholder {
             warnings.push(format!(
@@ -124,14 +139,28 @@ impl Target for CloudRunPlan {
             name: yaml_quote(&self.name),
             image: yaml_quote(&self.image),
             image_placeholder: self.image_placeholder,
-            env: image
-                .env
+            env: env(image),
+            unset: image
+                .vars
                 .iter()
-                .map(|(k, v)| NameValue {
-                    name: yaml_quote(k),
-                    value: yaml_quote(v),
+                .filter(|v| v.value.is_none() && !v.secret)
+                .map(|v| {
+                    format!(
+                        "{} ({}{})",
+                        v.name,
+                        if v.required {
+                            "required, "
+                        } else {
+                            "optional, "
+                        },
+                        v.from
+                    )
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .collect()
                 })
                 .collect(),
+            args: image.args.iter().map(|a| yaml_quote(&literal(a))).collect(),
             max_instances: self.max_instances,
             max_scale: yaml_quote(&self.max_instances.to_string()),
             min_scale: yaml_quote(&self.min_instances.to_string()),
@@ -146,10 +175,23 @@ impl Target for CloudRunPlan {
         } else {
             (CLOUD_RUN_SERVICE, "cloud-run-service.yaml")
         };
-        Ok(vec![GeneratedFile {
+        let mut files = vec![GeneratedFile {
             path: path.into(),
             contents: template::render(name, image, &v)?,
-        }])
+        }];
+        if let Some(release) = &image.release_args {
+            let name: String = format!("{}-release", self.name).chars().take(63).collect();
+            let r = CloudRunValues {
+                name: yaml_quote(name.trim_end_matches('-')),
+                args: release.iter().map(|a| yaml_quote(&literal(a))).collect(),
+                ..v
+            };
+            files.push(GeneratedFile {
+                path: CLOUD_RUN_RELEASE_JOB.into(),
+                contents: template::render("cloud-run-release-job.yaml", image, &r)?,
+            });
+        }
+        Ok(files)
     }
 
     fn init_section(&self) -> InitSection {
@@ -189,6 +231,31 @@ impl Target for CloudRunPlan {
             ],
         }
     }
+}
+
+/// `s` as Cloud Run passes it: `$(NAME)` in args and env values is a variable reference
+/// unless written `$$(NAME)`.
+fn literal(s: &str) -> String {
+    s.replace("$(", "$$(")
+}
+
+/// The container's environment: the plan's values, then each secret from Secret Manager.
+fn env(image: &ImagePlan) -> Vec<NameValue> {
+    let mut env: Vec<NameValue> = image
+        .env
+        .iter()
+        .map(|(k, v)| NameValue {
+            name: yaml_quote(k),
+            value: Some(yaml_quote(&literal(v))),
+            secret: None,
+        })
+        .collect();
+    env.extend(image.vars.iter().filter(|v| v.secret).map(|v| NameValue {
+        name: yaml_quote(&v.name),
+        value: None,
+        secret: Some(yaml_quote(&secret_name(&v.name))),
+    }));
+    env
 }
 
 /// Whether Cloud Run runs the image as a job: `[cloud_run] job` when set, else when the binary

@@ -4,7 +4,7 @@
 use super::quote::{check_label, toml_key, toml_str};
 use super::{InitSection, KeyValue, Target, STOP_TIMEOUT_SECS};
 use crate::config::{Config, FlyConfig, Platform};
-use crate::plan::{Decision, ImagePlan, Topic};
+use crate::plan::{shown_args, Decision, ImagePlan, Topic};
 use crate::template::{self, GeneratedFile};
 use anyhow::{bail, Result};
 use serde::Serialize;
@@ -57,6 +57,8 @@ struct FlyValues {
     kill_signal: String,
     kill_timeout: u32,
     env: Vec<KeyValue>,
+    /// `NAME (what, where): fly secrets set NAME=...` for each variable without a value.
+    unset: Vec<String>,
     auto_stop_machines: String,
     min_machines_running: u32,
     health_path: Option<String>,
@@ -100,13 +102,33 @@ impl Target for FlyPlan {
                 "the digest `imggen build --push --write-digest` recorded: fly deploys it, no build",
             ));
         }
-        if let Some(cmd) = &c.release_command {
+        if !image.args.is_empty() {
             decisions.push(Decision::new(
-                Topic::ReleaseCommand,
-                cmd,
-                "imggen.toml [fly] release_command: runs once per deploy before new machines start",
+                Topic::Args,
+                shown_args(&image.args),
+                "the image's CMD: fly machines run it as built, so fly.toml needs no [processes]",
             ));
         }
+        let release_command = match (&c.release_command, &image.release_args) {
+            (Some(cmd), _) => {
+                decisions.push(Decision::new(
+                    Topic::ReleaseCommand,
+                    cmd,
+                    "imggen.toml [fly] release_command: runs once per deploy before new machines start",
+                ));
+                Some(cmd.clone())
+            }
+            (None, Some(args)) => {
+                let cmd = shown_args(args);
+                decisions.push(Decision::new(
+                    Topic::ReleaseCommand,
+                    &cmd,
+                    "the plan's release task: fly runs it as the image's CMD (after the binary in ENTRYPOINT) once per deploy, before new machines start",
+                ));
+                Some(cmd)
+            }
+            (None, None) => None,
+        };
         let plan = FlyPlan {
             app,
             primary_region,
@@ -116,7 +138,7 @@ impl Target for FlyPlan {
             memory,
             cpus: c.cpus,
             cpu_kind: c.cpu_kind,
-            release_command: c.release_command,
+            release_command,
             image: pinned,
             decisions,
         };
@@ -143,6 +165,28 @@ impl Target for FlyPlan {
                 .map(|(k, v)| KeyValue {
                     key: toml_key(k),
                     value: toml_str(v),
+                })
+                .collect(),
+            unset: image
+                .vars
+                .iter()
+                .filter(|v| v.value.is_none())
+                .map(|v| {
+                    format!(
+                        "{} ({}{}): fly secrets set {}=...",
+                        v.name,
+                        match (v.secret, v.required) {
+                            (true, true) => "secret, required, ",
+                            (true, false) => "secret, ",
+                            (false, true) => "required, ",
+                            (false, false) => "optional, ",
+                        },
+                        v.from,
+                        v.name
+                    )
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .collect()
                 })
                 .collect(),
             auto_stop_machines: toml_str(&self.auto_stop_machines),

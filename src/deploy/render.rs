@@ -63,6 +63,9 @@ struct RenderValues {
     /// them (to the build context when there is no repository).
     dockerfile_path: String,
     docker_context: String,
+    /// Variables Render asks for in its dashboard (`sync: false`): secrets and required
+    /// variables without a value, quoted.
+    prompted: Vec<String>,
 }
 
 impl Target for RenderPlan {
@@ -93,6 +96,13 @@ impl Target for RenderPlan {
                 Topic::PortEnv,
                 image.port.to_string(),
                 "the plan's port, so Render routes where the app listens; Render's default is 10000",
+            ));
+        }
+        if !image.args.is_empty() {
+            decisions.push(Decision::new(
+                Topic::Args,
+                crate::plan::shown_args(&image.args),
+                "the image's CMD: Render runs it as built, so render.yaml sets no dockerCommand",
             ));
         }
         let plan = c.plan.unwrap_or_else(|| DEFAULT_RENDER_PLAN.into());
@@ -145,6 +155,12 @@ impl Target for RenderPlan {
                 .filter(|_| image.server)
                 .map(yaml_quote),
             env,
+            prompted: image
+                .vars
+                .iter()
+                .filter(|v| v.value.is_none() && (v.secret || v.required))
+                .map(|v| yaml_quote(&v.name))
+                .collect(),
         };
         Ok(vec![GeneratedFile {
             path: RENDER_YAML.into(),

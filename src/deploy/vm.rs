@@ -43,12 +43,64 @@ struct VmValues {
     work_dir: Option<String>,
     runtime_dirs: String,
     env: Vec<String>,
+    /// ExecStart: the binary and its arguments, each quoted for systemd.
+    exec_start: String,
+    /// The example environment file's name, when the app has variables to list.
+    env_example: Option<String>,
+    /// One entry per variable for the example environment file.
+    vars: Vec<ExampleVar>,
     stop_timeout: u32,
     domain: String,
     domain_placeholder: bool,
     static_dir: Option<String>,
     static_root: String,
     upstream: String,
+}
+
+/// A variable in the example environment file: what it is, and its line.
+#[derive(Serialize)]
+struct ExampleVar {
+    about: String,
+    line: String,
+}
+
+/// One systemd command-line word: as is when plain, else quoted with `%` and `$` doubled so
+/// neither is expanded.
+fn exec_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-._=:,+@".contains(c))
+    {
+        s.to_string()
+    } else {
+        systemd_quote(s).replace('$', "$$")
+    }
+}
+
+/// The example environment file's entries: every variable, commented out, with what it is.
+fn example_vars(image: &ImagePlan) -> Vec<ExampleVar> {
+    let one_line = |s: &str| -> String { s.chars().filter(|c| !c.is_control()).collect() };
+    image
+        .vars
+        .iter()
+        .map(|v| {
+            let what = match (&v.value, v.secret, v.required) {
+                (_, true, true) => "secret, required".to_string(),
+                (_, true, false) => "secret".to_string(),
+                (Some(val), _, _) => format!("{val:?}, set by the unit"),
+                (None, false, true) => "required, no default".to_string(),
+                (None, false, false) => "optional".to_string(),
+            };
+            ExampleVar {
+                about: one_line(&format!("{}: {what} ({})", v.name, v.from)),
+                line: one_line(&format!(
+                    "{}={}",
+                    v.name,
+                    v.value.as_deref().filter(|_| !v.secret).unwrap_or_default()
+                )),
+            }
+        })
+        .collect()
 }
 
 impl Target for VmPlan {
@@ -133,7 +185,13 @@ impl Target for VmPlan {
             .iter()
             .map(|d| d.from.rsplit('/').next().unwrap_or(&d.from).to_string())
             .collect();
+        let mut exec = vec![exec_word(&format!("/usr/local/bin/{}", image.bin))];
+        exec.extend(image.args.iter().map(|a| exec_word(a)));
+        let env_example = (!image.vars.is_empty()).then(|| format!("{}.env.example", self.unit));
         let v = VmValues {
+            exec_start: exec.join(" "),
+            env_example: env_example.clone(),
+            vars: example_vars(image),
             unit: self.unit.clone(),
             work_dir: self.work_dir.clone(),
             runtime_dirs: runtime_dirs.join(", "),
@@ -149,6 +207,12 @@ impl Target for VmPlan {
             path: format!("{VM_DIR}/{}.service", self.unit),
             contents: template::render("vm.service", image, &v)?,
         }];
+        if let Some(example) = &env_example {
+            files.push(GeneratedFile {
+                path: format!("{VM_DIR}/{example}"),
+                contents: template::render("vm.env.example", image, &v)?,
+            });
+        }
         if let Some(p) = self.proxy {
             files.push(GeneratedFile {
                 path: format!("{VM_DIR}/{}", proxy_file(p)),

@@ -132,7 +132,8 @@ fn plan_shows_a_hand_written_dockerfile_as_evidence_and_init_pins_its_port() {
         .stdout_has("sets RUST_LOG=info (Dockerfile:6)")
         .stdout_has("sets MODE=prod (Dockerfile:6)")
         .stdout_has("runs as user 1000 (Dockerfile:9)")
-        .stdout_has("the existing Dockerfile runs `app serve --x` (Dockerfile:12)");
+        .stdout_has("runs `app serve --x` (Dockerfile:12); when that is the binary")
+        .stdout_has("Dockerfile:12: the existing Dockerfile's command runs `app serve --x`, not the binary hello-axum, so its arguments are not used");
     assert!(
         run.stdout.contains("  port             9100\n"),
         "{}",
@@ -151,6 +152,35 @@ fn plan_shows_a_hand_written_dockerfile_as_evidence_and_init_pins_its_port() {
         "{}",
         plan.stdout
     );
+}
+
+/// A hand-written Dockerfile running the binary with arguments: they become the image's CMD,
+/// with their evidence, and `init` pins them before replacing the file.
+#[test]
+fn a_hand_written_command_of_the_binary_becomes_args_and_init_pins_them() {
+    let t = Test::fixture("axum-single")
+        .write(
+            "Dockerfile",
+            "FROM debian:bookworm-slim\nENTRYPOINT [\"/usr/bin/tini\", \"--\"]\nCMD [\"/usr/local/bin/hello-axum\", \"serve\", \"--workers\", \"2\"]\n",
+        )
+        .args(&["plan"]);
+    let run = t.run();
+    run.code(0)
+        .stdout_has(" serve --workers 2\n")
+        .stdout_has("(the existing Dockerfile's command (Dockerfile:3))");
+    insta::assert_snapshot!("hand-written-command__plan", run.stdout);
+    let t = t.args(&["init", "--force"]);
+    t.run().code(0);
+    assert!(
+        t.read("imggen.toml")
+            .contains("\nargs = [\"serve\", \"--workers\", \"2\"]\n"),
+        "{}",
+        t.read("imggen.toml")
+    );
+    assert!(t
+        .read("Dockerfile")
+        .ends_with("\nCMD [\"serve\", \"--workers\", \"2\"]\n"));
+    t.args(&["generate", "--check"]).run().code(0);
 }
 
 #[test]

@@ -38,6 +38,14 @@ const IMAGES: &[(&str, &str, &str, Probe)] = &[
         "bin = \"admin\"\n",
         Probe::Health,
     ),
+    // The Procfile's `server --port $PORT` reaches the container as CMD.
+    ("procfile", "procfile", "port = 18731\n", Probe::Health),
+    (
+        "clap-serve",
+        "clap-serve",
+        "args = [\"serve\", \"--port\", \"18732\"]\nport = 18732\n",
+        Probe::Health,
+    ),
     (
         "multi-bin-migrate",
         "multi-bin",

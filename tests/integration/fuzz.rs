@@ -221,7 +221,14 @@ fn plan_and_render(
 }
 
 /// Keys that are also command-line flags, which `init` writes into imggen.toml.
-const FLAG_KEYS: &[&str] = &["bin", "profile", "features[]", "base", "rust_version"];
+const FLAG_KEYS: &[&str] = &[
+    "bin",
+    "profile",
+    "features[]",
+    "base",
+    "rust_version",
+    "args[]",
+];
 
 #[test]
 fn imggen_toml_text_never_panics() {
@@ -327,6 +334,7 @@ const VALUE_KEYS: &[(&str, &str)] = &[
     ("include[]", "assets"),
     ("build_packages[]", "libfoo-dev"),
     ("runtime_packages[]", "libfoo1"),
+    ("args[]", "serve"),
     ("env.<key>", "APP_MODE"),
     ("env.APP_MODE", "prod"),
     ("image.name", "ghcr.io/acme/api"),
@@ -507,6 +515,8 @@ fn parses(f: &GeneratedFile) -> Result<Shape, String> {
         leaf_paths(&value)
     } else if name.ends_with(".service") {
         unit_skeleton(text).map_err(|e| format!("{}: {e}", f.path))?
+    } else if name.ends_with(".env.example") {
+        env_file_skeleton(text)
     } else {
         block_skeleton(text)
     };
@@ -637,6 +647,18 @@ fn unit_skeleton(text: &str) -> Result<Vec<String>, String> {
         }
     }
     Ok(out)
+}
+
+/// A systemd environment file: each line blank, a comment, or `NAME=` of an assignment, so a
+/// value can neither add a line nor turn a comment into a setting.
+fn env_file_skeleton(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|line| match line.trim_start() {
+            "" => String::new(),
+            l if l.starts_with('#') => "#".into(),
+            l => l.split('=').next().unwrap_or_default().to_string() + "=",
+        })
+        .collect()
 }
 
 /// Braces and statement ends outside quotes (Caddyfile, nginx.conf, .dockerignore): a value

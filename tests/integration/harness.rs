@@ -15,12 +15,14 @@ pub fn fixture_path(name: &str) -> PathBuf {
 /// Every fixture that imggen can plan (the error fixtures are excluded).
 pub const PLANNABLE: &[&str] = &[
     "axum-single",
+    "clap-serve",
     "ctrl-c",
     "lock-closure",
     "multi-bin",
     "musl-static",
     "native-deps",
     "old-time",
+    "procfile",
     "spa",
     "spa-embedded",
     "spa-served",

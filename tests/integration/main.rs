@@ -21,6 +21,7 @@ mod oci;
 mod platforms;
 mod promises;
 mod registry;
+mod run_command;
 mod safety;
 mod sbom;
 mod secrets;

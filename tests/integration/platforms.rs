@@ -28,6 +28,8 @@ const FIXTURES: &[&str] = &[
     "native-deps",
     "multi-bin",
     "toolchain",
+    "procfile",
+    "clap-serve",
 ];
 
 fn fixture(name: &str) -> PathBuf {
@@ -78,6 +80,7 @@ fn all_platforms(name: &str, proxy: Proxy) -> Config {
 const CONFIGURED: &str = r#"
 version = 1
 platforms = ["fly", "cloud-run", "render", "vm"]
+args = ["serve", "--motd", "50% off $HOME \"today\""]
 [env]
 DATABASE_POOL = "8"
 [fly]
@@ -183,8 +186,49 @@ fn variants() -> &'static [Variant] {
             plan,
             files,
         });
+        let (plan, files) = with_env_reads();
+        out.push(Variant {
+            name: "env-reads".into(),
+            plan,
+            files,
+        });
         out
     })
+}
+
+/// axum-single with every platform, as if its code read a secret, a required setting, a
+/// setting with a default and PORT (the source scan's `SourceFacts.env`), plus `[env]`.
+fn with_env_reads() -> (Plan, Vec<GeneratedFile>) {
+    let mut model = imggen::analyze::analyze(&fixture("axum-single")).unwrap();
+    let read = |name: &str, default: Option<&str>, required: bool, secret: bool, line: u32| {
+        imggen::model::EnvRead {
+            name: name.into(),
+            default: default.map(String::from),
+            required,
+            secret,
+            at: format!("src/main.rs:{line}"),
+        }
+    };
+    let facts = &mut model.packages[0]
+        .source
+        .bins
+        .get_mut("hello-axum")
+        .unwrap()
+        .facts;
+    facts.env = vec![
+        read("DATABASE_URL", None, true, true, 10),
+        read("SESSION_SECRET", Some("dev-only"), false, true, 11),
+        read("UPSTREAM_URL", None, true, false, 12),
+        read("WORKERS", Some("4"), false, false, 13),
+        read("PORT", Some("3000"), false, false, 14),
+    ];
+    let config = Config {
+        env: Some(BTreeMap::from([("REGION".into(), "eu".into())])),
+        ..all_platforms("axum-single", Proxy::Caddy)
+    };
+    let plan = imggen::deploy::plan(&model, &config).unwrap();
+    let files = imggen::generate::files(&plan).unwrap();
+    (plan, files)
 }
 
 const PINNED_NAME: &str = "europe-west1-docker.pkg.dev/acme/apps/hello-axum";
@@ -256,7 +300,9 @@ fn every_platform_file_has_the_header_and_is_normalized() {
         let paths: Vec<&str> = v.platform_files().map(|f| f.path.as_str()).collect();
         assert_eq!(
             paths.len(),
-            if v.plan.image.server { 5 } else { 4 },
+            if v.plan.image.server { 5 } else { 4 }
+                + usize::from(!v.plan.image.vars.is_empty())
+                + usize::from(v.plan.image.release_args.is_some()),
             "{}: {paths:?}",
             v.name
         );
@@ -361,8 +407,16 @@ fn cloud_run_yaml_validates_against_the_cloud_run_schema() {
         .iter()
         .filter(|(_, f)| f.path.starts_with("deploy/cloud-run/"))
         .collect();
-    assert_eq!(cloud.len(), variants().len());
-    assert!(cloud.iter().any(|(_, f)| f.path.ends_with("job.yaml")));
+    let release_jobs = variants()
+        .iter()
+        .filter(|v| v.plan.image.release_args.is_some())
+        .count();
+    assert!(release_jobs > 0);
+    assert_eq!(cloud.len(), variants().len() + release_jobs);
+    assert!(cloud.iter().any(|(_, f)| f.path.ends_with("/job.yaml")));
+    assert!(cloud
+        .iter()
+        .any(|(_, f)| f.path.ends_with("/release-job.yaml")));
     for (v, f) in &cloud {
         let errors = cloud_run_errors(&cr, &f.contents);
         assert!(errors.is_empty(), "{} {}: {errors:#?}", v.name, f.path);
@@ -898,8 +952,8 @@ fn caddyfiles_validate_and_are_formatted() {
     let files = files_named("Caddyfile");
     assert_eq!(
         files.len(),
-        FIXTURES.len() + 1,
-        "every fixture and the pinned variant"
+        FIXTURES.len() + 2,
+        "every fixture, the pinned and the env-reads variants"
     );
     for (v, f) in &files {
         let path = dir.path().join(format!("{}.Caddyfile", v.name));

@@ -1,0 +1,384 @@
+//! The command the image runs: the arguments after the binary (the Dockerfile's `CMD`, Cloud
+//! Run's `args`, the VM unit's `ExecStart`) and the release task run once per deploy.
+//!
+//! Sources, strongest first: `args` in the configuration, the `Procfile`'s `web` process, the
+//! hand-written Dockerfile's `ENTRYPOINT`/`CMD`, a clap subcommand named like a server. Each is
+//! taken only when it runs the chosen binary; `$PORT` becomes the plan's port, because an
+//! exec-form command has no shell to expand it.
+
+use super::{Notes, Planned, Topic};
+use crate::config::Config;
+use crate::model::{Located, ProjectModel, RunCommand, Subcommand};
+use anyhow::Result;
+
+/// Clap subcommand names that start a server, in the order one is preferred.
+pub const SERVER_SUBCOMMANDS: &[&str] = &["serve", "server", "start", "web", "run"];
+
+/// How the reason of arguments taken from a hand-written Dockerfile starts (`init` pins them,
+/// since the generated Dockerfile replaces it).
+pub const DOCKERFILE_ARGS: &str = "the existing Dockerfile's command";
+
+/// The run command: the image's arguments and the release task's arguments.
+pub struct Run {
+    pub args: Vec<String>,
+    pub release: Option<Vec<String>>,
+}
+
+/// Decides the arguments and the release task for `bin` listening on `port`.
+pub(super) fn command(
+    model: &ProjectModel,
+    subcommands: &[Subcommand],
+    config: &Config,
+    (bin, port): (&str, u16),
+) -> Result<Planned<Run>> {
+    let mut notes = Notes::default();
+    let args = config
+        .args
+        .as_ref()
+        .map(|args| (args.clone(), config.source("args")))
+        .or_else(|| procfile_web(model, bin, port, &mut notes))
+        .or_else(|| dockerfile(model, bin, port, &mut notes))
+        .or_else(|| subcommand(subcommands));
+    let args = match args {
+        Some((args, why)) => {
+            notes.decide(
+                Topic::Args,
+                if args.is_empty() {
+                    "none".to_string()
+                } else {
+                    shown(&args)
+                },
+                why,
+            );
+            args
+        }
+        None => {
+            notes.decide(
+                Topic::Args,
+                "none",
+                "no Procfile, hand-written Dockerfile or server-like subcommand gives any; set `args` if the binary needs some",
+            );
+            Vec::new()
+        }
+    };
+    let release = release(model, bin, port, &mut notes);
+    Ok(notes.with(Run { args, release }))
+}
+
+/// Words joined as a person would type them.
+pub fn shown(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
+                serde_json::to_string(a).unwrap_or_default()
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// True when `program` names the binary: `app`, `./target/release/app`, `/usr/local/bin/app`.
+fn runs_bin(program: &str, bin: &str) -> bool {
+    program.rsplit('/').next() == Some(bin)
+}
+
+/// The words after the binary, with `$PORT`/`${PORT}` replaced by `port`; `Err` names the first
+/// other shell expansion, which an exec-form command cannot do.
+fn after_bin(words: &[String], port: u16) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for w in words {
+        let w = w
+            .replace("${PORT}", &port.to_string())
+            .replace("$PORT", &port.to_string());
+        if let Some(bad) = w
+            .chars()
+            .find(|c| matches!(c, '$' | '`' | '|' | '&' | ';' | '<' | '>' | '*' | '?'))
+        {
+            return Err(format!("`{bad}` in `{w}`"));
+        }
+        out.push(w);
+    }
+    Ok(out)
+}
+
+/// What `$PORT` became, for the decision's reason.
+fn port_note(words: &[String], port: u16) -> String {
+    if words
+        .iter()
+        .any(|w| w.contains("$PORT") || w.contains("${PORT}"))
+    {
+        format!("; $PORT is the plan's port {port} (an exec-form CMD has no shell to expand it)")
+    } else {
+        String::new()
+    }
+}
+
+/// The `Procfile`'s `web` process when it runs the binary.
+fn procfile_web(
+    model: &ProjectModel,
+    bin: &str,
+    port: u16,
+    notes: &mut Notes,
+) -> Option<(Vec<String>, String)> {
+    let p = model.files.procfile.as_ref()?;
+    let web = p.web.as_ref()?;
+    let at = format!("{}:{}", p.file, web.line);
+    taken(
+        &web.value,
+        bin,
+        port,
+        &at,
+        "the Procfile's web process",
+        notes,
+    )
+}
+
+/// `words` as the binary's arguments when its program is the binary, else a warning.
+fn taken(
+    words: &[String],
+    bin: &str,
+    port: u16,
+    at: &str,
+    what: &str,
+    notes: &mut Notes,
+) -> Option<(Vec<String>, String)> {
+    let (program, rest) = words.split_first()?;
+    if program.contains(char::is_whitespace) {
+        notes.warn(format!(
+            "{at}: {what} `{program}` needs a shell (quotes or escapes), which the image's exec-form CMD does not run; set `args` in imggen.toml"
+        ));
+        return None;
+    }
+    if !runs_bin(program, bin) {
+        notes.warn(format!(
+            "{at}: {what} runs `{}`, not the binary {bin}, so its arguments are not used; set `args` in imggen.toml if the binary needs any",
+            shown(words)
+        ));
+        return None;
+    }
+    match after_bin(rest, port) {
+        Ok(args) => Some((args, format!("{what} ({at}){}", port_note(rest, port)))),
+        Err(bad) => {
+            notes.warn(format!(
+                "{at}: {what} needs a shell ({bad}), which the image's exec-form CMD does not run; set `args` in imggen.toml"
+            ));
+            None
+        }
+    }
+}
+
+/// The hand-written Dockerfile's command (ENTRYPOINT then CMD, an init such as tini skipped)
+/// when it runs the binary.
+fn dockerfile(
+    model: &ProjectModel,
+    bin: &str,
+    port: u16,
+    notes: &mut Notes,
+) -> Option<(Vec<String>, String)> {
+    let d = model.files.existing_dockerfile.as_ref()?;
+    let words_of = |c: &Located<RunCommand>| match &c.value {
+        RunCommand::Exec(w) => w.clone(),
+        // Quotes and escapes need a shell: kept in one word, which `taken` refuses.
+        RunCommand::Shell(s) if s.contains(['"', '\'', '\\']) => vec![s.clone()],
+        RunCommand::Shell(s) => s.split_whitespace().map(String::from).collect(),
+    };
+    let (mut words, line) = match (&d.entrypoint, &d.cmd) {
+        (Some(e), _) if matches!(e.value, RunCommand::Shell(_)) => (words_of(e), e.line),
+        (Some(e), Some(c)) => {
+            let mut w = words_of(e);
+            w.extend(words_of(c));
+            (w, e.line.max(c.line))
+        }
+        (Some(e), None) => (words_of(e), e.line),
+        (None, Some(c)) => (words_of(c), c.line),
+        (None, None) => return None,
+    };
+    if words
+        .first()
+        .is_some_and(|w| matches!(w.rsplit('/').next(), Some("tini" | "dumb-init")))
+    {
+        words.remove(0);
+        if words.first().map(String::as_str) == Some("--") {
+            words.remove(0);
+        }
+    }
+    let at = format!("{}:{line}", d.file);
+    taken(
+        &words,
+        bin,
+        port,
+        &at,
+        "the existing Dockerfile's command",
+        notes,
+    )
+}
+
+/// A clap subcommand named like a server, in [`SERVER_SUBCOMMANDS`] order.
+fn subcommand(subcommands: &[Subcommand]) -> Option<(Vec<String>, String)> {
+    SERVER_SUBCOMMANDS.iter().find_map(|want| {
+        subcommands.iter().find(|s| s.name == *want).map(|s| {
+            (
+                vec![s.name.clone()],
+                format!(
+                    "the clap subcommand `{}` ({}) is named like a server; set `args` if another one serves",
+                    s.name, s.at
+                ),
+            )
+        })
+    })
+}
+
+/// The `Procfile`'s `release` process, when it runs the binary.
+fn release(model: &ProjectModel, bin: &str, port: u16, notes: &mut Notes) -> Option<Vec<String>> {
+    let p = model.files.procfile.as_ref()?;
+    let r = p.release.as_ref()?;
+    let at = format!("{}:{}", p.file, r.line);
+    let (args, why) = taken(
+        &r.value,
+        bin,
+        port,
+        &at,
+        "the Procfile's release process",
+        notes,
+    )?;
+    notes.decide(
+        Topic::Release,
+        format!("{bin} {}", shown(&args)),
+        format!("{why}; run once per deploy before the new version starts"),
+    );
+    Some(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ExistingDockerfile, Procfile};
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn with_procfile(web: &str, release: Option<&str>) -> ProjectModel {
+        let mut m = ProjectModel::default();
+        m.files.procfile = Some(Procfile {
+            file: "Procfile".into(),
+            web: Some(Located {
+                value: words(web),
+                line: 1,
+            }),
+            release: release.map(|r| Located {
+                value: words(r),
+                line: 2,
+            }),
+        });
+        m
+    }
+
+    fn run(m: &ProjectModel, subs: &[Subcommand], config: &Config) -> (Run, Notes) {
+        let p = command(m, subs, config, ("app", 8080)).unwrap();
+        (p.value, p.notes)
+    }
+
+    #[test]
+    fn procfile_web_and_release_with_port() {
+        let m = with_procfile(
+            "./target/release/app server --port $PORT",
+            Some("./target/release/app migrate"),
+        );
+        let (r, notes) = run(&m, &[], &Config::default());
+        assert_eq!(r.args, ["server", "--port", "8080"]);
+        assert_eq!(r.release, Some(vec!["migrate".to_string()]));
+        assert!(
+            notes.decisions[0].why.contains("Procfile:1"),
+            "{:?}",
+            notes.decisions
+        );
+        assert!(notes.decisions[0]
+            .why
+            .contains("$PORT is the plan's port 8080"));
+    }
+
+    #[test]
+    fn config_wins_and_other_programs_and_shells_are_not_taken() {
+        let m = with_procfile("./target/release/app server", None);
+        let config = Config {
+            args: Some(vec!["serve".into()]),
+            ..Config::default()
+        };
+        assert_eq!(run(&m, &[], &config).0.args, ["serve"]);
+        let (r, notes) = run(
+            &with_procfile("bin/start.sh", None),
+            &[],
+            &Config::default(),
+        );
+        assert!(r.args.is_empty());
+        assert!(
+            notes.warnings[0].contains("not the binary app"),
+            "{:?}",
+            notes.warnings
+        );
+        let (r, notes) = run(
+            &with_procfile("app serve --db $DATABASE_URL", None),
+            &[],
+            &Config::default(),
+        );
+        assert!(r.args.is_empty());
+        assert!(
+            notes.warnings[0].contains("needs a shell"),
+            "{:?}",
+            notes.warnings
+        );
+    }
+
+    #[test]
+    fn dockerfile_then_subcommand() {
+        let mut m = ProjectModel::default();
+        m.files.existing_dockerfile = Some(ExistingDockerfile {
+            file: "Dockerfile".into(),
+            entrypoint: Some(Located {
+                value: RunCommand::Exec(words("/usr/bin/tini -- /usr/local/bin/app")),
+                line: 9,
+            }),
+            cmd: Some(Located {
+                value: RunCommand::Exec(words("web --port 3000")),
+                line: 10,
+            }),
+            ..Default::default()
+        });
+        let subs = [Subcommand {
+            name: "serve".into(),
+            at: "src/main.rs:4".into(),
+        }];
+        let (r, notes) = run(&m, &subs, &Config::default());
+        assert_eq!(r.args, ["web", "--port", "3000"]);
+        assert!(notes.decisions[0].why.contains("Dockerfile:10"));
+        let mut quoted = m.clone();
+        if let Some(d) = quoted.files.existing_dockerfile.as_mut() {
+            d.entrypoint = None;
+            d.cmd = Some(Located {
+                value: RunCommand::Shell("/usr/local/bin/app serve \"a b\"".into()),
+                line: 4,
+            });
+        }
+        let (r, notes) = run(&quoted, &subs, &Config::default());
+        assert_eq!(
+            r.args,
+            ["serve"],
+            "the subcommand, not the quoted shell words"
+        );
+        assert!(notes.warnings[0].contains("Dockerfile:4: the existing Dockerfile's command `/usr/local/bin/app serve \"a b\"` needs a shell"), "{:?}", notes.warnings);
+        let (r, notes) = run(&ProjectModel::default(), &subs, &Config::default());
+        assert_eq!(r.args, ["serve"]);
+        assert!(notes.decisions[0].why.contains("src/main.rs:4"));
+        let migrate = [Subcommand {
+            name: "migrate".into(),
+            at: "src/main.rs:5".into(),
+        }];
+        assert!(run(&ProjectModel::default(), &migrate, &Config::default())
+            .0
+            .args
+            .is_empty());
+    }
+}

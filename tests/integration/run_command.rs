@@ -1,0 +1,202 @@
+//! The image's run command and environment from the command line: `args` and `env` in every
+//! configuration layer, their refusals (exit 2, one sentence naming the value and the fix), and
+//! what a binary without a listener gets instead of an HTTP service.
+
+use crate::harness::Test;
+
+#[test]
+fn args_come_from_the_file_the_environment_and_flags_in_that_order() {
+    let t = Test::fixture("axum-single").write(
+        "imggen.toml",
+        "version = 1\nargs = [\"from-file\"]\n[env]\nREGION = \"eu\"\n",
+    );
+    let t = t.args(&["plan"]);
+    t.run()
+        .code(0)
+        .stdout_has(" from-file\n")
+        .stdout_has("(imggen.toml `args`)")
+        .stdout_has(" REGION=eu\n");
+    let t = t.env("IMGGEN_ARGS", "serve  --verbose");
+    t.run()
+        .code(0)
+        .stdout_has(" serve --verbose\n")
+        .stdout_has("(IMGGEN_ARGS)");
+    let t = t.args(&[
+        "plan",
+        "--arg",
+        "serve",
+        "--arg",
+        "--port=1",
+        "--env",
+        "MODE=fast",
+    ]);
+    t.run()
+        .code(0)
+        .stdout_has(" serve --port=1\n")
+        .stdout_has("(--arg)")
+        .stdout_has(" MODE=fast\n");
+    let t = t.args(&["generate", "--arg", "serve", "--env", "MODE=a b"]);
+    t.run().code(0);
+    let dockerfile = t.read("Dockerfile");
+    assert!(dockerfile.contains("\nENV MODE=\"a b\"\n"), "{dockerfile}");
+    assert!(dockerfile.ends_with("\nCMD [\"serve\"]\n"), "{dockerfile}");
+}
+
+/// `init` writes `--arg` and `--env` into imggen.toml, so the next run from the file generates
+/// the same files, the VM's example environment file included.
+#[test]
+fn init_writes_args_and_env_flags_and_generate_check_stays_clean() {
+    let t = Test::fixture("axum-single").args(&[
+        "init",
+        "--platform",
+        "vm",
+        "--platform",
+        "fly",
+        "--arg",
+        "serve",
+        "--env",
+        "REGION=eu \"west\"",
+    ]);
+    t.run().code(0);
+    let toml = t.read("imggen.toml");
+    assert!(toml.contains("\nargs = [\"serve\"]\n"), "{toml}");
+    assert!(
+        toml.contains("\nenv = { REGION = \"eu \\\"west\\\"\" }\n"),
+        "{toml}"
+    );
+    assert!(t
+        .read("deploy/vm/hello-axum.env.example")
+        .contains("\n#REGION=eu \"west\"\n"));
+    t.args(&["generate", "--check"]).run().code(0);
+}
+
+#[test]
+fn bad_args_and_env_are_refused_with_the_fix() {
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "version = 1\nargs = [\"serve\\nExecStartPre=/bin/sh\"]\n",
+            &["plan"],
+            "imggen.toml: `args` = \"serve\\nExecStartPre=/bin/sh\" must be one-line arguments",
+        ),
+        (
+            "version = 1\n[env]\nAPI_TOKEN = \"abc\"\n",
+            &["plan"],
+            "imggen.toml `env` sets API_TOKEN, which looks like a credential",
+        ),
+        (
+            "version = 1\n[env]\nPORT = \"1\"\n",
+            &["plan"],
+            "platforms reserve PORT and K_*",
+        ),
+        (
+            "version = 1\n[env]\n\"BAD-NAME\" = \"1\"\n",
+            &["plan"],
+            "must be an environment variable name",
+        ),
+        (
+            "version = 1\n",
+            &["plan", "--env", "MODE"],
+            "--env \"MODE\" has no `=`; write --env NAME=VALUE",
+        ),
+        (
+            "version = 1\n",
+            &["plan", "--arg", "a\u{1b}b"],
+            "--arg \"a\\u{1b}b\" must be one-line arguments",
+        ),
+    ];
+    for (file, args, message) in cases {
+        Test::fixture("axum-single")
+            .write("imggen.toml", file)
+            .args(args)
+            .run()
+            .code(2)
+            .stderr_has(message)
+            .one_error_line();
+    }
+}
+
+#[test]
+fn a_procfile_that_runs_another_program_is_shown_and_not_used() {
+    Test::fixture("axum-single")
+        .write("Procfile", "web: bin/start.sh --fast\n")
+        .args(&["plan"])
+        .run()
+        .code(0)
+        .stdout_has("Procfile:1: the Procfile's web process runs `bin/start.sh --fast`, not the binary hello-axum, so its arguments are not used; set `args` in imggen.toml if the binary needs any");
+    Test::fixture("axum-single")
+        .write("Procfile", "web: hello-axum --db $DATABASE_URL\n")
+        .args(&["plan"])
+        .run()
+        .code(0)
+        .stdout_has(
+            "Procfile:1: the Procfile's web process needs a shell (`$` in `$DATABASE_URL`)",
+        );
+}
+
+#[test]
+fn a_binary_without_a_listener_gets_no_port_and_a_job_a_worker_and_a_unit() {
+    let t = Test::fixture("lib-only")
+        .write("src/main.rs", "fn main() {\n    println!(\"done\");\n}\n")
+        .args(&[
+            "plan",
+            "--platform",
+            "fly",
+            "--platform",
+            "cloud-run",
+            "--platform",
+            "render",
+            "--platform",
+            "vm",
+        ]);
+    t.run()
+        .code(0)
+        .stdout_has("\n  port             none\n")
+        .stdout_has("(no listener in the binary's code: nothing is exposed)")
+        .stdout_has("http service     none")
+        .stdout_has("(the binary serves nothing, so no port is routed to it)")
+        .stdout_has("job\n")
+        .stdout_has("(the binary serves nothing: it runs to completion as a Cloud Run job)")
+        .stdout_has("service type     worker")
+        .stdout_has("proxy            none")
+        .stdout_has("deploy/cloud-run/job.yaml");
+    let t = t.args(&["generate", "--platform", "cloud-run", "--platform", "fly"]);
+    t.run().code(0);
+    assert!(!t.read("Dockerfile").contains("EXPOSE"));
+    assert!(!t.read("fly.toml").contains("http_service"));
+    assert!(!t.path().join("deploy/cloud-run/service.yaml").exists());
+    let t = t
+        .write("imggen.toml", "version = 1\n[cloud_run]\njob = false\n")
+        .args(&["plan", "--platform", "cloud-run"]);
+    t.run()
+        .code(2)
+        .stderr_has("imggen.toml [cloud_run] job = false, but justalib serves nothing; set `port` if it does serve HTTP, or remove job = false")
+        .one_error_line();
+}
+
+/// The plan of each detection fixture, every platform selected: the arguments with their
+/// evidence, and what each platform file does with them and with the release task.
+#[test]
+fn plans_of_the_procfile_and_clap_fixtures_show_the_command_and_where_it_goes() {
+    let all = [
+        "plan",
+        "--platform",
+        "fly",
+        "--platform",
+        "cloud-run",
+        "--platform",
+        "render",
+        "--platform",
+        "vm",
+    ];
+    let run = Test::fixture("procfile").args(&all).run();
+    run.code(0)
+        .stdout_has("(the Procfile's web process (Procfile:2); $PORT is the plan's port 8080")
+        .stdout_has("release command  migrate\n")
+        .stdout_has("job procapp-release (deploy/cloud-run/release-job.yaml)")
+        .stdout_has("so render.yaml sets no dockerCommand");
+    insta::assert_snapshot!("procfile-all-platforms__plan", run.stdout);
+    let run = Test::fixture("clap-serve").args(&all).run();
+    run.code(0)
+        .stdout_has("(the clap subcommand `serve` (src/main.rs:16) is named like a server");
+    insta::assert_snapshot!("clap-serve-all-platforms__plan", run.stdout);
+}
