@@ -33,7 +33,7 @@ pub enum Command {
     /// Print the analysis and the decisions, before any file is written.
     Plan(PlanArgs),
     /// Build the image through the Docker Engine API, and push it with --push.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
 }
 
 /// The project path and the flags that override configuration (highest precedence).
@@ -187,6 +187,12 @@ pub struct BuildArgs {
     /// Build argument passed to the Dockerfile (repeatable). Not for secrets: they stay in the image history.
     #[arg(long = "build-arg", value_name = "KEY=VALUE")]
     pub build_args: Vec<String>,
+    /// Secret for `RUN --mount=type=secret` steps (repeatable): id=NAME,src=PATH or id=NAME,env=VAR. Never in a layer.
+    #[arg(long = "secret", value_name = "id=NAME,src=PATH")]
+    pub secrets: Vec<String>,
+    /// SSH agent for `RUN --mount=type=ssh` steps (repeatable): default ($SSH_AUTH_SOCK) or default=SOCKET.
+    #[arg(long = "ssh", value_name = "default[=SOCKET]")]
+    pub ssh: Vec<String>,
     /// Build only up to this Dockerfile stage, e.g. builder.
     #[arg(long, value_name = "STAGE")]
     pub target: Option<String>,
@@ -255,6 +261,16 @@ impl BuildArgs {
             allow_dirty: self.allow_dirty,
             write_digest: self.write_digest,
             network: self.network.clone(),
+            secrets: self
+                .secrets
+                .iter()
+                .map(|s| crate::build::session::parse_secret(s))
+                .collect::<Result<_>>()?,
+            ssh: self
+                .ssh
+                .iter()
+                .map(|s| crate::build::session::parse_ssh(s))
+                .collect::<Result<_>>()?,
         })
     }
 }
@@ -350,7 +366,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Init(args) => init(args),
         Command::Generate(args) => generate(args),
         Command::Plan(args) => print_plan(args),
-        Command::Build(args) => build(args),
+        Command::Build(args) => build(*args),
     }
 }
 

@@ -25,6 +25,7 @@ pub mod meta;
 pub mod pin;
 pub mod progress;
 pub mod retry;
+pub mod session;
 
 use crate::output;
 use crate::pipeline::Loaded;
@@ -71,6 +72,10 @@ pub struct BuildOptions {
     pub push_policy: retry::PushPolicy,
     /// Network for RUN steps: default, host or none.
     pub network: String,
+    /// `--secret id=NAME,src=PATH|env=VAR` values for `RUN --mount=type=secret`.
+    pub secrets: Vec<session::SecretSpec>,
+    /// `--ssh ID[=SOCKET]` agents for `RUN --mount=type=ssh`.
+    pub ssh: Vec<session::SshSpec>,
 }
 
 /// What to build: everything the engine needs, already decided.
@@ -97,6 +102,8 @@ pub struct BuildRequest {
     pub cache_from: Vec<Reference>,
     /// Credentials for the registries of the `--cache-from` images.
     pub cache_credentials: Vec<(Reference, creds::Found)>,
+    /// The `--secret` values and `--ssh` agents, served on imggen's own BuildKit session.
+    pub attachables: Option<std::sync::Arc<session::Attachables>>,
 }
 
 impl fmt::Debug for BuildRequest {
@@ -120,6 +127,7 @@ impl fmt::Debug for BuildRequest {
                     .map(|(r, _)| &r.registry)
                     .collect::<Vec<_>>(),
             )
+            .field("attachables", &self.attachables)
             .finish()
     }
 }
@@ -139,6 +147,7 @@ impl BuildRequest {
             network: self.network.clone(),
             cache_from: self.cache_from.clone(),
             cache_credentials: self.cache_credentials.clone(),
+            attachables: self.attachables.clone(),
         }
     }
 }
@@ -302,6 +311,9 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
     })?;
     let needs_mounts = loaded.plan.image.cache_mounts || dockerfile_text.contains("--mount=");
     let job = prepare(loaded, args, &dockerfile_text)?;
+    let attachables =
+        session::Attachables::resolve(&args.secrets, &args.ssh, &|k| std::env::var(k).ok())?;
+    check_mounts(&dockerfile_text, &attachables)?;
     let endpoint = endpoint::resolve(&endpoint::EndpointEnv::from_process())?;
     let github = ci::GitHub::from_process(&loaded.root);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -333,6 +345,7 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
         network: args.network.clone(),
         cache_from: args.cache_from.clone(),
         cache_credentials: job.cache_credentials.clone(),
+        attachables: (!attachables.is_empty()).then(|| std::sync::Arc::new(attachables)),
     };
     let mut view = progress_view(args.progress, github.is_some());
     eprintln!("{}", building_line(&request, kind, &engine.info, &endpoint));
@@ -362,6 +375,48 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a build whose Dockerfile mounts a secret or an SSH agent that the command line does
+/// not give: the step would fail after minutes of build, or fetch without credentials.
+fn check_mounts(dockerfile: &str, given: &session::Attachables) -> Result<()> {
+    for (id, ssh) in mounted(dockerfile) {
+        if ssh && !given.ssh_ids().contains(&id.as_str()) {
+            bail!("the Dockerfile mounts the SSH agent `{id}` (RUN --mount=type=ssh); pass --ssh {id} (the agent in $SSH_AUTH_SOCK) or --ssh {id}=/path/to/agent.sock");
+        }
+        if !ssh && !given.secret_ids().contains(&id.as_str()) {
+            bail!("the Dockerfile mounts the secret `{id}` (RUN --mount=type=secret,id={id}); pass --secret id={id},src=PATH or --secret id={id},env=VAR");
+        }
+    }
+    Ok(())
+}
+
+/// The secret and SSH mounts of a Dockerfile's RUN steps: (id, is SSH).
+fn mounted(dockerfile: &str) -> Vec<(String, bool)> {
+    let mut found = Vec::new();
+    for word in dockerfile.split_whitespace() {
+        let Some(spec) = word.strip_prefix("--mount=") else {
+            continue;
+        };
+        let fields: Vec<(&str, &str)> = spec
+            .split(',')
+            .map(|f| f.split_once('=').unwrap_or((f, "")))
+            .collect();
+        let get = |k: &str| fields.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
+        let optional = get("required") != Some("true") && get("type") == Some("secret");
+        match get("type") {
+            Some("ssh") => found.push((get("id").unwrap_or("default").to_string(), true)),
+            Some("secret") if !optional => {
+                if let Some(id) = get("id") {
+                    found.push((id.to_string(), false));
+                }
+            }
+            _ => {}
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
 }
 
 /// Refuses generated files on disk that differ from what imggen generates, unless
@@ -783,6 +838,7 @@ mod tests {
                     source: creds::Source::Env,
                 },
             )],
+            attachables: None,
         };
         let shown = format!("{request:?}");
         assert!(
