@@ -62,10 +62,7 @@ pub struct SshSpec {
 
 /// True when `id` may name a secret or an SSH agent: letters, digits, `-`, `_` and `.`.
 pub fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    crate::validate::secret_id(id).is_ok()
 }
 
 /// Parses `id=NAME,src=PATH`, `id=NAME,env=VAR` (also `source=`, and `type=file|env`).
