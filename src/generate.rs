@@ -91,13 +91,13 @@ struct DockerfileValues {
 /// The Dockerfile lines of the builder's setup (see [`crate::plan::BuilderSetup`]).
 fn builder_lines(b: &crate::plan::BuilderSetup) -> (String, String, String, String) {
     let mut setup = String::new();
+    if let Some(rustup) = &b.rustup {
+        setup.push_str(&format!("RUN {rustup}\n"));
+    }
     if let Some(file) = &b.toolchain_file {
         setup.push_str(&format!(
             "# The project's toolchain ({file}), for every cargo step below.\nCOPY {file} ./\n"
         ));
-    }
-    if let Some(rustup) = &b.rustup {
-        setup.push_str(&format!("RUN {rustup}\n"));
     }
     if !b.env.is_empty() {
         let pairs: Vec<String> = b

@@ -535,10 +535,16 @@ fn toolchain_setup(
         let mut words: Vec<String> = Vec::new();
         if expressed {
             if !tc.components.is_empty() {
-                words.push(format!("rustup component add {}", tc.components.join(" ")));
+                words.push(format!(
+                    "rustup component add --toolchain {channel} {}",
+                    tc.components.join(" ")
+                ));
             }
             if !tc.targets.is_empty() {
-                words.push(format!("rustup target add {}", tc.targets.join(" ")));
+                words.push(format!(
+                    "rustup target add --toolchain {channel} {}",
+                    tc.targets.join(" ")
+                ));
             }
         } else {
             let mut install = format!("rustup toolchain install {channel} --profile minimal");

@@ -5,6 +5,7 @@
 
 mod architecture;
 mod build_secrets;
+mod builder_setup;
 mod ci;
 mod cli;
 mod corpus;
