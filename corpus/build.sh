@@ -3,7 +3,8 @@
 # and that a correct tool images (`expected = "image"`): for each one whose repository is
 # mirrored as a git directory under $MIRROR (default /work/.mirror/OWNER+NAME/repo), it unpacks
 # the pinned commit, runs `imggen init` and `imggen build --network host`, starts the container
-# on the host network and waits for the port the plan declares to accept a connection. One entry
+# on the host network and waits for the entry's declared port to accept a connection (the
+# planned port is recorded next to it). One entry
 # at a time, smallest first, under `nice`. Per-entry results and the score go to corpus/builds.md.
 #
 #   bash corpus/build.sh [NAME...]     (no names: every eligible entry)
@@ -82,11 +83,17 @@ while IFS=$'\t' read -r size name repo commit path bin port args; do
     build="ok ($(($(date +%s) - start)) s)"
     built=$((built + 1))
     container=imggen-corpus-$name-$$
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      rows+="| $name | $init | $build | $port / $plan_port | port $port already taken on the host: not probed | $(numfmt --to=iec "$size") |"$'\n'
+      "$docker" rmi "$tag" >/dev/null 2>&1 || true
+      rm -rf "$work"
+      continue
+    fi
     "$docker" run -d --network host --name "$container" "$tag" >/dev/null 2>&1 || true
-    probe="no connection on $plan_port in 60 s"
+    probe="no connection on $port in 60 s"
     for _ in $(seq 60); do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$plan_port") 2>/dev/null; then
-        probe="port $plan_port accepts"
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        probe="port $port accepts"
         served=$((served + 1))
         break
       fi
@@ -108,7 +115,7 @@ done < <(sort -n <<<"$sized")
   echo
   echo "\`just corpus-build\` (corpus/build.sh): every corpus entry that boots alone and should get an"
   echo "image, built with \`imggen init\` + \`imggen build --network host\` at its pinned commit, then run"
-  echo "with \`--network host\` and probed (TCP connect) on the port the plan declares. imggen passes no"
+  echo "with \`--network host\` and probed (TCP connect) on the entry's declared port. imggen passes no"
   echo "arguments, so an entry with \`args\` serves only if it needs none to listen."
   echo
   echo "Score: $served served / $built built / $tried tried ($(date -u +%Y-%m-%d), imggen $(git -C "$root" rev-parse --short HEAD))."
