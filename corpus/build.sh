@@ -19,8 +19,8 @@ out=$root/corpus/builds.md
 logs=$root/target/corpus-build
 mkdir -p "$logs"
 
-cargo build --release --locked --quiet --manifest-path "$root/Cargo.toml"
-imggen=$root/target/release/imggen
+cargo build --locked --quiet --manifest-path "$root/Cargo.toml"
+imggen=$root/target/debug/imggen
 
 # name, repo, commit, path, bin, declared port, args (space-joined), one entry per line.
 entries=$(python3 - "$root/corpus/corpus.toml" "$@" <<'PY'
