@@ -273,3 +273,112 @@ fn private_git_dependency_is_fetched_with_a_build_secret_that_is_in_no_layer() {
         let _ = crate::docker::docker().args(["rmi", tag]).output();
     }
 }
+
+#[test]
+fn ssh_agent_given_with_ssh_reaches_the_mounting_step_only() {
+    if !crate::harness::engine() || !crate::harness::tools(&["ssh-agent", "ssh-add", "ssh-keygen"])
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("agent.sock");
+    let key = dir.path().join("key");
+    let mut agent = Command::new("ssh-agent")
+        .args(["-D", "-a"])
+        .arg(&socket)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..50 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let keygen = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "imggen-test", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+    let add = Command::new("ssh-add")
+        .arg(&key)
+        .env("SSH_AUTH_SOCK", &socket)
+        .output()
+        .unwrap();
+    assert!(add.status.success(), "{add:?}");
+    let listed = Command::new("ssh-add")
+        .arg("-l")
+        .env("SSH_AUTH_SOCK", &socket)
+        .output()
+        .unwrap();
+    let fingerprint = String::from_utf8_lossy(&listed.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+
+    let t = Test::fixture("axum-single").args(&["generate"]);
+    t.run().code(0);
+    std::fs::write(
+        t.path().join("Dockerfile"),
+        "FROM lukemathwalker/cargo-chef:latest-rust-1.95.0-bookworm\nRUN --mount=type=ssh,required=true ssh-add -l > /agent-keys.txt\nRUN ssh-add -l > /after.txt 2>&1 || echo no-agent > /after.txt\n",
+    )
+    .unwrap();
+    let tag = format!("imggen-test/ssh-agent:{}", std::process::id());
+    let imggen = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_imggen"))
+            .args([
+                "build",
+                "--allow-dirty",
+                "--progress",
+                "plain",
+                "--network",
+                "host",
+            ])
+            .args(["--tag", &tag])
+            .args(extra)
+            .current_dir(t.path())
+            .env_remove("SSH_AUTH_SOCK")
+            .output()
+            .unwrap()
+    };
+    let refused = imggen(&[]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("pass --ssh default"));
+    let unset = imggen(&["--ssh", "default"]);
+    assert!(
+        String::from_utf8_lossy(&unset.stderr).contains("SSH_AUTH_SOCK is not set"),
+        "{unset:?}"
+    );
+    let ssh = format!("default={}", socket.display());
+    let run = imggen(&["--ssh", &ssh]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let cat = |file: &str| {
+        crate::docker::docker_ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "--entrypoint",
+            "cat",
+            &tag,
+            file,
+        ])
+    };
+    assert!(
+        cat("/agent-keys.txt").contains(&fingerprint),
+        "the mounting step saw the agent's key"
+    );
+    assert!(
+        !cat("/after.txt").contains(&fingerprint),
+        "a step without the mount sees no agent"
+    );
+    let _ = crate::docker::docker().args(["rmi", &tag]).output();
+    let _ = agent.kill();
+    let _ = agent.wait();
+}
