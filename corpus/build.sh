@@ -77,7 +77,7 @@ while IFS=$'\t' read -r size name repo commit path bin port args; do
     fi
   fi
   plan_port=$("$imggen" plan "$project" --format json 2>/dev/null |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["plan"]["image"]["port"])' || echo 0)
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["plan"]["port"]         )' || echo 0)
   start=$(date +%s)
   if timeout "$timeout_s" nice -n 10 "$imggen" build "$project" --network host --progress plain --tag "$tag" >>"$log" 2>&1; then
     build="ok ($(($(date +%s) - start)) s)"
