@@ -109,3 +109,52 @@ fn cargo_config_is_present_when_dependencies_compile_and_they_compile_once() {
     assert_eq!(out.trim(), "vendored 42");
     let _ = crate::docker::docker().args(["rmi", &tag]).output();
 }
+
+#[test]
+fn registries_ssh_git_dependencies_and_declared_secrets_get_mounts_on_the_fetching_steps() {
+    let t = crate::harness::Test::fixture("axum-single")
+        .write(
+            ".cargo/config.toml",
+            "[registries.corp-crates]\nindex = \"sparse+https://crates.corp.example/index/\"\n",
+        )
+        .args(&["generate"]);
+    t.run().code(0);
+    let lock = t.read("Cargo.lock");
+    std::fs::write(
+        t.path().join("Cargo.lock"),
+        format!("{lock}\n[[package]]\nname = \"internal\"\nversion = \"0.1.0\"\nsource = \"git+ssh://git@git.corp.example/internal.git#0123456789abcdef0123456789abcdef01234567\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        t.path().join("imggen.toml"),
+        "version = 1\nsecrets = [\"npm-token\"]\n",
+    )
+    .unwrap();
+    t.run().code(0);
+    let dockerfile = t.read("Dockerfile");
+    let mounts = "--mount=type=secret,id=npm-token,required=true \\\n    --mount=type=secret,id=cargo-registry-corp-crates,required=true \\\n    --mount=type=ssh,required=true \\\n    ";
+    for step in ["cargo chef prepare", "cargo chef cook", "find . -path"] {
+        let line = dockerfile
+            .split("\nRUN ")
+            .find(|run| run.contains(step))
+            .unwrap_or_default();
+        assert!(line.starts_with(mounts), "{step}: {dockerfile}");
+    }
+    assert!(
+        dockerfile.contains("CARGO_REGISTRIES_CORP_CRATES_TOKEN=\"$(cat /run/secrets/cargo-registry-corp-crates)\" GIT_SSH_COMMAND='ssh -o StrictHostKeyChecking=accept-new' cargo chef cook"),
+        "{dockerfile}"
+    );
+    assert!(
+        dockerfile.contains("ENV CARGO_NET_GIT_FETCH_WITH_CLI=true\n"),
+        "{dockerfile}"
+    );
+
+    let refused = crate::harness::Test::fixture("axum-single")
+        .write("imggen.toml", "version = 1\nsecrets = [\"two words\"]\n")
+        .args(&["generate"])
+        .run();
+    refused
+        .code(2)
+        .stderr_has("secrets")
+        .stderr_has("two words");
+}
