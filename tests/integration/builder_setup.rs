@@ -158,3 +158,42 @@ fn registries_ssh_git_dependencies_and_declared_secrets_get_mounts_on_the_fetchi
         .stderr_has("secrets")
         .stderr_has("two words");
 }
+
+#[test]
+fn channels_the_image_tag_cannot_express_are_installed_with_rustup() {
+    for (channel, tag) in [
+        ("nightly-2025-01-01", "1.80"),
+        ("stable", "1.80"),
+        ("1.95", "1.95"),
+    ] {
+        let t = crate::harness::Test::fixture("toolchain-pinned")
+            .write(
+                "rust-toolchain.toml",
+                &format!("[toolchain]\nchannel = \"{channel}\"\ncomponents = [\"clippy\"]\n"),
+            )
+            .args(&["generate"]);
+        t.run().code(0);
+        let dockerfile = t.read("Dockerfile");
+        assert!(
+            dockerfile.contains(&format!(
+                "RUN rustup toolchain install {channel} --profile minimal --component clippy\n# The project's toolchain (rust-toolchain.toml), for every cargo step below.\nCOPY rust-toolchain.toml ./\n"
+            )),
+            "{channel}: {dockerfile}"
+        );
+        assert!(
+            dockerfile.contains(&format!("cargo-chef:latest-rust-{tag}-bookworm")),
+            "{channel}: {dockerfile}"
+        );
+    }
+    let refused = crate::harness::Test::fixture("toolchain-pinned")
+        .write(
+            "rust-toolchain.toml",
+            "[toolchain]\nchannel = \"1.95.0\"\ntargets = [\"x86_64; rm -rf /\"]\n",
+        )
+        .args(&["generate"])
+        .run();
+    refused
+        .code(2)
+        .stderr_has("rust-toolchain.toml")
+        .stderr_has("targets");
+}
