@@ -164,7 +164,8 @@ fn smallest_published_crates_build_and_serve_as_recorded() {
     }
     for c in chosen {
         let t = unpacked(c);
-        let mut init = vec!["init".to_string()];
+        // --force: a published crate may carry its own Dockerfile (kept as Dockerfile.orig).
+        let mut init = vec!["init".to_string(), "--force".to_string()];
         if c.imggen_bin.is_empty() {
             init.extend(["--bin".to_string(), c.bin.clone()]);
         }
