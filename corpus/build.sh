@@ -66,8 +66,9 @@ while IFS=$'\t' read -r size name repo commit path bin port args; do
   log=$logs/$name.log
   tag=imggen-corpus/$name:$$
   init="ok"
-  if ! "$imggen" init "$project" >"$log" 2>&1; then
-    if [[ -n "$bin" ]] && "$imggen" init "$project" --bin "$bin" >>"$log" 2>&1; then
+  # --force: a repository's own Dockerfile or .dockerignore is kept as <file>.orig.
+  if ! "$imggen" init --force "$project" >"$log" 2>&1; then
+    if [[ -n "$bin" ]] && "$imggen" init --force "$project" --bin "$bin" >>"$log" 2>&1; then
       init="ok with --bin $bin"
     else
       init="refused: $({ grep -m1 '^error' "$log" || true; } | cut -c1-140 | tr '|' '/')"
@@ -77,7 +78,7 @@ while IFS=$'\t' read -r size name repo commit path bin port args; do
     fi
   fi
   plan_port=$("$imggen" plan "$project" --format json 2>/dev/null |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["plan"]["port"]         )' || echo 0)
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["plan"]["port"])' || echo 0)
   start=$(date +%s)
   if timeout "$timeout_s" nice -n 10 "$imggen" build "$project" --network host --progress plain --tag "$tag" >>"$log" 2>&1; then
     build="ok ($(($(date +%s) - start)) s)"
