@@ -26,6 +26,10 @@ hadolint:
 bench:
     bash bench/run.sh
 
+# Build and probe every corpus entry that boots alone (slow: real repositories); results in corpus/builds.md.
+corpus-build *NAMES:
+    bash corpus/build.sh {{NAMES}}
+
 # Review pending insta snapshots (needs cargo-insta).
 review:
     cargo insta review

@@ -217,6 +217,12 @@ pub struct BuildArgs {
     /// Build argument passed to the Dockerfile (repeatable). Not for secrets: they stay in the image history.
     #[arg(long = "build-arg", value_name = "KEY=VALUE")]
     pub build_args: Vec<String>,
+    /// Secret for `RUN --mount=type=secret` steps (repeatable): id=NAME,src=PATH or id=NAME,env=VAR. Never in a layer.
+    #[arg(long = "secret", value_name = "id=NAME,src=PATH")]
+    pub secrets: Vec<String>,
+    /// SSH agent for `RUN --mount=type=ssh` steps (repeatable): default ($SSH_AUTH_SOCK) or default=SOCKET.
+    #[arg(long = "ssh", value_name = "default[=SOCKET]")]
+    pub ssh: Vec<String>,
     /// Build only up to this Dockerfile stage, e.g. builder.
     #[arg(long, value_name = "STAGE")]
     pub target: Option<String>,
@@ -303,6 +309,16 @@ impl BuildArgs {
                 .outputs
                 .iter()
                 .map(|o| crate::build::oci::Output::parse(o))
+                .collect::<Result<_>>()?,
+            secrets: self
+                .secrets
+                .iter()
+                .map(|s| crate::build::session::parse_secret(s))
+                .collect::<Result<_>>()?,
+            ssh: self
+                .ssh
+                .iter()
+                .map(|s| crate::build::session::parse_ssh(s))
                 .collect::<Result<_>>()?,
         })
     }

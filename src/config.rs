@@ -255,6 +255,10 @@ pub struct Config {
     pub stop_signal: Option<String>,
     pub init: Option<bool>,
     pub cache_mounts: Option<bool>,
+    /// Build secrets (ids) mounted on the steps that fetch dependencies (`--secret id=...`).
+    pub secrets: Option<Vec<String>>,
+    /// Mount the SSH agent (`--ssh default`) on the steps that fetch dependencies.
+    pub ssh: Option<bool>,
     pub include: Option<Vec<String>>,
     pub build_packages: Option<Vec<String>>,
     pub runtime_packages: Option<Vec<String>>,
@@ -422,6 +426,8 @@ impl Config {
             stop_signal,
             init,
             cache_mounts,
+            secrets,
+            ssh,
             include,
             build_packages,
             runtime_packages,

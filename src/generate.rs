@@ -107,6 +107,14 @@ struct DockerfileValues {
     /// The frontend's output goes into the builder (embedded) or the runtime (served).
     frontend_embedded: bool,
     frontend_served: bool,
+    /// Lines after the first stage's WORKDIR: toolchain file, rustup, builder ENV.
+    builder_setup: String,
+    /// COPY lines before `cargo chef cook`: cargo configuration and vendored sources.
+    early_copy: String,
+    /// `--mount=` options (secrets, SSH agent) of the steps that fetch dependencies.
+    dep_mounts: String,
+    /// Assignments before cargo in those steps.
+    cargo_env: String,
     /// The exec-form CMD: the binary's arguments (None without any).
     cmd: Option<String>,
     /// `NAME="value"` of every `[env]` value, quoted for ENV.
@@ -137,6 +145,59 @@ fn env_quote(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// The Dockerfile lines of the builder's setup (see [`crate::plan::BuilderSetup`]).
+fn builder_lines(b: &crate::plan::BuilderSetup) -> (String, String, String, String) {
+    let mut setup = String::new();
+    if let Some(rustup) = &b.rustup {
+        setup.push_str(&format!("RUN {rustup}\n"));
+    }
+    if let Some(file) = &b.toolchain_file {
+        setup.push_str(&format!(
+            "# The project's toolchain ({file}), for every cargo step below.\nCOPY {file} ./\n"
+        ));
+    }
+    if !b.env.is_empty() {
+        let pairs: Vec<String> = b
+            .env
+            .iter()
+            .map(|(k, v)| {
+                if v.is_empty() {
+                    format!("{k}=\"\"")
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect();
+        setup.push_str(&format!("ENV {}\n", pairs.join(" ")));
+    }
+    let early: String = b
+        .early_files
+        .iter()
+        .map(|f| format!("COPY {f} {f}\n"))
+        .collect();
+    let early = if early.is_empty() {
+        early
+    } else {
+        let what = if b.early_files.len() > 1 {
+            "Cargo's configuration and vendored sources"
+        } else {
+            "Cargo's configuration"
+        };
+        format!("# {what} before the dependencies, as the final build sees them.\n{early}")
+    };
+    let mut mounts: Vec<String> = b
+        .secrets
+        .iter()
+        .map(|id| format!("--mount=type=secret,id={id},required=true"))
+        .collect();
+    if b.ssh {
+        mounts.push("--mount=type=ssh,required=true".into());
+    }
+    let mounts: String = mounts.iter().map(|m| format!("{m} \\\n    ")).collect();
+    let env: String = b.cargo_env.iter().map(|e| format!("{e} ")).collect();
+    (setup, early, mounts, env)
 }
 
 /// Quotes a string for a Dockerfile (JSON rules, which Docker's parser follows).
@@ -189,7 +250,12 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
         entry.extend(["/usr/bin/tini".to_string(), "--".to_string()]);
     }
     entry.push(format!("/usr/local/bin/{}", plan.bin));
+    let (builder_setup, early_copy, dep_mounts, cargo_env) = builder_lines(&plan.builder);
     let v = DockerfileValues {
+        builder_setup,
+        early_copy,
+        dep_mounts,
+        cargo_env,
         build_packages,
         build_package_names,
         runtime_packages,

@@ -142,6 +142,12 @@ pub struct ProjectFiles {
     /// The `Procfile` at the root: the commands of its `web` and `release` processes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub procfile: Option<Procfile>,
+    /// What `.cargo/config.toml` asks of the build beyond linkers.
+    pub cargo_config: CargoConfigFacts,
+    /// `components` and `targets` of `rust-toolchain.toml`, and the file's name.
+    pub toolchain: ToolchainFacts,
+    /// Cargo.lock has a git dependency fetched over SSH (`git+ssh://`): it needs an SSH agent.
+    pub git_ssh_deps: bool,
 }
 
 /// A Node.js frontend (`package.json` with a `build` script) whose output the Rust side uses.
@@ -199,6 +205,32 @@ pub struct Procfile {
     pub web: Option<Located<Vec<String>>>,
     /// The `release` process: run once per deploy before the new version starts.
     pub release: Option<Located<Vec<String>>>,
+}
+
+/// What `.cargo/config.toml` asks of the build beyond linkers.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct CargoConfigFacts {
+    /// The file relative to the root (`.cargo/config.toml` or `.cargo/config`), when present.
+    pub file: Option<String>,
+    /// `build.rustc-wrapper` or `[env] RUSTC_WRAPPER` (e.g. `sccache`).
+    pub rustc_wrapper: Option<String>,
+    /// `[registries]` names: registries whose token the build needs.
+    pub registries: Vec<String>,
+    /// The directory of a `[source]` replacement with vendored sources (e.g. `vendor`).
+    pub vendor_dir: Option<String>,
+    /// `[net] git-fetch-with-cli = true`.
+    pub git_fetch_with_cli: bool,
+}
+
+/// The toolchain file beyond its channel.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct ToolchainFacts {
+    /// `rust-toolchain.toml` or `rust-toolchain`, when present.
+    pub file: Option<String>,
+    /// `[toolchain] components`.
+    pub components: Vec<String>,
+    /// `[toolchain] targets`.
+    pub targets: Vec<String>,
 }
 
 /// Facts read from Rust sources by the source scan.

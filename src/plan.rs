@@ -43,6 +43,8 @@ pub struct ImagePlan {
     pub cargo: CargoPlan,
     pub rust_version: String,
     pub builder_image: String,
+    /// What the builder gets beyond its image: toolchain, cargo configuration, credentials.
+    pub builder: BuilderSetup,
     pub base: BaseProfile,
     pub build_packages: Vec<AptPackage>,
     pub runtime_packages: Vec<AptPackage>,
@@ -283,6 +285,9 @@ topics! {
     HealthRoute => "health route",
     Stop => "stop",
     BuilderPackage => "builder package",
+    Toolchain => "toolchain",
+    CargoConfig => "cargo config",
+    Credentials => "credentials",
     RuntimePackage => "runtime package",
     RuntimeFiles => "run-time files",
     BuildInput => "build input",
@@ -413,6 +418,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     let facts = merged_facts(model, pkg, bin);
     let (libc, base) = notes.take(base(config)?);
     let (rust_version, builder_image) = notes.take(toolchain(model, pkg, config, &base));
+    let builder = notes.take(builder_setup(model, config, &rust_version));
     let (cargo, closure) = notes.take(cargo(model, pkg, bin, config, (libc, &rust_version))?);
     let (context, cache_mounts) = notes.take(context(model, config)?);
     let frontend = notes.take(frontend(model, &context, &base));
@@ -452,6 +458,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         cargo,
         rust_version,
         builder_image,
+        builder,
         base,
         build_packages,
         runtime_packages,
@@ -751,6 +758,192 @@ fn toolchain(
     notes.with((rust_version, builder_image))
 }
 
+/// What the builder gets beyond its image, so that dependencies compile as the project's own
+/// toolchain and cargo configuration say, with the credentials their fetch needs.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct BuilderSetup {
+    /// The toolchain file, copied before anything compiles.
+    pub toolchain_file: Option<String>,
+    /// The `rustup` command installing what the builder image's tag cannot express.
+    pub rustup: Option<String>,
+    /// Files and directories copied before `cargo chef cook` (`.cargo/config.toml`, vendored
+    /// sources), so dependencies compile with the flags and sources of the final build.
+    pub early_files: Vec<String>,
+    /// `ENV` of the builder, name and value.
+    pub env: Vec<(String, String)>,
+    /// Secret ids mounted on the steps that fetch dependencies.
+    pub secrets: Vec<String>,
+    /// `NAME=value` assignments before cargo on those steps (values read from the mounts).
+    pub cargo_env: Vec<String>,
+    /// The SSH agent is mounted on those steps.
+    pub ssh: bool,
+}
+
+/// The secret id of a `[registries]` entry's token.
+pub fn registry_secret(name: &str) -> String {
+    format!("cargo-registry-{name}")
+}
+
+/// Toolchain, cargo configuration and credentials of the builder.
+fn builder_setup(
+    model: &ProjectModel,
+    config: &Config,
+    rust_version: &str,
+) -> Planned<BuilderSetup> {
+    let mut notes = Notes::default();
+    let mut setup = BuilderSetup::default();
+    toolchain_setup(model, rust_version, &mut setup, &mut notes);
+    cargo_config_setup(model, config, &mut setup, &mut notes);
+    credentials_setup(model, config, &mut setup, &mut notes);
+    notes.with(setup)
+}
+
+/// The toolchain file and the rustup steps for what the image's tag does not express.
+fn toolchain_setup(
+    model: &ProjectModel,
+    rust_version: &str,
+    setup: &mut BuilderSetup,
+    notes: &mut Notes,
+) {
+    let tc = &model.files.toolchain;
+    if let (Some(file), Some(channel)) = (&tc.file, &model.toolchain_channel) {
+        setup.toolchain_file = Some(file.clone());
+        let expressed = channel == rust_version && channel.split('.').count() == 3;
+        let mut words: Vec<String> = Vec::new();
+        if expressed {
+            if !tc.components.is_empty() {
+                words.push(format!(
+                    "rustup component add --toolchain {channel} {}",
+                    tc.components.join(" ")
+                ));
+            }
+            if !tc.targets.is_empty() {
+                words.push(format!(
+                    "rustup target add --toolchain {channel} {}",
+                    tc.targets.join(" ")
+                ));
+            }
+        } else {
+            let mut install = format!("rustup toolchain install {channel} --profile minimal");
+            for c in &tc.components {
+                install.push_str(&format!(" --component {c}"));
+            }
+            for t in &tc.targets {
+                install.push_str(&format!(" --target {t}"));
+            }
+            words.push(install);
+        }
+        if !words.is_empty() {
+            let command = words.join(" \\\n    && ");
+            notes.decide(
+                Topic::Toolchain,
+                command.replace(" \\\n    ", " "),
+                if expressed {
+                    format!("{file} asks for components or targets the image's Rust {rust_version} lacks")
+                } else {
+                    format!("{file} pins `{channel}`, which the builder image's tag (Rust {rust_version}) does not express")
+                },
+            );
+            setup.rustup = Some(command);
+        }
+    }
+}
+
+/// `.cargo/config.toml` before the dependencies; vendored sources; a wrapper the image lacks.
+fn cargo_config_setup(
+    model: &ProjectModel,
+    config: &Config,
+    setup: &mut BuilderSetup,
+    notes: &mut Notes,
+) {
+    let cc = &model.files.cargo_config;
+    if let Some(file) = &cc.file {
+        setup.early_files.push(file.clone());
+        notes.decide(
+            Topic::CargoConfig,
+            file.clone(),
+            "copied before `cargo chef cook`, so dependencies compile with the flags of the final build",
+        );
+    }
+    if let Some(dir) = &cc.vendor_dir {
+        setup.early_files.push(dir.clone());
+    }
+    if let Some(wrapper) = &cc.rustc_wrapper {
+        if config.builder_image.is_none() {
+            setup.env.push(("RUSTC_WRAPPER".into(), String::new()));
+            notes.decide(
+                Topic::CargoConfig,
+                "RUSTC_WRAPPER=\"\"",
+                format!(
+                    "{} names the compiler wrapper `{wrapper}`, which the builder image lacks",
+                    cc.file.as_deref().unwrap_or(".cargo/config.toml")
+                ),
+            );
+        }
+    }
+}
+
+/// Secrets and the SSH agent on the steps that fetch dependencies, and git's CLI for them.
+fn credentials_setup(
+    model: &ProjectModel,
+    config: &Config,
+    setup: &mut BuilderSetup,
+    notes: &mut Notes,
+) {
+    let cc = &model.files.cargo_config;
+    let mut secrets: Vec<String> = config.secrets.clone().unwrap_or_default();
+    for name in &cc.registries {
+        let id = registry_secret(name);
+        if crate::validate::secret_id(&id).is_ok() && !secrets.contains(&id) {
+            secrets.push(id);
+        }
+    }
+    let mut git_cli = cc.git_fetch_with_cli;
+    for id in &secrets {
+        if id == "git-credentials" {
+            git_cli = true;
+            setup.cargo_env.push(format!(
+                "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=credential.helper GIT_CONFIG_VALUE_0='store --file=/run/secrets/{id}'"
+            ));
+            notes.decide(Topic::Credentials, format!("secret {id}"), "a git-credentials file (`https://USER:TOKEN@HOST` lines) read by git's credential store in the steps that fetch dependencies: pass --secret id=git-credentials,src=PATH");
+        } else if let Some(name) = cc.registries.iter().find(|n| registry_secret(n) == *id) {
+            let var = format!(
+                "CARGO_REGISTRIES_{}_TOKEN",
+                name.to_ascii_uppercase().replace('-', "_")
+            );
+            setup
+                .cargo_env
+                .push(format!("{var}=\"$(cat /run/secrets/{id})\""));
+            notes.decide(Topic::Credentials, format!("secret {id}"), format!("the token of registry `{name}` (.cargo/config.toml [registries]) as {var}: pass --secret id={id},src=PATH or env=VAR"));
+        } else {
+            notes.decide(Topic::Credentials, format!("secret {id}"), format!("{} (`secrets`): mounted at /run/secrets/{id} in the steps that fetch dependencies", config.source("secrets")));
+        }
+    }
+    setup.secrets = secrets;
+    setup.ssh = config.ssh.unwrap_or(model.files.git_ssh_deps);
+    if setup.ssh {
+        git_cli = true;
+        setup
+            .cargo_env
+            .push("GIT_SSH_COMMAND='ssh -o StrictHostKeyChecking=accept-new'".into());
+        notes.decide(
+            Topic::Credentials,
+            "ssh agent",
+            if config.ssh.is_some() {
+                format!("{}; pass --ssh default. The builder accepts the git host's key on first use", config.source("ssh"))
+            } else {
+                "Cargo.lock has a git dependency over ssh://; pass --ssh default. The builder accepts the git host's key on first use".to_string()
+            },
+        );
+    }
+    if git_cli {
+        setup
+            .env
+            .push(("CARGO_NET_GIT_FETCH_WITH_CLI".into(), "true".into()));
+        notes.decide(Topic::CargoConfig, "CARGO_NET_GIT_FETCH_WITH_CLI=true", "git dependencies are fetched with the builder's git, which uses the mounted credentials");
+    }
+}
+
 /// The cargo invocation shared by `cargo chef cook` and `cargo build`, after the lockfile
 /// checks of what it compiles (which it also returns, when there is a lockfile).
 fn cargo(
@@ -798,6 +991,14 @@ fn cargo(
     }
     if locked {
         common.push("--locked".into());
+    }
+    if let Some(dir) = &model.files.cargo_config.vendor_dir {
+        common.push("--offline".into());
+        notes.decide(
+            Topic::CargoConfig,
+            "--offline",
+            format!("the sources are vendored in {dir}/ (.cargo/config.toml [source])"),
+        );
     }
     let binary_path = match &target {
         Some(t) => format!("target/{t}/{profile_dir}/{}", bin.name),

@@ -46,6 +46,29 @@ fn cargo_ident(s: &str, feature: bool) -> bool {
 }
 
 /// A package or binary target name cargo accepts (it refuses anything else).
+/// A build secret's id: what `--secret id=` and `RUN --mount=type=secret,id=` share.
+pub fn secret_id(s: &str) -> Result<(), &'static str> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err("an id of 1 to 64 letters, digits, `-`, `_` or `.`, e.g. \"git-credentials\"")
+    }
+}
+
+/// A rustup toolchain, component or target name (`1.95.0`, `nightly-2025-01-01`, `clippy`,
+/// `x86_64-unknown-linux-musl`): safe to write into a `RUN rustup` line.
+pub fn is_rustup_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 80
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 pub fn cargo_name(s: &str) -> Result<(), &'static str> {
     if cargo_ident(s, false) && !s.starts_with(|c: char| c.is_ascii_digit()) {
         Ok(())
@@ -433,6 +456,9 @@ fn build_settings(c: &Config) -> Result<()> {
     }
     if let Some(v) = &c.builder_image {
         check(c, "builder_image", v, image_reference(v))?;
+    }
+    for v in c.secrets.iter().flatten() {
+        check(c, "secrets", v, secret_id(v))?;
     }
     if let Some(p) = c.port {
         if let Err(rule) = port(p) {

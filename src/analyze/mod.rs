@@ -104,7 +104,10 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
         }
         None => None,
     };
-    let toolchain_channel = read_toolchain(root)?;
+    let (toolchain_channel, toolchain) = read_toolchain(root)?;
+    let git_ssh_deps = std::fs::read_to_string(root.join("Cargo.lock"))
+        .is_ok_and(|t| t.contains("source = \"git+ssh://"));
+    let cargo_config = source::scan_cargo_config(root);
     let top_dirs = top_dirs(root);
     let sqlx_offline_data = root.join(".sqlx").is_dir()
         || packages
@@ -139,6 +142,9 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             context,
             frontend,
             procfile,
+            cargo_config,
+            toolchain,
+            git_ssh_deps,
         },
     })
 }
@@ -200,15 +206,21 @@ fn read_lockfile(root: &Path) -> Result<Option<Lockfile>> {
     Ok(Some(Lockfile { version, packages }))
 }
 
-fn read_toolchain(root: &Path) -> Result<Option<String>> {
+/// The toolchain file's channel, and its components and targets.
+fn read_toolchain(root: &Path) -> Result<(Option<String>, crate::model::ToolchainFacts)> {
+    use crate::model::ToolchainFacts;
     for name in ["rust-toolchain.toml", "rust-toolchain"] {
         let path = root.join(name);
         let Some(text) = read_text(&path)? else {
             continue;
         };
         let trimmed = text.trim();
+        let mut facts = ToolchainFacts {
+            file: Some(name.to_string()),
+            ..ToolchainFacts::default()
+        };
         if name == "rust-toolchain" && !trimmed.contains('[') {
-            return Ok(Some(trimmed.to_string()));
+            return Ok((Some(trimmed.to_string()), facts));
         }
         let table: toml::Table = toml::from_str(&text).map_err(|e| {
             anyhow::anyhow!(
@@ -217,8 +229,8 @@ fn read_toolchain(root: &Path) -> Result<Option<String>> {
                 e.message()
             )
         })?;
-        let channel = table
-            .get("toolchain")
+        let toolchain = table.get("toolchain");
+        let channel = toolchain
             .and_then(|t| t.get("channel"))
             .and_then(|c| c.as_str())
             .with_context(|| {
@@ -227,9 +239,37 @@ fn read_toolchain(root: &Path) -> Result<Option<String>> {
                     path.display()
                 )
             })?;
-        return Ok(Some(channel.to_string()));
+        let list = |key: &str| -> Result<Vec<String>> {
+            let Some(value) = toolchain.and_then(|t| t.get(key)) else {
+                return Ok(Vec::new());
+            };
+            let names: Option<Vec<String>> = value.as_array().and_then(|a| {
+                a.iter()
+                    .map(|v| {
+                        v.as_str()
+                            .filter(|s| crate::validate::is_rustup_name(s))
+                            .map(String::from)
+                    })
+                    .collect()
+            });
+            names.with_context(|| {
+                format!(
+                    "{}: [toolchain] {key} must be a list of names such as \"clippy\" or \"x86_64-unknown-linux-musl\"; fix the list",
+                    path.display()
+                )
+            })
+        };
+        facts.components = list("components")?;
+        facts.targets = list("targets")?;
+        if !crate::validate::is_rustup_name(channel) {
+            bail!(
+                "{}: channel `{channel}` is not a toolchain name; write e.g. channel = \"1.95.0\", \"stable\" or \"nightly-2025-01-01\"",
+                path.display()
+            );
+        }
+        return Ok((Some(channel.to_string()), facts));
     }
-    Ok(None)
+    Ok((None, ToolchainFacts::default()))
 }
 
 fn top_dirs(root: &Path) -> Vec<String> {

@@ -412,6 +412,53 @@ pub fn scan_config_port(root: &Path) -> Option<PortEvidence> {
 
 /// Linker tools `.cargo/config.toml` (or `.cargo/config`) names as `linker` or in `rustflags`
 /// (`linker=clang`, `-fuse-ld=lld`, `-fuse-ld=mold`): the builder image has none of them.
+/// What `.cargo/config.toml` (or `.cargo/config`) asks of the build beyond linkers. An
+/// unreadable or invalid file says nothing (cargo itself reports it in the build).
+pub fn scan_cargo_config(root: &Path) -> crate::model::CargoConfigFacts {
+    use crate::model::CargoConfigFacts;
+    let Some((name, text)) = ["config.toml", "config"].iter().find_map(|n| {
+        std::fs::read_to_string(root.join(".cargo").join(n))
+            .ok()
+            .map(|t| (*n, t))
+    }) else {
+        return CargoConfigFacts::default();
+    };
+    let table: toml::Table = toml::from_str(&text).unwrap_or_default();
+    let str_at = |a: &str, b: &str| {
+        table
+            .get(a)
+            .and_then(|t| t.get(b))
+            .and_then(|v| {
+                v.as_str()
+                    .or_else(|| v.get("value").and_then(|v| v.as_str()))
+            })
+            .filter(|v| !v.is_empty())
+            .map(String::from)
+    };
+    let vendor_dir = table
+        .get("source")
+        .and_then(|s| s.as_table())
+        .into_iter()
+        .flat_map(|t| t.values())
+        .find_map(|s| s.get("directory").and_then(|d| d.as_str()))
+        .map(|d| d.trim_start_matches("./").trim_end_matches('/').to_string());
+    CargoConfigFacts {
+        file: Some(format!(".cargo/{name}")),
+        rustc_wrapper: str_at("build", "rustc-wrapper").or_else(|| str_at("env", "RUSTC_WRAPPER")),
+        registries: table
+            .get("registries")
+            .and_then(|r| r.as_table())
+            .map(|r| r.keys().cloned().collect())
+            .unwrap_or_default(),
+        vendor_dir,
+        git_fetch_with_cli: table
+            .get("net")
+            .and_then(|n| n.get("git-fetch-with-cli"))
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
+    }
+}
+
 pub fn scan_cargo_linkers(root: &Path) -> Vec<String> {
     let text = ["config.toml", "config"]
         .iter()

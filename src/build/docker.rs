@@ -57,6 +57,8 @@ pub enum BuilderKind {
 /// A connected engine.
 pub struct Engine {
     docker: Docker,
+    /// Connected without TLS (a Unix socket or plain TCP), where imggen can open its own session.
+    plain: bool,
     /// What the engine said about itself.
     pub info: EngineInfo,
 }
@@ -139,7 +141,11 @@ pub async fn connect(endpoint: &Endpoint) -> Result<Engine> {
             .as_deref()
             .is_none_or(|os| os.eq_ignore_ascii_case("linux")),
     };
-    Ok(Engine { docker, info })
+    Ok(Engine {
+        docker,
+        info,
+        plain: endpoint.tls.is_none(),
+    })
 }
 
 fn api_at_least(api: &str, min: (u32, u32)) -> bool {
@@ -293,8 +299,9 @@ impl Builder for BollardBuilder<'_> {
         let Some(first) = request.tags.first() else {
             bail!("no tag to build; pass --tag or set [image] name in imggen.toml");
         };
-        let first_name = first.to_string();
-        let options = build_options(request, self.kind, &first_name);
+        let (first_name, session) = (first.to_string(), session_id());
+        let _attached = self.attach(request, &session).await?;
+        let options = build_options(request, self.kind, &first_name, &session);
         let body = bollard::body_full(bytes::Bytes::from(request.context.clone()));
         let mut stream =
             self.engine
@@ -371,7 +378,12 @@ impl Builder for BollardBuilder<'_> {
 }
 
 /// The engine's build options for `request`, tagged `first_name`.
-fn build_options(request: &BuildRequest, kind: BuilderKind, first_name: &str) -> BuildImageOptions {
+fn build_options(
+    request: &BuildRequest,
+    kind: BuilderKind,
+    first_name: &str,
+    session: &str,
+) -> BuildImageOptions {
     let build_args: HashMap<String, String> = request.build_args.clone().into_iter().collect();
     let labels: HashMap<String, String> = request.labels.clone().into_iter().collect();
     let mut options = BuildImageOptionsBuilder::default()
@@ -396,13 +408,44 @@ fn build_options(request: &BuildRequest, kind: BuilderKind, first_name: &str) ->
     options = match kind {
         BuilderKind::BuildKit => options
             .version(BuilderVersion::BuilderBuildKit)
-            .session(&session_id()),
+            .session(session),
         BuilderKind::Classic => options.version(BuilderVersion::BuilderV1),
     };
     options.build()
 }
 
 impl BollardBuilder<'_> {
+    /// Opens imggen's own session `session` when the request has secrets or SSH agents.
+    async fn attach(
+        &self,
+        request: &BuildRequest,
+        session: &str,
+    ) -> Result<Option<super::session::Session>> {
+        let Some(a) = request.attachables.as_ref().filter(|a| !a.is_empty()) else {
+            return Ok(None);
+        };
+        if self.kind != BuilderKind::BuildKit || !self.engine.plain {
+            bail!("--secret and --ssh need BuildKit on an engine reached over a Unix socket or plain tcp://, and {} is not; build there or drop --secret/--ssh", self.engine.info.host);
+        }
+        let credentials = cache_credentials(request)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(key, c)| {
+                let pair = match c.identitytoken {
+                    Some(token) => (String::new(), token),
+                    None => (
+                        c.username.unwrap_or_default(),
+                        c.password.unwrap_or_default(),
+                    ),
+                };
+                (key, pair)
+            })
+            .collect();
+        let opened =
+            super::session::open(&self.engine.info.host, session, a.clone(), credentials).await?;
+        Ok(Some(opened))
+    }
+
     /// Adds the request's other tags to the built image `id`.
     async fn tag_others(&self, id: &str, request: &BuildRequest) -> Result<()> {
         for r in &request.tags[1..] {

@@ -29,6 +29,7 @@ pub mod oci;
 pub mod pin;
 pub mod progress;
 pub mod retry;
+pub mod session;
 
 use crate::config::Engine;
 use crate::output;
@@ -81,6 +82,10 @@ pub struct BuildOptions {
     pub sbom: bool,
     /// `--output`: where `--engine oci` writes the image.
     pub outputs: Vec<oci::Output>,
+    /// `--secret id=NAME,src=PATH|env=VAR` values for `RUN --mount=type=secret`.
+    pub secrets: Vec<session::SecretSpec>,
+    /// `--ssh ID[=SOCKET]` agents for `RUN --mount=type=ssh`.
+    pub ssh: Vec<session::SshSpec>,
 }
 
 /// What to build: everything the engine needs, already decided.
@@ -107,6 +112,8 @@ pub struct BuildRequest {
     pub cache_from: Vec<Reference>,
     /// Credentials for the registries of the `--cache-from` images.
     pub cache_credentials: Vec<(Reference, creds::Found)>,
+    /// The `--secret` values and `--ssh` agents, served on imggen's own BuildKit session.
+    pub attachables: Option<std::sync::Arc<session::Attachables>>,
 }
 
 impl fmt::Debug for BuildRequest {
@@ -130,6 +137,7 @@ impl fmt::Debug for BuildRequest {
                     .map(|(r, _)| &r.registry)
                     .collect::<Vec<_>>(),
             )
+            .field("attachables", &self.attachables)
             .finish()
     }
 }
@@ -149,6 +157,7 @@ impl BuildRequest {
             network: self.network.clone(),
             cache_from: self.cache_from.clone(),
             cache_credentials: self.cache_credentials.clone(),
+            attachables: self.attachables.clone(),
         }
     }
 }
@@ -353,6 +362,9 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
     })?;
     let needs_mounts = loaded.plan.image.cache_mounts || dockerfile_text.contains("--mount=");
     let job = prepare(loaded, args, &dockerfile_text)?;
+    let attachables =
+        session::Attachables::resolve(&args.secrets, &args.ssh, &|k| std::env::var(k).ok())?;
+    check_mounts(&dockerfile_text, &attachables)?;
     let endpoint = endpoint::resolve(&endpoint::EndpointEnv::from_process())?;
     let github = ci::GitHub::from_process(&loaded.root);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -384,6 +396,7 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
         network: args.network.clone(),
         cache_from: args.cache_from.clone(),
         cache_credentials: job.cache_credentials.clone(),
+        attachables: (!attachables.is_empty()).then(|| std::sync::Arc::new(attachables)),
     };
     let mut view = progress_view(args.progress, github.is_some());
     eprintln!("{}", building_line(&request, kind, &engine.info, &endpoint));
@@ -464,6 +477,48 @@ fn engine_answers() -> bool {
         .await
         .is_ok_and(|r| r.is_ok())
     })
+}
+
+/// Refuses a build whose Dockerfile mounts a secret or an SSH agent that the command line does
+/// not give: the step would fail after minutes of build, or fetch without credentials.
+fn check_mounts(dockerfile: &str, given: &session::Attachables) -> Result<()> {
+    for (id, ssh) in mounted(dockerfile) {
+        if ssh && !given.ssh_ids().contains(&id.as_str()) {
+            bail!("the Dockerfile mounts the SSH agent `{id}` (RUN --mount=type=ssh); pass --ssh {id} (the agent in $SSH_AUTH_SOCK) or --ssh {id}=/path/to/agent.sock");
+        }
+        if !ssh && !given.secret_ids().contains(&id.as_str()) {
+            bail!("the Dockerfile mounts the secret `{id}` (RUN --mount=type=secret,id={id}); pass --secret id={id},src=PATH or --secret id={id},env=VAR");
+        }
+    }
+    Ok(())
+}
+
+/// The secret and SSH mounts of a Dockerfile's RUN steps: (id, is SSH).
+fn mounted(dockerfile: &str) -> Vec<(String, bool)> {
+    let mut found = Vec::new();
+    for word in dockerfile.split_whitespace() {
+        let Some(spec) = word.strip_prefix("--mount=") else {
+            continue;
+        };
+        let fields: Vec<(&str, &str)> = spec
+            .split(',')
+            .map(|f| f.split_once('=').unwrap_or((f, "")))
+            .collect();
+        let get = |k: &str| fields.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
+        let optional = get("required") != Some("true") && get("type") == Some("secret");
+        match get("type") {
+            Some("ssh") => found.push((get("id").unwrap_or("default").to_string(), true)),
+            Some("secret") if !optional => {
+                if let Some(id) = get("id") {
+                    found.push((id.to_string(), false));
+                }
+            }
+            _ => {}
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
 }
 
 /// Refuses generated files on disk that differ from what imggen generates, unless
@@ -940,6 +995,7 @@ mod tests {
                     source: creds::Source::Env,
                 },
             )],
+            attachables: None,
         };
         let shown = format!("{request:?}");
         assert!(

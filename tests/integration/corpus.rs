@@ -30,6 +30,12 @@ struct Crate {
     port: u16,
     imggen_bin: String,
     imggen_port: u16,
+    /// CI builds this crate's image and probes `port` (the smallest crates only).
+    #[serde(default)]
+    ci_build: bool,
+    /// The container accepts connections on `port` (imggen passes no arguments).
+    #[serde(default)]
+    serves: bool,
 }
 
 fn corpus() -> Corpus {
@@ -100,10 +106,9 @@ fn cached_crate(name: &str, version: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{file} is not in {}", cache.display()))
 }
 
-/// What `imggen plan` chose on the crate's source: its bin and port ("" and 0 when it stopped
-/// or exposes nothing).
-fn imggen_choice(c: &Crate) -> (String, u16) {
-    let t = Test::empty().args(&["plan", "--format", "json"]);
+/// A fresh project directory holding the crate's unpacked source.
+fn unpacked(c: &Crate) -> Test {
+    let t = Test::empty();
     let tarball = cached_crate(&c.name, &c.version);
     let status = Command::new("tar")
         .arg("xzf")
@@ -114,6 +119,88 @@ fn imggen_choice(c: &Crate) -> (String, u16) {
         .status()
         .expect("tar runs");
     assert!(status.success(), "tar xzf {}", tarball.display());
+    t
+}
+
+/// True when something accepts a TCP connection on 127.0.0.1:`port` within `seconds`.
+fn accepts(port: u16, seconds: u64) -> bool {
+    for _ in 0..seconds {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    false
+}
+
+#[test]
+fn smallest_published_crates_build_and_serve_as_recorded() {
+    let corpus = corpus();
+    let chosen: Vec<&Crate> = corpus.crates.iter().filter(|c| c.ci_build).collect();
+    assert!(
+        chosen.len() >= 2,
+        "corpus/crates.toml marks the smallest crates ci_build = true"
+    );
+    if !harness::engine() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let owned: Vec<Crate> = chosen
+        .iter()
+        .map(|c| Crate {
+            name: c.name.clone(),
+            version: c.version.clone(),
+            checksum: c.checksum.clone(),
+            bin: c.bin.clone(),
+            port: c.port,
+            imggen_bin: c.imggen_bin.clone(),
+            imggen_port: c.imggen_port,
+            ci_build: true,
+            serves: c.serves,
+        })
+        .collect();
+    if fetch(&owned, dir.path()).is_none() {
+        return;
+    }
+    for c in chosen {
+        let t = unpacked(c);
+        // --force: a published crate may carry its own Dockerfile (kept as Dockerfile.orig).
+        let mut init = vec!["init".to_string(), "--force".to_string()];
+        if c.imggen_bin.is_empty() {
+            init.extend(["--bin".to_string(), c.bin.clone()]);
+        }
+        let init: Vec<&str> = init.iter().map(String::as_str).collect();
+        let t = t.args(&init);
+        t.run().code(0);
+        let tag = format!("imggen-test/corpus-{}:{}", c.name, std::process::id());
+        let (_t, run) = crate::engine::build(t, &["--tag", &tag]);
+        run.code(0);
+        assert!(
+            !accepts(c.port, 1),
+            "port {} is taken on the host before {} starts",
+            c.port,
+            c.name
+        );
+        let name = format!("imggen-test-corpus-{}-{}", c.name, std::process::id());
+        crate::docker::docker_ok(&["run", "-d", "--network", "host", "--name", &name, &tag]);
+        let served = accepts(c.port, 60);
+        let _ = crate::docker::docker().args(["rm", "-f", &name]).output();
+        let _ = crate::docker::docker().args(["rmi", &tag]).output();
+        assert_eq!(
+            served,
+            c.serves,
+            "{}: the container {} on port {}; update `serves` in corpus/crates.toml after review",
+            c.name,
+            if served { "serves" } else { "does not serve" },
+            c.port
+        );
+    }
+}
+
+/// What `imggen plan` chose on the crate's source: its bin and port ("" and 0 when it stopped
+/// or exposes nothing).
+fn imggen_choice(c: &Crate) -> (String, u16) {
+    let t = unpacked(c).args(&["plan", "--format", "json"]);
     let run = t.run();
     if run.code == 2 {
         return (String::new(), 0);

@@ -4,6 +4,8 @@
 #![allow(clippy::too_many_lines)]
 
 mod architecture;
+mod build_secrets;
+mod builder_setup;
 mod ci;
 mod cli;
 mod corpus;

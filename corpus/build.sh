@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Builds and probes the corpus entries (corpus/corpus.toml) that boot without external services
+# and that a correct tool images (`expected = "image"`): for each one whose repository is
+# mirrored as a git directory under $MIRROR (default /work/.mirror/OWNER+NAME/repo), it unpacks
+# the pinned commit, runs `imggen init` and `imggen build --network host`, starts the container
+# on the host network and waits for the entry's declared port to accept a connection (the
+# planned port is recorded next to it). One entry
+# at a time, smallest first, under `nice`. Per-entry results and the score go to corpus/builds.md.
+#
+#   bash corpus/build.sh [NAME...]     (no names: every eligible entry)
+#   TIMEOUT=2400 MIRROR=/path bash corpus/build.sh
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+mirror=${MIRROR:-/work/.mirror}
+timeout_s=${TIMEOUT:-2400}
+docker=${DOCKER:-/usr/bin/docker}
+out=$root/corpus/builds.md
+logs=$root/target/corpus-build
+mkdir -p "$logs"
+
+cargo build --locked --quiet --manifest-path "$root/Cargo.toml"
+imggen=$root/target/debug/imggen
+
+# name, repo, commit, path, bin, declared port, args (space-joined), one entry per line.
+entries=$(python3 - "$root/corpus/corpus.toml" "$@" <<'PY'
+import sys, tomllib
+data = tomllib.load(open(sys.argv[1], "rb"))
+only = set(sys.argv[2:])
+for e in data["entry"]:
+    if not e["boots_alone"] or e["expected"] != "image":
+        continue
+    if only and e["name"] not in only:
+        continue
+    print("\t".join([e["name"], e["repo"], e["commit"], e["path"], e["bin"], str(e["port"]), " ".join(e["args"])]))
+PY
+)
+
+# Smallest first: bytes of the entry's directory at its commit.
+sized=""
+while IFS=$'\t' read -r name repo commit path bin port args; do
+  [[ -n "$name" ]] || continue
+  gitdir=$mirror/${repo/\//+}/repo
+  size=999999999999
+  if [[ -d "$gitdir" ]] && git --git-dir="$gitdir" cat-file -e "$commit^{commit}" 2>/dev/null; then
+    size=$(git --git-dir="$gitdir" ls-tree -r -l "$commit" -- "${path#./}" | awk '{s+=$4} END {print s+0}')
+  fi
+  sized+="$size"$'\t'"$name"$'\t'"$repo"$'\t'"$commit"$'\t'"$path"$'\t'"$bin"$'\t'"$port"$'\t'"$args"$'\n'
+done <<<"$entries"
+
+rows=""
+built=0
+served=0
+tried=0
+while IFS=$'\t' read -r size name repo commit path bin port args; do
+  [[ -n "$name" ]] || continue
+  gitdir=$mirror/${repo/\//+}/repo
+  if [[ "$size" == 999999999999 ]]; then
+    rows+="| $name | not mirrored | | | | |"$'\n'
+    continue
+  fi
+  tried=$((tried + 1))
+  work=$(mktemp -d)
+  git --git-dir="$gitdir" archive "$commit" | tar -x -C "$work"
+  project=$work/$path
+  log=$logs/$name.log
+  tag=imggen-corpus/$name:$$
+  init="ok"
+  # --force: a repository's own Dockerfile or .dockerignore is kept as <file>.orig.
+  if ! "$imggen" init --force "$project" >"$log" 2>&1; then
+    if [[ -n "$bin" ]] && "$imggen" init --force "$project" --bin "$bin" >>"$log" 2>&1; then
+      init="ok with --bin $bin"
+    else
+      init="refused: $({ grep -m1 '^error' "$log" || true; } | cut -c1-140 | tr '|' '/')"
+      rows+="| $name | $init | | | | $(numfmt --to=iec "$size") |"$'\n'
+      rm -rf "$work"
+      continue
+    fi
+  fi
+  plan_port=$("$imggen" plan "$project" --format json 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["plan"]["port"])' || echo 0)
+  start=$(date +%s)
+  if timeout "$timeout_s" nice -n 10 "$imggen" build "$project" --network host --progress plain --tag "$tag" >>"$log" 2>&1; then
+    build="ok ($(($(date +%s) - start)) s)"
+    built=$((built + 1))
+    container=imggen-corpus-$name-$$
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      rows+="| $name | $init | $build | $port / $plan_port | port $port already taken on the host: not probed | $(numfmt --to=iec "$size") |"$'\n'
+      "$docker" rmi "$tag" >/dev/null 2>&1 || true
+      rm -rf "$work"
+      continue
+    fi
+    "$docker" run -d --network host --name "$container" "$tag" >/dev/null 2>&1 || true
+    probe="no connection on $port in 60 s"
+    for _ in $(seq 60); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        probe="port $port accepts"
+        served=$((served + 1))
+        break
+      fi
+      sleep 1
+    done
+    "$docker" logs "$container" >>"$log" 2>&1 || true
+    "$docker" rm -f "$container" >/dev/null 2>&1 || true
+    "$docker" rmi "$tag" >/dev/null 2>&1 || true
+  else
+    build="failed ($(($(date +%s) - start)) s): $({ grep -m1 '^error' "$log" || true; } | cut -c1-160 | tr '|' '/')"
+    probe=""
+  fi
+  rows+="| $name | $init | $build | $port / $plan_port${args:+ (args: $args)} | $probe | $(numfmt --to=iec "$size") |"$'\n'
+  rm -rf "$work"
+done < <(sort -n <<<"$sized")
+
+{
+  echo "# Corpus builds"
+  echo
+  echo "\`just corpus-build\` (corpus/build.sh): every corpus entry that boots alone and should get an"
+  echo "image, built with \`imggen init\` + \`imggen build --network host\` at its pinned commit, then run"
+  echo "with \`--network host\` and probed (TCP connect) on the entry's declared port. imggen passes no"
+  echo "arguments, so an entry with \`args\` serves only if it needs none to listen."
+  echo
+  echo "Score: $served served / $built built / $tried tried ($(date -u +%Y-%m-%d), imggen $(git -C "$root" rev-parse --short HEAD))."
+  echo
+  echo "| entry | init | build | port (declared / planned) | probe | source size |"
+  echo "|---|---|---|---|---|---|"
+  printf '%s' "$rows"
+} >"$out"
+cat "$out"
