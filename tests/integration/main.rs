@@ -4,6 +4,7 @@
 #![allow(clippy::too_many_lines)]
 
 mod architecture;
+mod bundle;
 mod ci;
 mod cli;
 mod corpus;
