@@ -151,12 +151,6 @@ pub fn contents(
         }
     }
     if let (Some(dir), Some(_)) = (&vm.static_dir, vm.proxy) {
-        if !root.join(dir).is_dir() {
-            bail!(
-                "{}: the [vm] static_dir is not there; build the frontend before `imggen bundle`",
-                root.join(dir).display()
-            );
-        }
         tree(root, dir, &vm.static_root, &mut files)?;
     }
     Ok(files)
@@ -220,4 +214,46 @@ fn host_glibc() -> Option<String> {
         .strip_prefix("glibc ")
         .map(str::to_string)
         .filter(|_| out.status.success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Platform, Proxy, VmConfig};
+
+    #[test]
+    fn an_nginx_pack_lands_in_sites_enabled_and_a_stray_file_is_refused() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/spa");
+        let flags = Config {
+            platforms: Some(vec![Platform::Vm]),
+            vm: Some(VmConfig {
+                proxy: Some(Proxy::Nginx),
+                ..VmConfig::default()
+            }),
+            ..Config::default()
+        };
+        let loaded = crate::pipeline::load_at(&root, &root, &flags, false).unwrap();
+        let vm = loaded.plan.deploy.vm.as_ref().unwrap();
+        let pack = vec![
+            ("spa-app.service".to_string(), b"[Unit]\n".to_vec()),
+            ("nginx.conf".to_string(), b"server {}\n".to_vec()),
+        ];
+        let files = contents(&root, &loaded.plan.image, vm, b"bin".to_vec(), &pack).unwrap();
+        let paths: Vec<&str> = files
+            .entries()
+            .filter(|(_, e)| matches!(e, layer::Entry::File(..)))
+            .map(|(p, _)| p.as_str())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "etc/nginx/sites-enabled/spa-app.conf",
+                "etc/systemd/system/spa-app.service",
+                "usr/local/bin/spa-app",
+            ]
+        );
+        let stray = vec![("Caddyfile".to_string(), Vec::new())];
+        let err = contents(&root, &loaded.plan.image, vm, Vec::new(), &stray).unwrap_err();
+        assert!(err.to_string().contains("deploy/vm/Caddyfile"), "{err}");
+    }
 }

@@ -214,3 +214,14 @@ fn a_bundle_needs_the_vm_platform() {
         .stderr_has("pass --platform vm");
     assert!(!test.path().join("target").exists(), "it compiled anyway");
 }
+
+#[test]
+fn a_missing_frontend_stops_the_bundle_before_compiling() {
+    let test = Test::fixture("spa").args(&["bundle", "--platform", "vm"]);
+    std::fs::remove_dir_all(test.path().join("frontend/dist")).unwrap();
+    let run = test.run();
+    run.code(2)
+        .one_error_line()
+        .stderr_has("static_dir = \"frontend/dist\" is not a directory");
+    assert!(!test.path().join("target").exists(), "it compiled anyway");
+}
