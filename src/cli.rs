@@ -37,6 +37,9 @@ pub enum Command {
     Build(Box<BuildArgs>),
     /// Print the SBOM of the chosen binary: the packages Cargo.lock compiles into it.
     Sbom(SbomArgs),
+    /// Compile on this machine and write the VM release bundle: a tar.gz of the binary, the
+    /// systemd unit, the proxy config, run-time and frontend files, and its .sha256.
+    Bundle(BundleArgs),
 }
 
 /// The project path and the flags that override configuration (highest precedence).
@@ -342,6 +345,17 @@ pub struct SbomArgs {
     pub format: SbomFormat,
 }
 
+/// `imggen bundle`.
+#[derive(Args, Debug)]
+pub struct BundleArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Where to write the bundle (its checksum goes to FILE.sha256). Default:
+    /// target/imggen/<name>-<version>-<target>.tar.gz.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
 /// Output format of `imggen sbom`.
 #[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SbomFormat {
@@ -435,6 +449,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(args) => print_plan(args),
         Command::Build(args) => build(*args),
         Command::Sbom(args) => sbom(args),
+        Command::Bundle(args) => bundle(args),
     }
 }
 
@@ -596,6 +611,14 @@ fn sbom(args: SbomArgs) -> Result<ExitCode> {
     let loaded = pipeline::load(&args.project.path, &args.project.to_config()?)?;
     let SbomFormat::SpdxJson = args.format;
     print!("{}", crate::build::attach::document(&loaded)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bundle(args: BundleArgs) -> Result<ExitCode> {
+    let loaded = pipeline::load(&args.project.path, &args.project.to_config()?)?;
+    print_warnings(&loaded.warnings);
+    let written = crate::bundle::run(&loaded, args.output.as_deref())?;
+    println!("{}", written.path.display());
     Ok(ExitCode::SUCCESS)
 }
 

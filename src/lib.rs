@@ -9,6 +9,7 @@
 
 pub mod analyze;
 pub mod build;
+pub mod bundle;
 pub mod cli;
 pub mod compile;
 pub mod config;

@@ -14,6 +14,29 @@ pub const VM_DIR: &str = "deploy/vm";
 /// Domain the VM proxy serves when `[vm] domain` is unset: a placeholder to replace.
 pub const DEFAULT_DOMAIN: &str = "example.com";
 
+/// Where the server runs the binary from (the unit's `ExecStart`).
+pub fn exec_path(bin: &str) -> String {
+    format!("/usr/local/bin/{bin}")
+}
+
+/// Where the unit is installed on the server.
+pub fn unit_path(unit: &str) -> String {
+    format!("/etc/systemd/system/{unit}.service")
+}
+
+/// The optional file of secrets and overrides the unit reads (`EnvironmentFile`).
+pub fn env_file(unit: &str) -> String {
+    format!("/etc/{unit}/env")
+}
+
+/// Where the proxy reads its generated config on the server.
+pub fn proxy_path(proxy: Proxy, unit: &str) -> String {
+    match proxy {
+        Proxy::Caddy => "/etc/caddy/Caddyfile".into(),
+        Proxy::Nginx => format!("/etc/nginx/sites-enabled/{unit}.conf"),
+    }
+}
+
 /// The VM pack: a hardened systemd unit, and for servers a TLS-terminating proxy.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct VmPlan {
@@ -40,6 +63,11 @@ pub struct VmPlan {
 #[derive(Serialize)]
 struct VmValues {
     unit: String,
+    /// Where the binary is installed on the server.
+    exec_path: String,
+    unit_path: String,
+    env_file: String,
+    proxy_path: String,
     work_dir: Option<String>,
     runtime_dirs: String,
     env: Vec<String>,
@@ -185,7 +213,7 @@ impl Target for VmPlan {
             .iter()
             .map(|d| d.from.rsplit('/').next().unwrap_or(&d.from).to_string())
             .collect();
-        let mut exec = vec![exec_word(&format!("/usr/local/bin/{}", image.bin))];
+        let mut exec = vec![exec_word(&exec_path(&image.bin))];
         exec.extend(image.args.iter().map(|a| exec_word(a)));
         let env_example = (!image.vars.is_empty()).then(|| format!("{}.env.example", self.unit));
         let v = VmValues {
@@ -193,6 +221,10 @@ impl Target for VmPlan {
             env_example: env_example.clone(),
             vars: example_vars(image),
             unit: self.unit.clone(),
+            exec_path: exec_path(&image.bin),
+            unit_path: unit_path(&self.unit),
+            env_file: env_file(&self.unit),
+            proxy_path: proxy_path(self.proxy.unwrap_or_default(), &self.unit),
             work_dir: self.work_dir.clone(),
             runtime_dirs: runtime_dirs.join(", "),
             env,
@@ -292,7 +324,8 @@ fn proxy_name(p: Proxy) -> &'static str {
     }
 }
 
-fn proxy_file(p: Proxy) -> &'static str {
+/// The proxy config's file name in the VM pack.
+pub fn proxy_file(p: Proxy) -> &'static str {
     match p {
         Proxy::Caddy => "Caddyfile",
         Proxy::Nginx => "nginx.conf",

@@ -14,7 +14,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "cli",
         &[
-            "pipeline", "build", "init", "output", "config", "template", "profiles", "keep", "plan",
+            "pipeline", "build", "bundle", "init", "output", "config", "template", "profiles",
+            "keep", "plan",
+        ],
+    ),
+    // The VM release bundle: the host-built binary and the VM pack as one deterministic tar.gz.
+    (
+        "bundle",
+        &[
+            "pipeline", "compile", "oci", "deploy", "plan", "output", "paths", "secrets", "config",
         ],
     ),
     (
@@ -37,7 +45,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "profiles",
         ],
     ),
-    // Daemonless images: layers, config, manifest, layout from the plan; reached only from build.
+    // Daemonless images: layers, config, manifest, layout from the plan; reached from build (and
+    // bundle, for its deterministic tar).
     ("oci", &["plan", "profiles", "reference"]),
     // cargo on this machine, reproducibly (the oci engine; any host-built artifact).
     ("compile", &["plan"]),

@@ -6,6 +6,7 @@
 mod architecture;
 mod build_secrets;
 mod builder_setup;
+mod bundle;
 mod ci;
 mod cli;
 mod corpus;
