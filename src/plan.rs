@@ -5,7 +5,9 @@
 
 use crate::config::{Config, Libc, Platform};
 use crate::lockcheck::Closure;
-use crate::model::{BinTarget, Package, PortKind, ProjectModel, SourceFacts};
+use crate::model::{
+    BinTarget, EnvRead, Package, PortEvidence, PortKind, ProjectModel, SourceFacts,
+};
 use crate::profiles::{self, BaseProfile, UserMethod};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
@@ -43,6 +45,13 @@ pub struct ImagePlan {
     pub port: u16,
     /// The app reads `PORT`, so the image sets it to `port`.
     pub port_env: bool,
+    /// What the server speaks: the platform files route and check it accordingly.
+    pub protocol: Protocol,
+    /// Env vars the image sets so the app listens on all interfaces and on `port` (`ROCKET_ADDRESS`,
+    /// `APP_HOST`, a port variable with no default); also in `env` for the platform files.
+    pub listen_env: BTreeMap<String, String>,
+    /// Every env var the app reads, with its default, whether it is required or secret, and where.
+    pub env_reads: Vec<EnvRead>,
     pub health_path: Option<String>,
     pub signal: SignalPlan,
     pub user: UserPlan,
@@ -63,6 +72,34 @@ pub struct ImagePlan {
     /// deploy decisions).
     #[serde(skip)]
     pub decisions: Vec<Decision>,
+}
+
+/// What the server speaks on its port.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// HTTP/1 or HTTP/2 (a web framework or hyper).
+    Http,
+    /// gRPC (HTTP/2, tonic).
+    Grpc,
+    /// Its own protocol over TCP (a bare listener, no HTTP).
+    Tcp,
+}
+
+impl Protocol {
+    /// The name `imggen plan` shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Grpc => "grpc",
+            Protocol::Tcp => "tcp",
+        }
+    }
+
+    /// HTTP requests reach it (health checks, HTTP routing).
+    pub fn is_http(self) -> bool {
+        self != Protocol::Tcp
+    }
 }
 
 /// Cargo invocation shared by `cargo chef cook` and `cargo build`.
@@ -205,7 +242,10 @@ topics! {
     RuntimeBase => "runtime base",
     Rust => "rust",
     BuilderImage => "builder image",
+    Framework => "framework",
+    Protocol => "protocol",
     Port => "port",
+    ListenEnv => "listen env",
     HealthRoute => "health route",
     Stop => "stop",
     BuilderPackage => "builder package",
@@ -330,12 +370,15 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     crate::validate::config(config)?;
     let mut notes = Notes::default();
     let (pkg, bin) = notes.take(binary(model, config)?);
-    let facts = merged_facts(model, pkg, bin);
+    let mut facts = merged_facts(model, pkg, bin);
+    notes.take(frameworks(&mut facts)?);
     let (libc, base) = notes.take(base(config)?);
     let (rust_version, builder_image) = notes.take(toolchain(model, pkg, config, &base));
     let (cargo, closure) = notes.take(cargo(model, pkg, bin, config, (libc, &rust_version))?);
     let (port, server) = notes.take(port(model, &facts, config));
-    let health_path = notes.take(health_route(&facts, config, server));
+    let protocol = notes.take(protocol(&facts, server));
+    let listen_env = notes.take(listen_env(model, &facts, config, port));
+    let health_path = notes.take(health_route(&facts, config, server && protocol.is_http()));
     let signal = notes.take(stop(&facts, config)?);
     let (build_packages, runtime_packages) = notes.take(packages(
         model,
@@ -364,6 +407,10 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         runtime_packages,
         port,
         port_env: facts.reads_port_env,
+        protocol,
+        env: env(config, &listen_env)?,
+        listen_env,
+        env_reads: facts.env.clone(),
         health_path,
         signal,
         user,
@@ -371,7 +418,6 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         sqlx_offline: model.files.sqlx_offline_data,
         cache_mounts: config.cache_mounts.unwrap_or(false),
         server,
-        env: env(config)?,
         labels: labels(pkg, bin),
         build_inputs,
         platforms: config.platforms.clone().unwrap_or_default(),
@@ -602,20 +648,13 @@ fn port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> Planned<(
             "no listener in the binary's code: nothing is exposed",
         );
     }
-    for p in facts
-        .ports
-        .iter()
-        .filter(|p| matches!(p.host.as_deref(), Some("127.0.0.1" | "localhost" | "::1")))
-    {
-        notes.warn(format!(
-            "{}: the app binds {}:{}, which nothing outside the container can reach; bind 0.0.0.0",
-            p.at,
-            p.host.as_deref().unwrap_or_default(),
-            p.port
-        ));
-    }
     if config.port.is_some() && !facts.reads_port_env {
-        if let Some(found) = facts.ports.first().filter(|p| p.port != port) {
+        if let Some(found) = facts
+            .ports
+            .iter()
+            .find(|p| p.port > 0 && p.kind != PortKind::Framework)
+            .filter(|p| p.port != port)
+        {
             notes.warn(format!(
                 "{} = {port} but the app listens on {} ({}) and does not read PORT; make them agree",
                 config.source("port"), found.port, found.at
@@ -623,6 +662,283 @@ fn port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> Planned<(
         }
     }
     notes.with((port, server))
+}
+
+/// The frameworks the binary uses: a framework a plain image cannot run is refused; their
+/// built-in health routes join the sources'; a command they need is shown.
+fn frameworks(facts: &mut SourceFacts) -> Result<Planned<()>> {
+    let mut notes = Notes::default();
+    for used in &facts.frameworks {
+        let Some(fw) = crate::frameworks::by_name(&used.name) else {
+            continue;
+        };
+        if !fw.refuse.is_empty() {
+            bail!("{}: {}", used.at, fw.refuse);
+        }
+        notes.decide(
+            Topic::Framework,
+            fw.name.clone(),
+            format!("used at {}", used.at),
+        );
+    }
+    let builtin: Vec<String> = facts
+        .frameworks
+        .iter()
+        .filter_map(|u| crate::frameworks::by_name(&u.name))
+        .flat_map(|f| f.health.iter().cloned())
+        .collect();
+    for h in builtin {
+        if !facts.health_paths.contains(&h) {
+            facts.health_paths.push(h);
+        }
+    }
+    if let Some(c) = &facts.command {
+        notes.decide(
+            Topic::Framework,
+            format!("command `{}`", c.args.join(" ")),
+            c.why.clone(),
+        );
+    }
+    Ok(notes.with(()))
+}
+
+/// What the server speaks: gRPC when its only frameworks are gRPC ones, HTTP with any HTTP
+/// framework or hyper, raw TCP for a bare listener, HTTP when nothing says.
+fn protocol(facts: &SourceFacts, server: bool) -> Planned<Protocol> {
+    let mut notes = Notes::default();
+    let used: Vec<&crate::frameworks::Framework> = facts
+        .frameworks
+        .iter()
+        .filter_map(|u| crate::frameworks::by_name(&u.name))
+        .collect();
+    let (protocol, why) = if used.iter().any(|f| f.protocol == "http") {
+        (
+            Protocol::Http,
+            format!(
+                "{} serves HTTP",
+                used.iter()
+                    .find(|f| f.protocol == "http")
+                    .map_or("", |f| f.name.as_str())
+            ),
+        )
+    } else if let Some(f) = used.iter().find(|f| f.protocol == "grpc") {
+        (Protocol::Grpc, format!("{} serves gRPC (HTTP/2)", f.name))
+    } else if facts.listeners.iter().any(|l| l == "http") {
+        (
+            Protocol::Http,
+            "a plain listener answering with HTTP responses it writes itself".to_string(),
+        )
+    } else if !facts.listeners.is_empty() {
+        (
+            Protocol::Tcp,
+            format!(
+                "a plain {} listener and no HTTP framework: its own protocol",
+                facts.listeners.join("/")
+            ),
+        )
+    } else {
+        (
+            Protocol::Http,
+            "no framework or listener says otherwise".to_string(),
+        )
+    };
+    if server {
+        notes.decide(Topic::Protocol, protocol.as_str(), why);
+    }
+    notes.with(protocol)
+}
+
+/// Hosts that only the container itself can reach.
+fn loopback(host: &str) -> bool {
+    matches!(host, "127.0.0.1" | "localhost" | "::1")
+}
+
+/// A variable that configures this server's own listener rather than a service it talks to.
+fn listener_env(name: &str) -> bool {
+    const OTHER: &[&str] = &[
+        "DB",
+        "DATABASE",
+        "REDIS",
+        "SMTP",
+        "MAIL",
+        "POSTGRES",
+        "PG",
+        "MYSQL",
+        "MONGO",
+        "AMQP",
+        "KAFKA",
+        "NATS",
+        "PROXY",
+        "OTEL",
+        "JAEGER",
+        "REMOTE",
+        "UPSTREAM",
+        "CLIENT",
+        "TARGET",
+        "S3",
+        "MINIO",
+        "ELASTIC",
+        "MEMCACHED",
+        "LDAP",
+        "SQL",
+    ];
+    if name.split('_').any(|part| OTHER.contains(&part)) {
+        return false;
+    }
+    [
+        "HOST", "PORT", "BIND", "LISTEN", "ADDR", "ADDRESS", "SOCKET",
+    ]
+    .contains(&name)
+        || [
+            "SERVER_", "HTTP_", "APP_", "LISTEN_", "BIND_", "WEB_", "API_",
+        ]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || [
+            "_BIND",
+            "_LISTEN",
+            "_LISTEN_ADDR",
+            "_HTTP_ADDR",
+            "_BIND_ADDR",
+            "_SERVER_ADDR",
+        ]
+        .iter()
+        .any(|s| name.ends_with(s))
+}
+
+/// The env vars the image sets so the app listens on all interfaces and on `port`: a framework's
+/// address variable (`ROCKET_ADDRESS`), an address variable whose default is loopback, a listen
+/// variable the app reads with no default; warns, once per place, about a loopback bind nothing
+/// can move.
+fn listen_env(
+    model: &ProjectModel,
+    facts: &SourceFacts,
+    config: &Config,
+    port: u16,
+) -> Planned<BTreeMap<String, String>> {
+    let mut notes = Notes::default();
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    let framework_moved = framework_listen_env(facts, port, &mut notes, &mut out);
+    let has_port_source = facts.ports.iter().any(|p| p.port > 0)
+        || model.files.config_port.is_some()
+        || config.port.is_some();
+    let mut moved: Vec<&str> = Vec::new();
+    for e in &facts.env {
+        let configured = config.env.as_ref().is_some_and(|c| c.contains_key(&e.name));
+        if configured || out.contains_key(&e.name) || e.name == "PORT" {
+            continue;
+        }
+        if let Some((v, why)) = env_listen_value(e, port, has_port_source) {
+            notes.decide(
+                Topic::ListenEnv,
+                format!("{}={v}", e.name),
+                format!("the app reads {} at {}; {why}", e.name, e.at),
+            );
+            out.insert(e.name.clone(), v);
+            moved.push(&e.at);
+        }
+    }
+    let mut warned: Vec<&str> = Vec::new();
+    for p in facts
+        .ports
+        .iter()
+        .filter(|p| p.host.as_deref().is_some_and(loopback))
+    {
+        let is_moved = moved.contains(&p.at.as_str())
+            || (framework_moved && matches!(p.kind, PortKind::Framework | PortKind::ConfigFile));
+        if is_moved || warned.contains(&p.at.as_str()) {
+            continue;
+        }
+        warned.push(&p.at);
+        let shown = if p.port > 0 {
+            format!("{}:{}", p.host.as_deref().unwrap_or_default(), p.port)
+        } else {
+            p.host.clone().unwrap_or_default()
+        };
+        notes.warn(format!(
+            "{}: the app binds {shown}, which nothing outside the container can reach, and no env var or flag moves it; bind 0.0.0.0",
+            p.at
+        ));
+    }
+    notes.with(out)
+}
+
+/// The address and port variables of the frameworks used (`ROCKET_ADDRESS`, `ROCKET_PORT`);
+/// true when a framework's own default address is moved (by a variable or its command).
+fn framework_listen_env(
+    facts: &SourceFacts,
+    port: u16,
+    notes: &mut Notes,
+    out: &mut BTreeMap<String, String>,
+) -> bool {
+    let mut moved = false;
+    for used in &facts.frameworks {
+        let Some(fw) = crate::frameworks::by_name(&used.name) else {
+            continue;
+        };
+        if !fw.host_env.is_empty() {
+            out.insert(fw.host_env.clone(), "0.0.0.0".into());
+            notes.decide(
+                Topic::ListenEnv,
+                format!("{}=0.0.0.0", fw.host_env),
+                format!(
+                    "{} listens on {} unless {} says otherwise ({})",
+                    fw.name, fw.host, fw.host_env, used.at
+                ),
+            );
+            moved = true;
+        }
+        if !fw.port_env.is_empty() {
+            out.insert(fw.port_env.clone(), port.to_string());
+            notes.decide(
+                Topic::ListenEnv,
+                format!("{}={port}", fw.port_env),
+                format!("{} reads its port from {}", fw.name, fw.port_env),
+            );
+        }
+        moved |= fw.command.iter().any(|a| a == "0.0.0.0") && facts.command.is_some();
+    }
+    moved
+}
+
+/// The value the image gives an env var the app reads, and why: an address variable whose
+/// default is loopback, or a listen address or port variable read with no default.
+fn env_listen_value(e: &EnvRead, port: u16, has_port_source: bool) -> Option<(String, String)> {
+    let default = e.default.as_deref();
+    if crate::model::is_addr_env(&e.name) {
+        return match default.and_then(crate::model::split_host) {
+            Some((h, Some(_))) if loopback(&h) => Some((
+                format!("0.0.0.0:{port}"),
+                format!("its default {} is loopback", default.unwrap_or_default()),
+            )),
+            Some((h, None)) if loopback(&h) => Some((
+                "0.0.0.0".to_string(),
+                format!("its default {h} is loopback"),
+            )),
+            None if default.is_none() && listener_env(&e.name) => {
+                Some(if e.name == "HOST" || e.name.ends_with("_HOST") {
+                    ("0.0.0.0".to_string(), "read with no default".to_string())
+                } else {
+                    (
+                        format!("0.0.0.0:{port}"),
+                        format!("read with no default: the image sets it to port {port}"),
+                    )
+                })
+            }
+            _ => None,
+        };
+    }
+    if crate::model::is_port_env(&e.name) && default.is_none() && listener_env(&e.name) {
+        return Some((
+            port.to_string(),
+            if has_port_source {
+                "read with no default".to_string()
+            } else {
+                format!("read with no default: imggen chose {port}")
+            },
+        ));
+    }
+    None
 }
 
 /// The health route: configured, else the most conventional one the sources serve.
@@ -826,9 +1142,10 @@ fn files(
     notes.with((runtime_dirs, build_inputs))
 }
 
-/// The environment for the deploy files: `RUST_LOG` and `[env]`, never PORT or K_*.
-fn env(config: &Config) -> Result<BTreeMap<String, String>> {
+/// The environment for the deploy files: `RUST_LOG`, the listen env and `[env]`, never PORT or K_*.
+fn env(config: &Config, listen: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
     let mut env = BTreeMap::from([("RUST_LOG".to_string(), "info".to_string())]);
+    env.extend(listen.clone());
     for (k, v) in config.env.iter().flatten() {
         if k == "PORT" || k.starts_with("K_") {
             bail!("imggen.toml [env] sets {k}; the port is `port`, and platforms reserve PORT and K_* — remove it");
@@ -1077,7 +1394,7 @@ fn choose_port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> (u
     if let Some(p) = config.port {
         return (p, config.source("port"));
     }
-    let mut evidence: Vec<_> = facts.ports.iter().filter(|p| p.port > 0).collect();
+    let mut evidence: Vec<&PortEvidence> = facts.ports.iter().filter(|p| p.port > 0).collect();
     evidence.extend(model.files.config_port.iter());
     let dockerfile_port = model
         .files
@@ -1090,7 +1407,17 @@ fn choose_port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> (u
         Some(p) => (
             p.port,
             match p.kind {
-                PortKind::EnvDefault => format!("default of the PORT lookup at {}", p.at),
+                PortKind::EnvDefault => format!(
+                    "default of the {} lookup at {}",
+                    facts
+                        .env
+                        .iter()
+                        .find(|e| e.at == p.at)
+                        .map_or("PORT", |e| e.name.as_str()),
+                    p.at
+                ),
+                PortKind::CodeDefault => format!("default in the code at {}", p.at),
+                PortKind::Framework => format!("the framework's default, used at {}", p.at),
                 PortKind::Literal => format!("address literal at {}", p.at),
                 PortKind::ConfigFile => format!("`port` in {}", p.at),
                 PortKind::Dockerfile => format!("EXPOSE in the existing {}", p.at),

@@ -7,6 +7,7 @@
 pub mod dockerfile;
 pub mod lockgraph;
 mod manifest;
+mod rust;
 mod source;
 
 use crate::model::{LockedPackage, Lockfile, ProjectFiles, ProjectModel};

@@ -50,12 +50,27 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("init", &["plan", "deploy", "config", "profiles", "model"]),
     (
         "analyze",
-        &["model", "config", "validate", "paths", "template"],
+        &[
+            "model",
+            "config",
+            "validate",
+            "paths",
+            "template",
+            "secrets",
+            "frameworks",
+        ],
     ),
     ("model", &[]),
     (
         "plan",
-        &["model", "config", "validate", "profiles", "lockcheck"],
+        &[
+            "model",
+            "config",
+            "validate",
+            "profiles",
+            "lockcheck",
+            "frameworks",
+        ],
     ),
     ("lockcheck", &["model"]),
     (
@@ -84,6 +99,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("paths", &[]),
     ("profiles", &["config", "template"]),
     ("template", &[]),
+    ("frameworks", &[]),
 ];
 
 fn src_dir() -> PathBuf {
