@@ -5,6 +5,7 @@
 //! 100 ms for a 100-member workspace (see `benches/analyze.rs`).
 
 pub mod dockerfile;
+mod framework;
 pub mod lockgraph;
 mod manifest;
 mod rust;

@@ -99,8 +99,12 @@ struct Scan {
     mod_stack: Vec<String>,
     /// Depth inside a compile-time embedding macro or attribute.
     compile_time: usize,
+    /// `let name = <literal>` of the function being visited, for `format!("127.0.0.1:{}", port)`.
+    locals: std::collections::HashMap<String, Val>,
     /// Lines of env calls already recorded through a method chain.
     seen_env: std::collections::HashSet<(usize, usize)>,
+    /// The format string just read gave a whole address: its host-only finding is not added.
+    literal_done: bool,
 }
 
 fn line(span: Span) -> usize {
@@ -280,6 +284,41 @@ impl<T: syn::spanned::Spanned> SpanStart for T {
 }
 
 impl Scan {
+    /// [`eval`], and a local of the function bound to a literal.
+    fn value(&self, e: &Expr) -> Option<Val> {
+        eval(e).or_else(|| match e {
+            Expr::Path(p) => self.locals.get(&p.path.get_ident()?.to_string()).cloned(),
+            Expr::Reference(r) => self.value(&r.expr),
+            _ => None,
+        })
+    }
+
+    /// `format!("127.0.0.1:{}", port)` / `format!("127.0.0.1:{port}")`: the port of a format
+    /// string naming a host, from a literal argument or local.
+    fn format_addr(&mut self, args: &Punctuated<Expr, Token![,]>) {
+        let Some(Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(f), ..
+        })) = args.first()
+        else {
+            return;
+        };
+        let text = f.value();
+        let Some((host, None)) = split_addr(&text) else {
+            return;
+        };
+        let placeholder = text.rsplit_once(':').map_or("", |(_, p)| p);
+        let name = placeholder.trim_matches(['{', '}']);
+        let port = if name.is_empty() {
+            args.iter().nth(1).and_then(|e| self.value(e))
+        } else {
+            self.locals.get(name).cloned()
+        };
+        if let Some(port) = port {
+            self.port(Some(port), Some(host), line(f.span()), PortKind::Literal);
+            self.literal_done = true;
+        }
+    }
+
     fn push_unique(list: &mut Vec<String>, v: &str) {
         if !list.iter().any(|x| x == v) {
             list.push(v.to_string());
@@ -444,6 +483,9 @@ impl Scan {
         if s.starts_with("HTTP/1.") {
             Self::push_unique(&mut self.out.listeners, "http");
         }
+        if std::mem::take(&mut self.literal_done) {
+            return;
+        }
         if let Some((host, port)) = split_addr(s) {
             let port = port.map(|p| Val::Int(p.into()));
             self.port(port, Some(host), line, PortKind::Literal);
@@ -535,6 +577,7 @@ impl<'ast> Visit<'ast> for Scan {
         if skip(&f.attrs) {
             return;
         }
+        self.locals.clear();
         if f.sig.inputs.is_empty() {
             if let Some(syn::Stmt::Expr(e, None)) = f.block.stmts.last() {
                 if let Some(v) = eval(e) {
@@ -667,8 +710,28 @@ impl<'ast> Visit<'ast> for Scan {
             if skip(&l.attrs) {
                 return;
             }
+            let name = match &l.pat {
+                syn::Pat::Ident(i) => Some(i.ident.to_string()),
+                syn::Pat::Type(t) => match &*t.pat {
+                    syn::Pat::Ident(i) => Some(i.ident.to_string()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let (Some(name), Some(init)) = (name, &l.init) {
+                match eval(&init.expr) {
+                    Some(v) => self.locals.insert(name, v),
+                    None => self.locals.remove(&name),
+                };
+            }
         }
         visit::visit_stmt(self, s);
+    }
+
+    fn visit_lit_byte_str(&mut self, s: &'ast syn::LitByteStr) {
+        if s.value().starts_with(b"HTTP/1.") {
+            Self::push_unique(&mut self.out.listeners, "http");
+        }
     }
 
     fn visit_expr(&mut self, e: &'ast Expr) {
@@ -779,7 +842,7 @@ impl<'ast> Visit<'ast> for Scan {
     fn visit_expr_tuple(&mut self, t: &'ast syn::ExprTuple) {
         if t.elems.len() == 2 {
             if let Some(host) = host_of(&t.elems[0]) {
-                if let Some(v) = eval(&t.elems[1]) {
+                if let Some(v) = self.value(&t.elems[1]) {
                     let l = line(t.paren_token.span.open());
                     self.port(Some(v), Some(host), l, PortKind::Literal);
                 }
@@ -845,6 +908,7 @@ impl<'ast> Visit<'ast> for Scan {
             self.compile_time += 1;
         }
         if let Ok(args) = m.parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated) {
+            self.format_addr(&args);
             for a in &args {
                 self.visit_expr(a);
             }

@@ -23,7 +23,7 @@ static PREFILTER: LazyLock<Regex> = LazyLock::new(|| {
 });
 static CONFIG_PORT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?m)^\s*(?:port|PORT|APP_PORT|APPLICATION_PORT)\s*[:=]\s*["']?(\d{2,5})["']?\s*$"#,
+        r#"(?m)^\s*(?:port|PORT|APP_PORT|APPLICATION_PORT|http_port)\s*[:=]\s*(?:\{\{[^}]*default\s*=\s*)?["']?(\d{2,5})["']?\s*(?:\)?\s*\}\})?\s*$"#,
     )
     .unwrap()
 });
@@ -51,7 +51,7 @@ pub fn scan_package(root: &Path, pkg: &Package) -> PackageSources {
         .map(|bin| files.reach(root, &root.join(&bin.path), uses_lib.as_ref()))
         .collect();
     let consts = files.consts();
-    let leptos = leptos_metadata(root, &base);
+    let leptos = super::framework::leptos_metadata(root, &base);
     if pkg.has_lib {
         sources.lib = files.facts(&lib_files, &consts);
         prune_runtime_dirs(root, &base, &mut sources.lib);
@@ -71,21 +71,6 @@ pub fn scan_package(root: &Path, pkg: &Package) -> PackageSources {
         );
     }
     sources
-}
-
-/// `[package.metadata.leptos]` in the package's Cargo.toml: the app is built with cargo-leptos.
-fn leptos_metadata(root: &Path, base: &Path) -> Option<FrameworkUse> {
-    let path = base.join("Cargo.toml");
-    let text = std::fs::read_to_string(&path).ok()?;
-    let offset = text.find("[package.metadata.leptos]")?;
-    Some(FrameworkUse {
-        name: "cargo-leptos".into(),
-        at: format!(
-            "{}:{}",
-            crate::paths::relative_or_whole(root, &path),
-            LineIndex::new(&text).line(offset)
-        ),
-    })
 }
 
 /// The library's root file and crate name: `[lib] path` / `[lib] name`, else `src/lib.rs` and
@@ -430,6 +415,9 @@ impl LineIndex {
 /// Looks for a `port` key in the project's configuration files (configuration/, config/,
 /// Rocket.toml, .env), for services that read their port from a file.
 pub fn scan_config_port(root: &Path) -> Option<PortEvidence> {
+    if let Some(found) = super::framework::rocket_toml(root) {
+        return Some(found);
+    }
     let mut candidates: Vec<std::path::PathBuf> = Vec::new();
     for dir in ["configuration", "config"] {
         let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
@@ -442,10 +430,9 @@ pub fn scan_config_port(root: &Path) -> Option<PortEvidence> {
                     .is_some_and(|x| x == "yaml" || x == "yml" || x == "toml" || x == "json")
             })
             .collect();
-        files.sort_by_key(|p| (!p.to_string_lossy().contains("base"), p.clone()));
+        files.sort_by_key(|p| (config_rank(p), p.clone()));
         candidates.extend(files);
     }
-    candidates.push(root.join("Rocket.toml"));
     for path in candidates {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
@@ -464,6 +451,22 @@ pub fn scan_config_port(root: &Path) -> Option<PortEvidence> {
         }
     }
     None
+}
+
+/// Which configuration file wins in an image: the production one, then the base or default
+/// one (the production file overrides it, so its port stands when production names none),
+/// then any other, development and test ones last.
+fn config_rank(path: &Path) -> u8 {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    match stem.as_str() {
+        "production" | "prod" | "release" => 0,
+        "base" | "default" | "config" | "settings" | "app" => 1,
+        "development" | "dev" | "local" | "test" | "testing" => 3,
+        _ => 2,
+    }
 }
 
 /// Linker tools `.cargo/config.toml` (or `.cargo/config`) names as `linker` or in `rustflags`
