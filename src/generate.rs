@@ -78,6 +78,8 @@ struct DockerfileValues {
     labels: Vec<String>,
     /// The exec-form ENTRYPOINT.
     entrypoint: String,
+    /// `KEY="value"` of every listen env var, in name order.
+    listen_env: Vec<String>,
 }
 
 /// Quotes a string for a Dockerfile (JSON rules, which Docker's parser follows).
@@ -122,6 +124,11 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        listen_env: plan
+            .listen_env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", quote(v)))
+            .collect(),
     };
     template::render("Dockerfile", plan, &v)
 }

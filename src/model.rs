@@ -126,6 +126,9 @@ pub struct ProjectFiles {
     pub top_dirs: Vec<String>,
     /// Listen port found in a config file (e.g. `configuration/base.yaml`), with where.
     pub config_port: Option<PortEvidence>,
+    /// A production configuration file (`config/production.yaml`, ...), which an environment
+    /// variable of the app selects.
+    pub production_config: Option<String>,
     /// Linker tools `.cargo/config.toml` names (`clang`, `lld`, `mold`), in that order.
     pub linkers: Vec<String>,
     /// The final stage of a hand-written `Dockerfile` (one imggen did not generate), as evidence.
@@ -518,4 +521,49 @@ pub fn split_host(s: &str) -> Option<(String, Option<u16>)> {
     }
     let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
     Some((host.to_string(), Some(port)))
+}
+
+/// A name part that names another service or a bound, not this server's listener: `DB_PORT`,
+/// `REDIS_HOST`, `MIN_PORT`, `METRICS_PORT` are not where the app serves.
+pub fn is_other_service_word(part: &str) -> bool {
+    const OTHER: &[&str] = &[
+        "DB",
+        "DATABASE",
+        "REDIS",
+        "SMTP",
+        "MAIL",
+        "POSTGRES",
+        "PG",
+        "MYSQL",
+        "MONGO",
+        "AMQP",
+        "KAFKA",
+        "NATS",
+        "PROXY",
+        "OTEL",
+        "JAEGER",
+        "REMOTE",
+        "UPSTREAM",
+        "CLIENT",
+        "TARGET",
+        "S3",
+        "MINIO",
+        "ELASTIC",
+        "MEMCACHED",
+        "LDAP",
+        "LDAPS",
+        "SQL",
+        "MIN",
+        "MAX",
+        "METRICS",
+        "PROMETHEUS",
+        "RELOAD",
+        "DEBUG",
+        "ADMIN",
+        "GRPC",
+        "P2P",
+        "CLUSTER",
+        "STATSD",
+    ];
+    OTHER.contains(&part)
 }

@@ -723,10 +723,10 @@ fn protocol(facts: &SourceFacts, server: bool) -> Planned<Protocol> {
         )
     } else if let Some(f) = used.iter().find(|f| f.protocol == "grpc") {
         (Protocol::Grpc, format!("{} serves gRPC (HTTP/2)", f.name))
-    } else if facts.listeners.iter().any(|l| l == "http") {
+    } else if facts.listeners.iter().any(|l| l == "http") || !facts.health_paths.is_empty() {
         (
             Protocol::Http,
-            "a plain listener answering with HTTP responses it writes itself".to_string(),
+            "a plain listener answering HTTP (responses or routes in the code)".to_string(),
         )
     } else if !facts.listeners.is_empty() {
         (
@@ -755,34 +755,7 @@ fn loopback(host: &str) -> bool {
 
 /// A variable that configures this server's own listener rather than a service it talks to.
 fn listener_env(name: &str) -> bool {
-    const OTHER: &[&str] = &[
-        "DB",
-        "DATABASE",
-        "REDIS",
-        "SMTP",
-        "MAIL",
-        "POSTGRES",
-        "PG",
-        "MYSQL",
-        "MONGO",
-        "AMQP",
-        "KAFKA",
-        "NATS",
-        "PROXY",
-        "OTEL",
-        "JAEGER",
-        "REMOTE",
-        "UPSTREAM",
-        "CLIENT",
-        "TARGET",
-        "S3",
-        "MINIO",
-        "ELASTIC",
-        "MEMCACHED",
-        "LDAP",
-        "SQL",
-    ];
-    if name.split('_').any(|part| OTHER.contains(&part)) {
+    if name.split('_').any(crate::model::is_other_service_word) {
         return false;
     }
     [
@@ -823,12 +796,14 @@ fn listen_env(
         || model.files.config_port.is_some()
         || config.port.is_some();
     let mut moved: Vec<&str> = Vec::new();
+    let mut moved_values: Vec<&str> = Vec::new();
     for e in &facts.env {
         let configured = config.env.as_ref().is_some_and(|c| c.contains_key(&e.name));
         if configured || out.contains_key(&e.name) || e.name == "PORT" {
             continue;
         }
-        if let Some((v, why)) = env_listen_value(e, port, has_port_source) {
+        let production = model.files.production_config.as_deref();
+        if let Some((v, why)) = env_listen_value(e, port, has_port_source, production) {
             notes.decide(
                 Topic::ListenEnv,
                 format!("{}={v}", e.name),
@@ -836,6 +811,7 @@ fn listen_env(
             );
             out.insert(e.name.clone(), v);
             moved.push(&e.at);
+            moved_values.extend(e.default.as_deref());
         }
     }
     let mut warned: Vec<&str> = Vec::new();
@@ -844,7 +820,10 @@ fn listen_env(
         .iter()
         .filter(|p| p.host.as_deref().is_some_and(loopback))
     {
+        let host = p.host.as_deref().unwrap_or_default();
         let is_moved = moved.contains(&p.at.as_str())
+            || moved_values.contains(&host)
+            || moved_values.contains(&format!("{host}:{}", p.port).as_str())
             || (framework_moved && matches!(p.kind, PortKind::Framework | PortKind::ConfigFile));
         if is_moved || warned.contains(&p.at.as_str()) {
             continue;
@@ -903,8 +882,30 @@ fn framework_listen_env(
 
 /// The value the image gives an env var the app reads, and why: an address variable whose
 /// default is loopback, or a listen address or port variable read with no default.
-fn env_listen_value(e: &EnvRead, port: u16, has_port_source: bool) -> Option<(String, String)> {
+fn env_listen_value(
+    e: &EnvRead,
+    port: u16,
+    has_port_source: bool,
+    production: Option<&str>,
+) -> Option<(String, String)> {
     let default = e.default.as_deref();
+    let selects_environment = ["ENV", "ENVIRONMENT", "RUN_MODE", "PROFILE"]
+        .iter()
+        .any(|s| e.name == *s || e.name.ends_with(&format!("_{s}")));
+    if let (true, Some(file)) = (selects_environment, production) {
+        if matches!(
+            default.map(str::to_lowercase).as_deref(),
+            Some("local" | "development" | "dev" | "debug")
+        ) {
+            return Some((
+                "production".to_string(),
+                format!(
+                    "its default {:?} selects development settings; an image runs production ({file})",
+                    default.unwrap_or_default()
+                ),
+            ));
+        }
+    }
     if crate::model::is_addr_env(&e.name) {
         return match default.and_then(crate::model::split_host) {
             Some((h, Some(_))) if loopback(&h) => Some((

@@ -109,6 +109,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             .iter()
             .any(|p| root.join(&p.dir).join(".sqlx").is_dir());
     let config_port = source::scan_config_port(root);
+    let production_config = source::production_config(root);
     let linkers = source::scan_cargo_linkers(root);
     let existing_dockerfile = read_existing_dockerfile(root);
     Ok(ProjectModel {
@@ -128,6 +129,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             sqlx_offline_data,
             top_dirs,
             config_port,
+            production_config,
             linkers,
             existing_dockerfile,
         },

@@ -60,6 +60,11 @@ pub struct FileFindings {
     /// `mod name;` declarations outside test code: (path of the module relative to this file's
     /// module directory, without extension, `#[path]` value).
     pub mods: Vec<(String, Option<String>)>,
+    /// `set_default("key", value)` of top-level keys, for a config env prefix.
+    pub config_defaults: Vec<(String, Val, usize)>,
+    /// `Environment::with_prefix("APP")` / `envy::prefixed("APP_")`: env vars named
+    /// `APP_<KEY>` override the config's keys.
+    pub env_prefix: Option<String>,
     /// `#[shuttle_runtime::main]` and the like: the line of an entry attribute that replaces main.
     pub foreign_main: Option<usize>,
 }
@@ -208,6 +213,53 @@ pub fn split_addr(s: &str) -> Option<(String, Option<u16>)> {
         return None;
     }
     crate::model::split_host(s)
+}
+
+/// A `default = ...` of `#[builder]` or `#[serde]`: a value, or the name of a function
+/// returning it (resolved like a const, as `name()`).
+fn field_default(value: &Expr) -> Option<Val> {
+    match eval(value) {
+        Some(Val::Str(f))
+            if f.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == ':')
+                && !f.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            Some(Val::Const(format!(
+                "{}()",
+                f.rsplit("::").next().unwrap_or(&f)
+            )))
+        }
+        other => other,
+    }
+}
+
+/// The words of a CamelCase name, upper-cased: `SmtpOptions` -> `SMTP`, `OPTIONS`.
+fn camel_words(name: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    for c in name.chars() {
+        if c.is_uppercase() || words.is_empty() {
+            words.push(String::new());
+        }
+        if let Some(w) = words.last_mut() {
+            w.extend(c.to_uppercase());
+        }
+    }
+    words
+}
+
+/// A field or key that holds this server's own listen port (`port`, `http_port`), not another
+/// service's or a range bound (`ldap_port`, `min_port`, `metrics_port`).
+fn is_listen_port_field(name: &str) -> bool {
+    matches!(
+        name,
+        "port"
+            | "http_port"
+            | "listen_port"
+            | "server_port"
+            | "web_port"
+            | "api_port"
+            | "bind_port"
+    )
 }
 
 /// A loopback or any-address host as an array `[127, 0, 0, 1]` or `Ipv4Addr::LOCALHOST`.
@@ -405,10 +457,11 @@ impl Scan {
         let mut is_arg = false;
         for a in &f.attrs {
             let p = a.path();
-            if !(p.is_ident("arg") || p.is_ident("clap") || p.is_ident("structopt")) {
+            let clap = p.is_ident("arg") || p.is_ident("clap") || p.is_ident("structopt");
+            if !(clap || p.is_ident("builder") || p.is_ident("serde")) {
                 continue;
             }
-            is_arg = true;
+            is_arg |= clap;
             let _ = a.parse_nested_meta(|meta| {
                 let key = meta.path.get_ident().map(|i| i.to_string());
                 if meta.input.peek(Token![=]) {
@@ -418,6 +471,8 @@ impl Scan {
                         Some("default_value" | "default_value_t" | "default_missing_value") => {
                             default = eval(&value)
                         }
+                        // `#[builder(default = "17170")]`, `#[serde(default = "default_port")]`.
+                        Some("default") => default = field_default(&value),
                         _ => {}
                     }
                 } else if meta.input.peek(syn::token::Paren) {
@@ -430,13 +485,16 @@ impl Scan {
                 Ok(())
             });
         }
+        let line = line(ident.span());
+        let port_field = is_listen_port_field(&field);
         if !is_arg {
+            if let (true, Some(d)) = (port_field, default) {
+                self.port(Some(d), None, line, PortKind::CodeDefault);
+            }
             return;
         }
-        let line = line(ident.span());
         let ty = f.ty.to_token_stream().to_string();
         let optional = ty.starts_with("Option") || ty == "bool" || ty.starts_with("Vec");
-        let port_field = field == "port" || field.ends_with("_port");
         if let Some(name) = env.clone() {
             self.out.env.push(RawEnv {
                 name,
@@ -659,8 +717,15 @@ impl<'ast> Visit<'ast> for Scan {
         if skip(&s.attrs) {
             return;
         }
+        let ports_before = self.out.ports.len();
         for f in &s.fields {
             self.clap_field(f);
+        }
+        if camel_words(&s.ident.to_string())
+            .iter()
+            .any(|w| crate::model::is_other_service_word(w))
+        {
+            self.out.ports.truncate(ports_before);
         }
         visit::visit_item_struct(self, s);
     }
@@ -791,6 +856,14 @@ impl<'ast> Visit<'ast> for Scan {
             {
                 self.out.signals.sigint = true;
             }
+            if ends("HttpServer::new") {
+                self.krate("actix_web", l);
+            }
+            if ends("with_prefix") || ends("prefixed") {
+                if let Some(Val::Str(prefix)) = c.args.first().and_then(eval) {
+                    self.out.env_prefix.get_or_insert(prefix);
+                }
+            }
             if ends("SocketAddr::new") || ends("SocketAddr::from") {
                 self.addr_args(&c.args, l);
             }
@@ -812,14 +885,25 @@ impl<'ast> Visit<'ast> for Scan {
                 self.addr_args(&m.args, l);
             }
             "disable_signals" => self.out.signals_disabled = true,
+            "with_prefix" | "prefixed" => {
+                if let Some(Val::Str(p)) = m.args.first().and_then(eval) {
+                    self.out.env_prefix.get_or_insert(p);
+                }
+            }
             "set_default" | "set_override_option" => {
                 if let (Some(Val::Str(k)), Some(v)) = (
                     m.args.first().and_then(eval),
                     m.args.iter().nth(1).and_then(eval),
                 ) {
                     let key = k.rsplit('.').next().unwrap_or(&k);
-                    if key == "port" || key.ends_with("_port") {
-                        self.port(Some(v), None, l, PortKind::CodeDefault);
+                    let other = k
+                        .split(['.', '_'])
+                        .any(|part| crate::model::is_other_service_word(&part.to_uppercase()));
+                    if is_listen_port_field(key) && !other {
+                        self.port(Some(v.clone()), None, l, PortKind::CodeDefault);
+                    }
+                    if !k.contains('.') {
+                        self.out.config_defaults.push((k.clone(), v, l));
                     }
                 }
             }

@@ -256,7 +256,8 @@ fn file_facts(rel: &str, found: &FileFindings, consts: &BTreeMap<String, Val>) -
                 Some(port) => port,
                 None => continue,
             },
-            None => 0,
+            None if found.server => 0,
+            None => continue,
         };
         facts.ports.push(PortEvidence {
             port,
@@ -265,7 +266,20 @@ fn file_facts(rel: &str, found: &FileFindings, consts: &BTreeMap<String, Val>) -
             kind: p.kind,
         });
     }
-    env_facts(&mut facts, found, consts, &at);
+    let mut found_env = found.env.clone();
+    if let Some(prefix) = &found.env_prefix {
+        let prefix = prefix.trim_end_matches('_').to_uppercase();
+        for (key, value, line) in &found.config_defaults {
+            found_env.push(rust::RawEnv {
+                name: Val::Str(format!("{prefix}_{}", key.to_uppercase())),
+                default: Some(value.clone()),
+                required: false,
+                line: *line,
+                port_field: false,
+            });
+        }
+    }
+    env_facts(&mut facts, &found_env, consts, &at);
     framework_facts(&mut facts, found, &at);
     facts
 }
@@ -274,18 +288,19 @@ fn file_facts(rel: &str, found: &FileFindings, consts: &BTreeMap<String, Val>) -
 /// evidence, secrets marked.
 fn env_facts(
     facts: &mut SourceFacts,
-    found: &FileFindings,
+    found: &[rust::RawEnv],
     consts: &BTreeMap<String, Val>,
     at: &dyn Fn(usize) -> String,
 ) {
-    for e in &found.env {
+    for e in found {
         let Some(Val::Str(name)) = resolve(&e.name, consts) else {
             continue;
         };
         let default = e.default.as_ref().and_then(|d| resolve(d, consts));
-        let evidence = if crate::model::is_port_env(&name) || e.port_field {
+        let own = !name.split('_').any(crate::model::is_other_service_word);
+        let evidence = if (crate::model::is_port_env(&name) && own) || e.port_field {
             default.as_ref().and_then(as_port).map(|p| (p, None))
-        } else if crate::model::is_addr_env(&name) {
+        } else if crate::model::is_addr_env(&name) && own {
             match &default {
                 Some(Val::Str(d)) => {
                     crate::model::split_host(d).map(|(h, p)| (p.unwrap_or(0), Some(h)))
@@ -453,6 +468,23 @@ pub fn scan_config_port(root: &Path) -> Option<PortEvidence> {
     None
 }
 
+/// The production configuration file of `configuration/` or `config/`, relative to the root.
+pub fn production_config(root: &Path) -> Option<String> {
+    ["configuration", "config"].iter().find_map(|dir| {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| config_rank(p) == 0)
+            .collect();
+        files.sort();
+        files
+            .first()
+            .map(|p| crate::paths::relative_or_whole(root, p))
+    })
+}
+
 /// Which configuration file wins in an image: the production one, then the base or default
 /// one (the production file overrides it, so its port stands when production names none),
 /// then any other, development and test ones last.
@@ -527,7 +559,7 @@ mod tests {
 
     #[test]
     fn port_from_env_default() {
-        let f = scan("let port = std::env::var(\"PORT\").unwrap_or_else(|_| \"3000\".to_string());\nlet addr = format!(\"0.0.0.0:{port}\");");
+        let f = scan("let port = std::env::var(\"PORT\").unwrap_or_else(|_| \"3000\".to_string());\nlet addr = format!(\"0.0.0.0:{port}\");\nlet l = TcpListener::bind(addr);");
         assert!(f.reads_port_env);
         let env = f
             .ports
@@ -650,7 +682,7 @@ mod tests {
 
     #[test]
     fn clap_defaults_and_env() {
-        let f = scan("#[derive(Parser)]\nstruct Opt {\n    /// The port.\n    #[arg(long, default_value = \"7700\", env = \"X_PORT\")]\n    port: u16,\n    #[clap(long, env, default_value_t = DEFAULT_HOST.to_string())]\n    host: String,\n    #[arg(long, env = \"API_TOKEN\")]\n    token: String,\n    #[arg(short, long, default_value_t = 9000)]\n    admin_port: u16,\n}\nconst DEFAULT_HOST: &str = \"localhost\";\n");
+        let f = scan("#[derive(Parser)]\nstruct Opt {\n    /// The port.\n    #[arg(long, default_value = \"7700\", env = \"X_PORT\")]\n    port: u16,\n    #[clap(long, env, default_value_t = DEFAULT_HOST.to_string())]\n    host: String,\n    #[arg(long, env = \"API_TOKEN\")]\n    token: String,\n    #[arg(short, long, default_value_t = 9000)]\n    http_port: u16,\n    #[arg(long, default_value_t = 1024)]\n    min_port: u16,\n}\nconst DEFAULT_HOST: &str = \"localhost\";\n");
         let env: Vec<_> = f
             .env
             .iter()
