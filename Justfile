@@ -26,6 +26,10 @@ hadolint:
 bench:
     bash bench/run.sh
 
+# `imggen plan` on a real workspace of more than 100k lines (DIR), beside `cargo metadata`.
+bench-plan DIR:
+    bash bench/plan.sh {{DIR}}
+
 # Review pending insta snapshots (needs cargo-insta).
 review:
     cargo insta review

@@ -17,10 +17,61 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-/// The cheap test before parsing: a file with none of these says nothing the scan reads.
+/// The cheap test before parsing: a file with none of these says nothing the scan reads, so it
+/// is not parsed (its `mod` declarations and frameworks are read from the text).
 static PREFILTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"mod |var|env|bind|listen|serve|Server|signal|ctrl|SIG|launch|(?i:port)|health|include|migrate|set_default|shuttle|main|0\.0\.0\.0|127\.0\.0\.1|localhost|\[::|#\[(get|head|route|oai|folder|template)|/alive|/ping|/up"|"(\./)?(config|configuration|static|assets|templates|public|resources|migrations)|axum|actix|rocket|poem|warp|salvo|loco|leptos|tonic|hyper|tiny_http|tide"#).unwrap()
+    Regex::new(r#"env::var|var_os|dotenv|var\(|env\s*=|env\(|#\[(arg|clap|structopt)\b|builder\(default|default\s*=\s*"[a-z_:]*port|bind|TcpListener|UdpSocket|serve|HttpServer|launch|set_default|with_prefix|prefixed|signal|ctrl_c|ctrlc|SIGTERM|SIGINT|shuttle_runtime|0\.0\.0\.0|127\.0\.0\.1|localhost|\[::|"/(health|healthz|health_check|healthcheck|_health|livez|readyz|ping|_ping|alive|up)"|#\[(get|head|route|oai)\b|include_str|include_bytes|include_dir|migrate!|embed_migrations|RustEmbed|#\[folder|"(\./)?(config|configuration|static|assets|templates|public|resources|migrations)\b|_PORT|_ADDR|HTTP/1\."#).unwrap()
 });
+/// A framework crate named in the text of a file that is not parsed.
+static FRAMEWORK_TEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^\s*(?:pub\s+)?use\s+(axum|actix_web|rocket|poem|poem_openapi|poem_grpc|warp|salvo|loco_rs|leptos|leptos_axum|leptos_actix|tonic|hyper|hyper_util|tiny_http|tide)\b").unwrap()
+});
+/// `mod name;` after any attributes (an inline `mod name { .. }` is part of the same file).
+static MOD_DECL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:pub(?:\s*\([^)]*\))?\s+)?mod\s+(?:r#)?([A-Za-z_][A-Za-z0-9_]*)\s*;").unwrap()
+});
+static PATH_ATTR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"#\[\s*path\s*=\s*"([^"]+)"\s*\]"#).unwrap());
+static LEADING_ATTRS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:#!?\[[^\]]*\]\s*)*").unwrap());
+
+/// What a file that is not parsed says: its `mod` declarations (not those under
+/// `#[cfg(test)]`, nor `mod tests`) and the frameworks its `use` lines name.
+fn text_findings(text: &str) -> FileFindings {
+    let mut found = FileFindings::default();
+    let mut pending_path: Option<String> = None;
+    let mut pending_test = false;
+    for line in text.lines().map(str::trim).filter(|l| !l.starts_with("//")) {
+        if let Some(c) = PATH_ATTR.captures(line) {
+            pending_path = Some(c[1].to_string());
+        }
+        if line.starts_with("#[cfg(") && line.contains("test") && !line.contains("not(") {
+            pending_test = true;
+        }
+        let rest = &line[LEADING_ATTRS.find(line).map_or(0, |m| m.end())..];
+        if let Some(c) = MOD_DECL.captures(rest) {
+            if !pending_test && &c[1] != "tests" {
+                found.mods.push((c[1].to_string(), pending_path.take()));
+            }
+            pending_path = None;
+            pending_test = false;
+        } else if !rest.is_empty() {
+            pending_path = None;
+            pending_test = false;
+        }
+    }
+    let lines = LineIndex::new(text);
+    for c in FRAMEWORK_TEXT.captures_iter(text) {
+        let m = c.get(1).expect("group 1");
+        if !found.crates.iter().any(|(k, _)| k == m.as_str()) {
+            found
+                .crates
+                .push((m.as_str().to_string(), lines.line(m.start())));
+        }
+    }
+    found
+}
+
 static CONFIG_PORT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"(?m)^\s*(?:port|PORT|APP_PORT|APPLICATION_PORT|http_port)\s*[:=]\s*(?:\{\{[^}]*default\s*=\s*)?["']?(\d{2,5})["']?\s*(?:\)?\s*\}\})?\s*$"#,
@@ -167,9 +218,9 @@ impl FileCache {
         };
         let rel = crate::paths::relative_or_whole(root, path);
         let found = if PREFILTER.is_match(&text) {
-            rust::read(&text).unwrap_or_default()
+            rust::read(&text).unwrap_or_else(|| text_findings(&text))
         } else {
-            FileFindings::default()
+            text_findings(&text)
         };
         let names_lib = lib.is_some_and(|re| {
             text.lines()
