@@ -30,6 +30,10 @@ bench:
 corpus-build *NAMES:
     bash corpus/build.sh {{NAMES}}
 
+# `imggen plan` on a real workspace of more than 100k lines (DIR), beside `cargo metadata`.
+bench-plan DIR:
+    bash bench/plan.sh {{DIR}}
+
 # Review pending insta snapshots (needs cargo-insta).
 review:
     cargo insta review

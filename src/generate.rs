@@ -115,6 +115,8 @@ struct DockerfileValues {
     dep_mounts: String,
     /// Assignments before cargo in those steps.
     cargo_env: String,
+    /// `KEY="value"` of every listen env var, in name order.
+    listen_env: Vec<String>,
     /// The exec-form CMD: the binary's arguments (None without any).
     cmd: Option<String>,
     /// `NAME="value"` of every `[env]` value, quoted for ENV.
@@ -277,6 +279,11 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
         cmd: (!plan.args.is_empty()).then(|| exec_form(&plan.args)),
         env: plan
             .image_env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", env_quote(v)))
+            .collect(),
+        listen_env: plan
+            .listen_env
             .iter()
             .map(|(k, v)| format!("{k}={}", env_quote(v)))
             .collect(),

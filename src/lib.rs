@@ -16,6 +16,7 @@ pub mod config;
 pub mod context;
 pub mod deploy;
 pub mod dockerignore;
+pub mod frameworks;
 pub mod generate;
 pub mod init;
 pub mod keep;

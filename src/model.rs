@@ -130,6 +130,9 @@ pub struct ProjectFiles {
     pub top_dirs: Vec<String>,
     /// Listen port found in a config file (e.g. `configuration/base.yaml`), with where.
     pub config_port: Option<PortEvidence>,
+    /// A production configuration file (`config/production.yaml`, ...), which an environment
+    /// variable of the app selects.
+    pub production_config: Option<String>,
     /// Linker tools `.cargo/config.toml` names (`clang`, `lld`, `mold`), in that order.
     pub linkers: Vec<String>,
     /// The final stage of a hand-written `Dockerfile` (one imggen did not generate), as evidence.
@@ -252,6 +255,30 @@ pub struct SourceFacts {
     pub compile_time_dirs: Vec<String>,
     /// Environment variables the code reads at run time, in the order found.
     pub env: Vec<EnvRead>,
+    /// Frameworks the code uses (`data/frameworks.toml` names), with where first seen.
+    pub frameworks: Vec<FrameworkUse>,
+    /// Plain socket listeners the code opens (`tcp`, `udp`; `http` when it writes HTTP
+    /// responses by hand): with no HTTP framework, the service speaks its own protocol.
+    pub listeners: Vec<String>,
+    /// Arguments a framework needs its binary to run with to serve (Loco's `start`).
+    pub command: Option<RequiredCommand>,
+}
+
+/// A framework the code uses.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FrameworkUse {
+    /// Its name in `data/frameworks.toml`.
+    pub name: String,
+    /// `file:line` of the first use.
+    pub at: String,
+}
+
+/// Arguments the binary needs to serve, and why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RequiredCommand {
+    pub args: Vec<String>,
+    /// The framework that needs them and where it is used.
+    pub why: String,
 }
 
 /// An environment variable the app reads at run time (`env::var`, clap `env = ...`, ...).
@@ -272,6 +299,7 @@ pub struct EnvRead {
 /// Where a listen port was found.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PortEvidence {
+    /// 0 when the evidence names only the host (`format!("127.0.0.1:{port}")`).
     pub port: u16,
     /// Host part when the evidence names one (e.g. "127.0.0.1").
     pub host: Option<String>,
@@ -284,12 +312,17 @@ pub struct PortEvidence {
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum PortKind {
-    /// Default of a `PORT` environment lookup.
+    /// Default of a port environment lookup (`PORT`, `*_PORT`, clap `env`).
     EnvDefault,
+    /// A default in code no env var moves: a flag's default, a const fallback, a config-crate
+    /// `set_default`.
+    CodeDefault,
     /// A literal socket address in the code.
     Literal,
     /// A `port` key in a configuration file.
     ConfigFile,
+    /// The framework's own default (Rocket's 8000, Loco's 5150).
+    Framework,
     /// `EXPOSE` in a hand-written Dockerfile: weaker than the sources, stronger than the default.
     Dockerfile,
 }
@@ -316,6 +349,19 @@ impl SourceFacts {
                 self.env.push(e.clone());
             }
         }
+        for f in &other.frameworks {
+            if !self.frameworks.iter().any(|x| x.name == f.name) {
+                self.frameworks.push(f.clone());
+            }
+        }
+        for l in &other.listeners {
+            if !self.listeners.contains(l) {
+                self.listeners.push(l.clone());
+            }
+        }
+        if self.command.is_none() {
+            self.command.clone_from(&other.command);
+        }
         for (into, from) in [
             (&mut self.health_paths, &other.health_paths),
             (&mut self.runtime_dirs, &other.runtime_dirs),
@@ -341,6 +387,8 @@ pub const HEALTH_PATHS: &[&str] = &[
     "/livez",
     "/readyz",
     "/ping",
+    "/_ping",
+    "/alive",
     "/up",
 ];
 
@@ -537,4 +585,88 @@ impl ExistingDockerfile {
             kind: PortKind::Dockerfile,
         })
     }
+}
+
+/// A name that holds a port (`PORT`, `HTTP_PORT`).
+pub fn is_port_env(name: &str) -> bool {
+    name == "PORT" || name.ends_with("_PORT")
+}
+
+/// A name that holds a listen address or host (`HOST`, `APP_HOST`, `BIND`, `SERVER_ADDR`).
+pub fn is_addr_env(name: &str) -> bool {
+    ["HOST", "ADDR", "ADDRESS", "BIND", "LISTEN", "SOCKET"]
+        .iter()
+        .any(|s| name == *s || name.ends_with(&format!("_{s}")))
+}
+
+/// The host and port of an address `host:port`, `[::1]:port`, `http://host:port` or a bare
+/// host, when the host is a wildcard or loopback one; the port is `None` when not given (or a
+/// format placeholder).
+pub fn split_host(s: &str) -> Option<(String, Option<u16>)> {
+    let s = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"))
+        .unwrap_or(s);
+    const HOSTS: &[&str] = &["0.0.0.0", "127.0.0.1", "localhost", "::", "::1"];
+    if HOSTS.contains(&s) {
+        return Some((s.to_string(), None));
+    }
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        rest.split_once("]:")?
+    } else {
+        s.rsplit_once(':')?
+    };
+    if !HOSTS.contains(&host) {
+        return None;
+    }
+    if port.starts_with('{') && port.ends_with('}') {
+        return Some((host.to_string(), None));
+    }
+    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+    Some((host.to_string(), Some(port)))
+}
+
+/// A name part that names another service or a bound, not this server's listener: `DB_PORT`,
+/// `REDIS_HOST`, `MIN_PORT`, `METRICS_PORT` are not where the app serves.
+pub fn is_other_service_word(part: &str) -> bool {
+    const OTHER: &[&str] = &[
+        "DB",
+        "DATABASE",
+        "REDIS",
+        "SMTP",
+        "MAIL",
+        "POSTGRES",
+        "PG",
+        "MYSQL",
+        "MONGO",
+        "AMQP",
+        "KAFKA",
+        "NATS",
+        "PROXY",
+        "OTEL",
+        "JAEGER",
+        "REMOTE",
+        "UPSTREAM",
+        "CLIENT",
+        "TARGET",
+        "S3",
+        "MINIO",
+        "ELASTIC",
+        "MEMCACHED",
+        "LDAP",
+        "LDAPS",
+        "SQL",
+        "MIN",
+        "MAX",
+        "METRICS",
+        "PROMETHEUS",
+        "RELOAD",
+        "DEBUG",
+        "ADMIN",
+        "GRPC",
+        "P2P",
+        "CLUSTER",
+        "STATSD",
+    ];
+    OTHER.contains(&part)
 }

@@ -5,7 +5,9 @@
 
 use crate::config::{Config, Libc, Platform};
 use crate::lockcheck::Closure;
-use crate::model::{BinTarget, Package, PortKind, ProjectModel, SourceFacts};
+use crate::model::{
+    BinTarget, EnvRead, Package, PortEvidence, PortKind, ProjectModel, SourceFacts,
+};
 use crate::profiles::{self, BaseProfile, UserMethod};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
@@ -51,6 +53,13 @@ pub struct ImagePlan {
     pub port: u16,
     /// The app reads `PORT`, so the image sets it to `port`.
     pub port_env: bool,
+    /// What the server speaks: the platform files route and check it accordingly.
+    pub protocol: Protocol,
+    /// Env vars the image sets so the app listens on all interfaces and on `port` (`ROCKET_ADDRESS`,
+    /// `APP_HOST`, a port variable with no default); also in `env` for the platform files.
+    pub listen_env: BTreeMap<String, String>,
+    /// Every env var the app reads, with its default, whether it is required or secret, and where.
+    pub env_reads: Vec<EnvRead>,
     pub health_path: Option<String>,
     pub signal: SignalPlan,
     pub user: UserPlan,
@@ -92,6 +101,34 @@ pub struct ImagePlan {
     /// deploy decisions).
     #[serde(skip)]
     pub decisions: Vec<Decision>,
+}
+
+/// What the server speaks on its port.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// HTTP/1 or HTTP/2 (a web framework or hyper).
+    Http,
+    /// gRPC (HTTP/2, tonic).
+    Grpc,
+    /// Its own protocol over TCP (a bare listener, no HTTP).
+    Tcp,
+}
+
+impl Protocol {
+    /// The name `imggen plan` shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Grpc => "grpc",
+            Protocol::Tcp => "tcp",
+        }
+    }
+
+    /// HTTP requests reach it (health checks, HTTP routing).
+    pub fn is_http(self) -> bool {
+        self != Protocol::Tcp
+    }
 }
 
 /// Cargo invocation shared by `cargo chef cook` and `cargo build`.
@@ -281,7 +318,10 @@ topics! {
     RuntimeBase => "runtime base",
     Rust => "rust",
     BuilderImage => "builder image",
+    Framework => "framework",
+    Protocol => "protocol",
     Port => "port",
+    ListenEnv => "listen env",
     HealthRoute => "health route",
     Stop => "stop",
     BuilderPackage => "builder package",
@@ -415,7 +455,8 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     crate::validate::config(config)?;
     let mut notes = Notes::default();
     let (pkg, bin) = notes.take(binary(model, config)?);
-    let facts = merged_facts(model, pkg, bin);
+    let mut facts = merged_facts(model, pkg, bin);
+    notes.take(frameworks(&mut facts)?);
     let (libc, base) = notes.take(base(config)?);
     let (rust_version, builder_image) = notes.take(toolchain(model, pkg, config, &base));
     let builder = notes.take(builder_setup(model, config, &rust_version));
@@ -423,7 +464,9 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     let (context, cache_mounts) = notes.take(context(model, config)?);
     let frontend = notes.take(frontend(model, &context, &base));
     let (port, server) = notes.take(port(model, &facts, config));
-    let health_path = notes.take(health_route(&facts, config, server));
+    let protocol = notes.take(protocol(&facts, server));
+    let listen_env = notes.take(listen_env(model, &facts, config, port));
+    let health_path = notes.take(health_route(&facts, config, server && protocol.is_http()));
     let signal = notes.take(stop(&facts, config)?);
     let (build_packages, runtime_packages) = notes.take(packages(
         model,
@@ -443,7 +486,15 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         .get(&bin.name)
         .map_or(&[][..], Vec::as_slice);
     let run = notes.take(run::command(model, subcommands, config, (&bin.name, port))?);
-    let (env, vars) = notes.take(environment::environment(&facts, config)?);
+    let (mut env, mut vars) = notes.take(environment::environment(&facts, config)?);
+    // The listen variables reach every platform file as well as the image, and are then set.
+    env.extend(listen_env.clone());
+    for v in vars.iter_mut().filter(|v| !v.secret) {
+        if let Some(value) = listen_env.get(&v.name) {
+            v.value = Some(value.clone());
+            v.required = false;
+        }
+    }
     let user = UserPlan {
         name: APP_USER.into(),
         uid: base.uid,
@@ -464,6 +515,10 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         runtime_packages,
         port,
         port_env: facts.reads_port_env,
+        protocol,
+        env,
+        listen_env,
+        env_reads: facts.env.clone(),
         health_path,
         signal,
         user,
@@ -473,7 +528,6 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         context,
         frontend,
         server,
-        env,
         image_env: config.env.clone().unwrap_or_default(),
         vars,
         args: run.args,
@@ -1080,20 +1134,13 @@ fn port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> Planned<(
             "no listener in the binary's code: nothing is exposed",
         );
     }
-    for p in facts
-        .ports
-        .iter()
-        .filter(|p| matches!(p.host.as_deref(), Some("127.0.0.1" | "localhost" | "::1")))
-    {
-        notes.warn(format!(
-            "{}: the app binds {}:{}, which nothing outside the container can reach; bind 0.0.0.0",
-            p.at,
-            p.host.as_deref().unwrap_or_default(),
-            p.port
-        ));
-    }
     if config.port.is_some() && !facts.reads_port_env {
-        if let Some(found) = facts.ports.first().filter(|p| p.port != port) {
+        if let Some(found) = facts
+            .ports
+            .iter()
+            .find(|p| p.port > 0 && p.kind != PortKind::Framework)
+            .filter(|p| p.port != port)
+        {
             notes.warn(format!(
                 "{} = {port} but the app listens on {} ({}) and does not read PORT; make them agree",
                 config.source("port"), found.port, found.at
@@ -1101,6 +1148,284 @@ fn port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> Planned<(
         }
     }
     notes.with((port, server))
+}
+
+/// The frameworks the binary uses: a framework a plain image cannot run is refused; their
+/// built-in health routes join the sources'; a command they need is shown.
+fn frameworks(facts: &mut SourceFacts) -> Result<Planned<()>> {
+    let mut notes = Notes::default();
+    for used in &facts.frameworks {
+        let Some(fw) = crate::frameworks::by_name(&used.name) else {
+            continue;
+        };
+        if !fw.refuse.is_empty() {
+            bail!("{}: {}", used.at, fw.refuse);
+        }
+        notes.decide(
+            Topic::Framework,
+            fw.name.clone(),
+            format!("used at {}", used.at),
+        );
+    }
+    let builtin: Vec<String> = facts
+        .frameworks
+        .iter()
+        .filter_map(|u| crate::frameworks::by_name(&u.name))
+        .flat_map(|f| f.health.iter().cloned())
+        .collect();
+    for h in builtin {
+        if !facts.health_paths.contains(&h) {
+            facts.health_paths.push(h);
+        }
+    }
+    if let Some(c) = &facts.command {
+        notes.decide(
+            Topic::Framework,
+            format!("command `{}`", c.args.join(" ")),
+            c.why.clone(),
+        );
+    }
+    Ok(notes.with(()))
+}
+
+/// What the server speaks: gRPC when its only frameworks are gRPC ones, HTTP with any HTTP
+/// framework or hyper, raw TCP for a bare listener, HTTP when nothing says.
+fn protocol(facts: &SourceFacts, server: bool) -> Planned<Protocol> {
+    let mut notes = Notes::default();
+    let used: Vec<&crate::frameworks::Framework> = facts
+        .frameworks
+        .iter()
+        .filter_map(|u| crate::frameworks::by_name(&u.name))
+        .collect();
+    let (protocol, why) = if used.iter().any(|f| f.protocol == "http") {
+        (
+            Protocol::Http,
+            format!(
+                "{} serves HTTP",
+                used.iter()
+                    .find(|f| f.protocol == "http")
+                    .map_or("", |f| f.name.as_str())
+            ),
+        )
+    } else if let Some(f) = used.iter().find(|f| f.protocol == "grpc") {
+        (Protocol::Grpc, format!("{} serves gRPC (HTTP/2)", f.name))
+    } else if facts.listeners.iter().any(|l| l == "http") || !facts.health_paths.is_empty() {
+        (
+            Protocol::Http,
+            "a plain listener answering HTTP (responses or routes in the code)".to_string(),
+        )
+    } else if !facts.listeners.is_empty() {
+        (
+            Protocol::Tcp,
+            format!(
+                "a plain {} listener and no HTTP framework: its own protocol",
+                facts.listeners.join("/")
+            ),
+        )
+    } else {
+        (
+            Protocol::Http,
+            "no framework or listener says otherwise".to_string(),
+        )
+    };
+    if server {
+        notes.decide(Topic::Protocol, protocol.as_str(), why);
+    }
+    notes.with(protocol)
+}
+
+/// Hosts that only the container itself can reach.
+fn loopback(host: &str) -> bool {
+    matches!(host, "127.0.0.1" | "localhost" | "::1")
+}
+
+/// A variable that configures this server's own listener rather than a service it talks to.
+fn listener_env(name: &str) -> bool {
+    if name.split('_').any(crate::model::is_other_service_word) {
+        return false;
+    }
+    [
+        "HOST", "PORT", "BIND", "LISTEN", "ADDR", "ADDRESS", "SOCKET",
+    ]
+    .contains(&name)
+        || [
+            "SERVER_", "HTTP_", "APP_", "LISTEN_", "BIND_", "WEB_", "API_",
+        ]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || [
+            "_BIND",
+            "_LISTEN",
+            "_LISTEN_ADDR",
+            "_HTTP_ADDR",
+            "_BIND_ADDR",
+            "_SERVER_ADDR",
+        ]
+        .iter()
+        .any(|s| name.ends_with(s))
+}
+
+/// The env vars the image sets so the app listens on all interfaces and on `port`: a framework's
+/// address variable (`ROCKET_ADDRESS`), an address variable whose default is loopback, a listen
+/// variable the app reads with no default; warns, once per place, about a loopback bind nothing
+/// can move.
+fn listen_env(
+    model: &ProjectModel,
+    facts: &SourceFacts,
+    config: &Config,
+    port: u16,
+) -> Planned<BTreeMap<String, String>> {
+    let mut notes = Notes::default();
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    let framework_moved = framework_listen_env(facts, port, &mut notes, &mut out);
+    let has_port_source = facts.ports.iter().any(|p| p.port > 0)
+        || model.files.config_port.is_some()
+        || config.port.is_some();
+    let mut moved: Vec<&str> = Vec::new();
+    let mut moved_values: Vec<&str> = Vec::new();
+    for e in &facts.env {
+        let configured = config.env.as_ref().is_some_and(|c| c.contains_key(&e.name));
+        if configured || out.contains_key(&e.name) || e.name == "PORT" {
+            continue;
+        }
+        let production = model.files.production_config.as_deref();
+        if let Some((v, why)) = env_listen_value(e, port, has_port_source, production) {
+            notes.decide(
+                Topic::ListenEnv,
+                format!("{}={v}", e.name),
+                format!("the app reads {} at {}; {why}", e.name, e.at),
+            );
+            out.insert(e.name.clone(), v);
+            moved.push(&e.at);
+            moved_values.extend(e.default.as_deref());
+        }
+    }
+    let mut warned: Vec<&str> = Vec::new();
+    for p in facts
+        .ports
+        .iter()
+        .filter(|p| p.host.as_deref().is_some_and(loopback))
+    {
+        let host = p.host.as_deref().unwrap_or_default();
+        let is_moved = moved.contains(&p.at.as_str())
+            || moved_values.contains(&host)
+            || moved_values.contains(&format!("{host}:{}", p.port).as_str())
+            || (framework_moved && matches!(p.kind, PortKind::Framework | PortKind::ConfigFile));
+        if is_moved || warned.contains(&p.at.as_str()) {
+            continue;
+        }
+        warned.push(&p.at);
+        let shown = if p.port > 0 {
+            format!("{}:{}", p.host.as_deref().unwrap_or_default(), p.port)
+        } else {
+            p.host.clone().unwrap_or_default()
+        };
+        notes.warn(format!(
+            "{}: the app binds {shown}, which nothing outside the container can reach, and no env var or flag moves it; bind 0.0.0.0",
+            p.at
+        ));
+    }
+    notes.with(out)
+}
+
+/// The address and port variables of the frameworks used (`ROCKET_ADDRESS`, `ROCKET_PORT`);
+/// true when a framework's own default address is moved (by a variable or its command).
+fn framework_listen_env(
+    facts: &SourceFacts,
+    port: u16,
+    notes: &mut Notes,
+    out: &mut BTreeMap<String, String>,
+) -> bool {
+    let mut moved = false;
+    for used in &facts.frameworks {
+        let Some(fw) = crate::frameworks::by_name(&used.name) else {
+            continue;
+        };
+        if !fw.host_env.is_empty() {
+            out.insert(fw.host_env.clone(), "0.0.0.0".into());
+            notes.decide(
+                Topic::ListenEnv,
+                format!("{}=0.0.0.0", fw.host_env),
+                format!(
+                    "{} listens on {} unless {} says otherwise ({})",
+                    fw.name, fw.host, fw.host_env, used.at
+                ),
+            );
+            moved = true;
+        }
+        if !fw.port_env.is_empty() {
+            out.insert(fw.port_env.clone(), port.to_string());
+            notes.decide(
+                Topic::ListenEnv,
+                format!("{}={port}", fw.port_env),
+                format!("{} reads its port from {}", fw.name, fw.port_env),
+            );
+        }
+        moved |= fw.command.iter().any(|a| a == "0.0.0.0") && facts.command.is_some();
+    }
+    moved
+}
+
+/// The value the image gives an env var the app reads, and why: an address variable whose
+/// default is loopback, or a listen address or port variable read with no default.
+fn env_listen_value(
+    e: &EnvRead,
+    port: u16,
+    has_port_source: bool,
+    production: Option<&str>,
+) -> Option<(String, String)> {
+    let default = e.default.as_deref();
+    let selects_environment = ["ENV", "ENVIRONMENT", "RUN_MODE", "PROFILE"]
+        .iter()
+        .any(|s| e.name == *s || e.name.ends_with(&format!("_{s}")));
+    if let (true, Some(file)) = (selects_environment, production) {
+        if matches!(
+            default.map(str::to_lowercase).as_deref(),
+            Some("local" | "development" | "dev" | "debug")
+        ) {
+            return Some((
+                "production".to_string(),
+                format!(
+                    "its default {:?} selects development settings; an image runs production ({file})",
+                    default.unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    if crate::model::is_addr_env(&e.name) {
+        return match default.and_then(crate::model::split_host) {
+            Some((h, Some(_))) if loopback(&h) => Some((
+                format!("0.0.0.0:{port}"),
+                format!("its default {} is loopback", default.unwrap_or_default()),
+            )),
+            Some((h, None)) if loopback(&h) => Some((
+                "0.0.0.0".to_string(),
+                format!("its default {h} is loopback"),
+            )),
+            None if default.is_none() && listener_env(&e.name) => {
+                Some(if e.name == "HOST" || e.name.ends_with("_HOST") {
+                    ("0.0.0.0".to_string(), "read with no default".to_string())
+                } else {
+                    (
+                        format!("0.0.0.0:{port}"),
+                        format!("read with no default: the image sets it to port {port}"),
+                    )
+                })
+            }
+            _ => None,
+        };
+    }
+    if crate::model::is_port_env(&e.name) && default.is_none() && listener_env(&e.name) {
+        return Some((
+            port.to_string(),
+            if has_port_source {
+                "read with no default".to_string()
+            } else {
+                format!("read with no default: imggen chose {port}")
+            },
+        ));
+    }
+    None
 }
 
 /// The health route: configured, else the most conventional one the sources serve.
@@ -1543,7 +1868,7 @@ fn choose_port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> (u
     if let Some(p) = config.port {
         return (p, config.source("port"));
     }
-    let mut evidence: Vec<_> = facts.ports.iter().filter(|p| p.port > 0).collect();
+    let mut evidence: Vec<&PortEvidence> = facts.ports.iter().filter(|p| p.port > 0).collect();
     evidence.extend(model.files.config_port.iter());
     let dockerfile_port = model
         .files
@@ -1556,7 +1881,17 @@ fn choose_port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> (u
         Some(p) => (
             p.port,
             match p.kind {
-                PortKind::EnvDefault => format!("default of the PORT lookup at {}", p.at),
+                PortKind::EnvDefault => format!(
+                    "default of the {} lookup at {}",
+                    facts
+                        .env
+                        .iter()
+                        .find(|e| e.at == p.at)
+                        .map_or("PORT", |e| e.name.as_str()),
+                    p.at
+                ),
+                PortKind::CodeDefault => format!("default in the code at {}", p.at),
+                PortKind::Framework => format!("the framework's default, used at {}", p.at),
                 PortKind::Literal => format!("address literal at {}", p.at),
                 PortKind::ConfigFile => format!("`port` in {}", p.at),
                 PortKind::Dockerfile => format!("EXPOSE in the existing {}", p.at),

@@ -166,6 +166,64 @@ pub fn check_tree(
         .collect())
 }
 
+/// Env var names that hold credentials, as whole names or `_`-separated suffixes: platform files
+/// declare such a variable without ever writing its value.
+const SECRET_ENV_SUFFIXES: &[&str] = &[
+    "SECRET",
+    "TOKEN",
+    "PASSWORD",
+    "PASSWD",
+    "PASS",
+    "KEY",
+    "DSN",
+    "CREDENTIALS",
+    "PRIVATE_KEY",
+    "API_KEY",
+    "SECRET_KEY",
+];
+
+/// Whole names that hold credentials although no suffix says so.
+const SECRET_ENV_NAMES: &[&str] = &["DATABASE_URL", "REDIS_URL", "MONGODB_URI", "MONGO_URL"];
+
+/// Names a suffix rule matches that hold no credential (public keys, key names, paths).
+const NOT_SECRET_ENV: &[&str] = &[
+    "PUBLIC_KEY",
+    "KEY_ID",
+    "KEY_FILE",
+    "KEY_PATH",
+    "SSH_KEY_PATH",
+    "PRIMARY_KEY",
+];
+
+/// True when an env var named `name` looks like it holds a credential: `*_SECRET`, `*_TOKEN`,
+/// `*_PASSWORD`, `*_KEY` (not `*_PUBLIC_KEY`, `*_KEY_ID`, ...), `*_DSN`, `DATABASE_URL`, and any
+/// `*_URL` or `*_URI` naming a database (`POSTGRES_URL`, `*_DB_URL`).
+pub fn is_secret_env(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    if NOT_SECRET_ENV
+        .iter()
+        .any(|n| name == *n || name.ends_with(&format!("_{n}")))
+    {
+        return false;
+    }
+    if SECRET_ENV_NAMES.contains(&name.as_str())
+        || SECRET_ENV_SUFFIXES
+            .iter()
+            .any(|s| name == *s || name.ends_with(&format!("_{s}")))
+    {
+        return true;
+    }
+    (name.ends_with("_URL") || name.ends_with("_URI"))
+        && [
+            "DATABASE", "DB", "POSTGRES", "PG", "MYSQL", "REDIS", "MONGO", "AMQP", "RABBITMQ",
+        ]
+        .iter()
+        .any(|d| {
+            name.split('_')
+                .any(|part| part == *d || part.starts_with(d))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +251,35 @@ mod tests {
             ".cargo/config.toml",
         ] {
             assert!(!is_secret(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn secret_env_names() {
+        for n in [
+            "JWT_SECRET",
+            "GITHUB_TOKEN",
+            "DB_PASSWORD",
+            "STRIPE_API_KEY",
+            "DATABASE_URL",
+            "SENTRY_DSN",
+            "POSTGRES_URL",
+            "APP_DB_URL",
+            "SECRET_KEY",
+        ] {
+            assert!(is_secret_env(n), "{n}");
+        }
+        for n in [
+            "PORT",
+            "RUST_LOG",
+            "APP_HOST",
+            "JWT_PUBLIC_KEY",
+            "AWS_ACCESS_KEY_ID",
+            "TLS_KEY_FILE",
+            "BASE_URL",
+            "MONKEY",
+        ] {
+            assert!(!is_secret_env(n), "{n}");
         }
     }
 

@@ -72,8 +72,9 @@ pub fn detect(root: &Path, packages: &[Package]) -> Result<Option<Frontend>> {
     Ok(None)
 }
 
-/// Trunk (`Trunk.toml`) and cargo-leptos (`[package.metadata.leptos]`,
-/// `[[workspace.metadata.leptos]]`) build the frontend with their own tool: refused, naming it.
+/// Trunk (`Trunk.toml`) and a cargo-leptos workspace (`[[workspace.metadata.leptos]]`) build the
+/// frontend with their own tool: refused, naming it. A package's `[package.metadata.leptos]` is
+/// the Leptos framework's own refusal (`analyze::framework`), with its line.
 fn refuse_rust_native(root: &Path, packages: &[Package]) -> Result<()> {
     for dir in std::iter::once("").chain(packages.iter().map(|p| p.dir.as_str())) {
         let base = root.join(dir);
@@ -84,7 +85,7 @@ fn refuse_rust_native(root: &Path, packages: &[Package]) -> Result<()> {
             );
         }
         let manifest = std::fs::read_to_string(base.join("Cargo.toml")).unwrap_or_default();
-        if manifest.contains("metadata.leptos]") {
+        if manifest.contains("[[workspace.metadata.leptos]]") {
             bail!(
                 "{}: a cargo-leptos project is built with `cargo leptos build`, which imggen does not run; use the Dockerfile of the Leptos book's deployment chapter instead",
                 base.join("Cargo.toml").display()

@@ -6,10 +6,12 @@
 
 pub mod commands;
 pub mod dockerfile;
+mod framework;
 mod frontend;
 pub mod lockgraph;
 mod manifest;
 mod reach;
+mod rust;
 mod source;
 
 use crate::model::{LockedPackage, Lockfile, ProjectFiles, ProjectModel};
@@ -114,6 +116,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             .iter()
             .any(|p| root.join(&p.dir).join(".sqlx").is_dir());
     let config_port = source::scan_config_port(root);
+    let production_config = source::production_config(root);
     let linkers = source::scan_cargo_linkers(root);
     let existing_dockerfile = read_existing_dockerfile(root);
     let member_dirs: Vec<String> = packages.iter().map(|p| p.dir.clone()).collect();
@@ -137,6 +140,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             sqlx_offline_data,
             top_dirs,
             config_port,
+            production_config,
             linkers,
             existing_dockerfile,
             context,

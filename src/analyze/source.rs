@@ -1,66 +1,31 @@
-//! The source scan: listen ports, signal handling, health routes, run-time files.
+//! The source scan: listen ports, env vars, signal handling, health routes, frameworks,
+//! run-time files.
 //!
-//! It reads a package's `.rs` files with regular expressions, per target: each binary from its
+//! It parses a package's `.rs` files with `syn` (`rust.rs`), per target: each binary from its
 //! entry file through the modules it declares (`mod x;`, `#[path]`), and the library likewise;
-//! `plan` adds the library and path dependencies a binary uses. It is a heuristic by design: every finding is recorded with `file:line`
-//! evidence so `imggen plan` can show why, and every finding can be overridden in imggen.toml.
+//! `plan` adds the library and path dependencies a binary uses. Test code is never read. Every
+//! finding is recorded with `file:line` evidence so `imggen plan` can show why, and every finding
+//! can be overridden in imggen.toml.
 
+use super::rust::{self, FileFindings, Val};
 use crate::model::{
-    BinSources, Package, PackageSources, PortEvidence, PortKind, SignalFacts, SourceFacts,
-    HEALTH_PATHS,
+    BinSources, EnvRead, FrameworkUse, Package, PackageSources, PortEvidence, PortKind,
+    RequiredCommand, SourceFacts,
 };
 use regex::Regex;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-/// Directory names that commonly hold files a service reads at run time.
-pub const RUNTIME_DIR_CANDIDATES: &[&str] = &[
-    "migrations",
-    "configuration",
-    "config",
-    "static",
-    "assets",
-    "templates",
-    "public",
-    "resources",
-];
-
-static ADDR_LITERAL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#""(0\.0\.0\.0|127\.0\.0\.1|localhost|\[::\]|\[::1\]|::):(\d{2,5})""#).unwrap()
+/// The cheap test before parsing: a file with none of these says nothing the scan reads, so it
+/// is not parsed (its `mod` declarations and frameworks are read from the text).
+static PREFILTER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"env::var|var_os|dotenv|var\(|env\s*=|env\(|#\[(arg|clap|structopt)\b|builder\(default|default\s*=\s*"[a-z_:]*port|bind|TcpListener|UdpSocket|serve|HttpServer|launch|set_default|with_prefix|prefixed|signal|ctrl_c|ctrlc|SIGTERM|SIGINT|shuttle_runtime|0\.0\.0\.0|127\.0\.0\.1|localhost|\[::|"/(health|healthz|health_check|healthcheck|_health|livez|readyz|ping|_ping|alive|up)"|#\[(get|head|route|oai)\b|include_str|include_bytes|include_dir|migrate!|embed_migrations|RustEmbed|#\[folder|"(\./)?(config|configuration|static|assets|templates|public|resources|migrations)\b|_PORT|_ADDR|HTTP/1\."#).unwrap()
 });
-static ADDR_ARRAY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\(\s*\[\s*(0|127)\s*,\s*0\s*,\s*0\s*,\s*(0|1)\s*\]\s*,\s*(\d{2,5})\s*\)").unwrap()
+/// A framework crate named in the text of a file that is not parsed.
+static FRAMEWORK_TEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^\s*(?:pub\s+)?use\s+(axum|actix_web|rocket|poem|poem_openapi|poem_grpc|warp|salvo|loco_rs|leptos|leptos_axum|leptos_actix|tonic|hyper|hyper_util|tiny_http|tide)\b").unwrap()
 });
-static ADDR_TUPLE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\(\s*"(0\.0\.0\.0|127\.0\.0\.1|localhost|::)"\s*,\s*(\d{2,5})\s*\)"#).unwrap()
-});
-static PORT_ENV: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"var(?:_os)?\(\s*"PORT"\s*\)"#).unwrap());
-static PORT_DEFAULT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?s)^.{0,160}?unwrap_or[a-z_]*\(\s*(?:\|[^|]*\|\s*)?(?:"(\d{2,5})"|(\d{2,5}))"#)
-        .unwrap()
-});
-static SERVER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"TcpListener::bind|UdpSocket::bind|axum::serve|HttpServer::new|warp::serve|rocket::build|#\[(rocket::)?launch\]|Server::bind|Server::builder|poem::Server|salvo::|\.bind\(|serve_connection|tiny_http::Server").unwrap()
-});
-static SIGTERM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"SignalKind::terminate\(\)|SIGTERM|Signal::Term\b|HttpServer::new|rocket::build|#\[(rocket::)?launch\]").unwrap()
-});
-static SIGINT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"ctrl_c\(\)|ctrlc::set_handler|SIGINT|SignalKind::interrupt\(\)").unwrap()
-});
-static STRING_LIT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#""([^"\\\n]*)""#).unwrap());
-static COMPILE_TIME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"include_str!|include_bytes!|include_dir!|migrate!|embed_migrations!|#\[folder|#\[template|RustEmbed|include_static").unwrap()
-});
-static CONFIG_PORT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r#"(?m)^\s*(?:port|PORT|APP_PORT|APPLICATION_PORT)\s*[:=]\s*["']?(\d{2,5})["']?\s*$"#,
-    )
-    .unwrap()
-});
-
 /// `mod name;` after any attributes (an inline `mod name { .. }` is part of the same file).
 static MOD_DECL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:pub(?:\s*\([^)]*\))?\s+)?mod\s+(?:r#)?([A-Za-z_][A-Za-z0-9_]*)\s*;").unwrap()
@@ -69,6 +34,50 @@ static PATH_ATTR: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"#\[\s*path\s*=\s*"([^"]+)"\s*\]"#).unwrap());
 static LEADING_ATTRS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(?:#!?\[[^\]]*\]\s*)*").unwrap());
+
+/// What a file that is not parsed says: its `mod` declarations (not those under
+/// `#[cfg(test)]`, nor `mod tests`) and the frameworks its `use` lines name.
+fn text_findings(text: &str) -> FileFindings {
+    let mut found = FileFindings::default();
+    let mut pending_path: Option<String> = None;
+    let mut pending_test = false;
+    for line in text.lines().map(str::trim).filter(|l| !l.starts_with("//")) {
+        if let Some(c) = PATH_ATTR.captures(line) {
+            pending_path = Some(c[1].to_string());
+        }
+        if line.starts_with("#[cfg(") && line.contains("test") && !line.contains("not(") {
+            pending_test = true;
+        }
+        let rest = &line[LEADING_ATTRS.find(line).map_or(0, |m| m.end())..];
+        if let Some(c) = MOD_DECL.captures(rest) {
+            if !pending_test && &c[1] != "tests" {
+                found.mods.push((c[1].to_string(), pending_path.take()));
+            }
+            pending_path = None;
+            pending_test = false;
+        } else if !rest.is_empty() {
+            pending_path = None;
+            pending_test = false;
+        }
+    }
+    let lines = LineIndex::new(text);
+    for c in FRAMEWORK_TEXT.captures_iter(text) {
+        let m = c.get(1).expect("group 1");
+        if !found.crates.iter().any(|(k, _)| k == m.as_str()) {
+            found
+                .crates
+                .push((m.as_str().to_string(), lines.line(m.start())));
+        }
+    }
+    found
+}
+
+static CONFIG_PORT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?m)^\s*(?:port|PORT|APP_PORT|APPLICATION_PORT|http_port)\s*[:=]\s*(?:\{\{[^}]*default\s*=\s*)?["']?(\d{2,5})["']?\s*(?:\)?\s*\}\})?\s*$"#,
+    )
+    .unwrap()
+});
 
 /// Scans a package's sources per target: the library and each binary, each from its root file
 /// through the modules it declares, so one binary's listener never describes another.
@@ -82,15 +91,27 @@ pub fn scan_package(root: &Path, pkg: &Package) -> PackageSources {
     .ok();
     let mut files = FileCache::default();
     let mut sources = PackageSources::default();
+    let lib_files = if pkg.has_lib {
+        files.reach(root, &lib_path, None)
+    } else {
+        Vec::new()
+    };
+    let bin_files: Vec<Vec<PathBuf>> = pkg
+        .bins
+        .iter()
+        .map(|bin| files.reach(root, &root.join(&bin.path), uses_lib.as_ref()))
+        .collect();
+    let consts = files.consts();
+    let leptos = super::framework::leptos_metadata(root, &base);
     if pkg.has_lib {
-        let reached = files.reach(root, &lib_path, None);
-        sources.lib = files.facts(&reached);
+        sources.lib = files.facts(&lib_files, &consts);
         prune_runtime_dirs(root, &base, &mut sources.lib);
+        sources.lib.frameworks.extend(leptos.clone());
     }
-    for bin in &pkg.bins {
-        let reached = files.reach(root, &root.join(&bin.path), uses_lib.as_ref());
-        let mut facts = files.facts(&reached);
+    for (bin, reached) in pkg.bins.iter().zip(bin_files) {
+        let mut facts = files.facts(&reached, &consts);
         prune_runtime_dirs(root, &base, &mut facts);
+        facts.frameworks.extend(leptos.clone());
         sources.bins.insert(
             bin.name.clone(),
             BinSources {
@@ -124,12 +145,10 @@ fn lib_target(base: &Path, package: &str) -> (PathBuf, String) {
     )
 }
 
-/// One scanned file: its facts, the module files it declares and whether it names the library.
+/// One scanned file: what it says and whether it names the library.
 struct FileScan {
     rel: String,
-    facts: SourceFacts,
-    /// `mod` declarations: (module name, `#[path]` value).
-    mods: Vec<(String, Option<String>)>,
+    found: FileFindings,
     names_lib: bool,
 }
 
@@ -139,11 +158,19 @@ struct FileCache {
     scans: BTreeMap<PathBuf, FileScan>,
 }
 
+/// True for a file of another kind of target (integration tests, benches, examples), which a
+/// binary or library never compiles through `mod`.
+fn other_target(rel: &str) -> bool {
+    rel.split('/')
+        .any(|c| c == "tests" || c == "benches" || c == "examples")
+}
+
 impl FileCache {
     /// Files compiled from the crate root `entry`: the entry first, then the modules it reaches.
     fn reach(&mut self, root: &Path, entry: &Path, lib: Option<&Regex>) -> Vec<PathBuf> {
         let mut order = Vec::new();
         let mut queue = vec![(entry.to_path_buf(), true)];
+        let entry_rel = crate::paths::relative_or_whole(root, entry);
         while let Some((path, mod_rs)) = queue.pop() {
             if order.contains(&path) || !self.load(root, &path, lib) {
                 continue;
@@ -155,7 +182,7 @@ impl FileCache {
                 dir.join(path.file_stem().unwrap_or_default())
             };
             let mut children = Vec::new();
-            for (name, at) in &self.scans[&path].mods {
+            for (name, at) in &self.scans[&path].found.mods {
                 let child = match at {
                     Some(p) => Some(normalize(&dir.join(p))),
                     None => [
@@ -166,6 +193,11 @@ impl FileCache {
                     .find(|c| c.is_file()),
                 };
                 if let Some(child) = child {
+                    let rel = crate::paths::relative_or_whole(root, &child);
+                    let tail = rel.strip_prefix(entry_rel.rsplit_once('/').map_or("", |(d, _)| d));
+                    if other_target(tail.unwrap_or(&rel)) && !other_target(&entry_rel) {
+                        continue;
+                    }
                     let is_mod_rs = child.file_name().is_some_and(|n| n == "mod.rs");
                     children.push((child, is_mod_rs));
                 }
@@ -185,43 +217,217 @@ impl FileCache {
             return false;
         };
         let rel = crate::paths::relative_or_whole(root, path);
-        let mut facts = SourceFacts::default();
-        scan_text(&rel, &text, &mut facts);
-        let code = || text.lines().filter(|l| !l.trim_start().starts_with("//"));
-        let names_lib = lib.is_some_and(|re| code().any(|l| re.is_match(l)));
-        let mut mods = Vec::new();
-        let mut pending_path: Option<String> = None;
-        for line in code() {
-            let line = line.trim();
-            if let Some(c) = PATH_ATTR.captures(line) {
-                pending_path = Some(c[1].to_string());
-            }
-            let rest = &line[LEADING_ATTRS.find(line).map_or(0, |m| m.end())..];
-            if let Some(c) = MOD_DECL.captures(rest) {
-                mods.push((c[1].to_string(), pending_path.take()));
-            } else if !rest.is_empty() {
-                pending_path = None;
-            }
-        }
+        let found = if PREFILTER.is_match(&text) {
+            rust::read(&text).unwrap_or_else(|| text_findings(&text))
+        } else {
+            text_findings(&text)
+        };
+        let names_lib = lib.is_some_and(|re| {
+            text.lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .any(|l| re.is_match(l))
+        });
         self.scans.insert(
             path.to_path_buf(),
             FileScan {
                 rel,
-                facts,
-                mods,
+                found,
                 names_lib,
             },
         );
         true
     }
 
-    /// The facts of `files` merged in order.
-    fn facts(&self, files: &[PathBuf]) -> SourceFacts {
+    /// Every const and literal-returning fn of the files read so far, by name.
+    fn consts(&self) -> BTreeMap<String, Val> {
+        let mut out = BTreeMap::new();
+        for s in self.scans.values() {
+            for (k, v) in &s.found.consts {
+                out.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        out
+    }
+
+    /// The facts of `files` merged in order, consts resolved with `consts`.
+    fn facts(&self, files: &[PathBuf], consts: &BTreeMap<String, Val>) -> SourceFacts {
         let mut facts = SourceFacts::default();
         for f in files {
-            facts.merge(&self.scans[f].facts);
+            let scan = &self.scans[f];
+            facts.merge(&file_facts(&scan.rel, &scan.found, consts));
         }
         facts
+    }
+}
+
+/// `v` with consts followed (a few steps, so `A = B` chains resolve and cycles end).
+fn resolve(v: &Val, consts: &BTreeMap<String, Val>) -> Option<Val> {
+    let mut v = v.clone();
+    for _ in 0..4 {
+        match v {
+            Val::Const(k) => v = consts.get(&k)?.clone(),
+            other => return Some(other),
+        }
+    }
+    None
+}
+
+fn as_port(v: &Val) -> Option<u16> {
+    match v {
+        Val::Int(i) => u16::try_from(*i).ok().filter(|p| *p > 0),
+        Val::Str(s) => s.trim().parse().ok().filter(|p| *p > 0),
+        Val::Const(_) => None,
+    }
+}
+
+fn as_text(v: &Val) -> String {
+    match v {
+        Val::Int(i) => i.to_string(),
+        Val::Str(s) => s.clone(),
+        Val::Const(k) => k.clone(),
+    }
+}
+
+/// One file's findings as facts: consts resolved, env defaults turned into port evidence,
+/// framework conventions applied.
+fn file_facts(rel: &str, found: &FileFindings, consts: &BTreeMap<String, Val>) -> SourceFacts {
+    let at = |line: usize| format!("{rel}:{line}");
+    let mut facts = SourceFacts {
+        server: found.server,
+        signals: found.signals,
+        health_paths: found.health_paths.clone(),
+        runtime_dirs: found.runtime_dirs.clone(),
+        compile_time_dirs: found.compile_time_dirs.clone(),
+        listeners: found.listeners.clone(),
+        ..SourceFacts::default()
+    };
+    for p in &found.ports {
+        let port = match &p.port {
+            Some(v) => match resolve(v, consts).as_ref().and_then(as_port) {
+                Some(port) => port,
+                None => continue,
+            },
+            None if found.server => 0,
+            None => continue,
+        };
+        facts.ports.push(PortEvidence {
+            port,
+            host: p.host.clone(),
+            at: at(p.line),
+            kind: p.kind,
+        });
+    }
+    let mut found_env = found.env.clone();
+    if let Some(prefix) = &found.env_prefix {
+        let prefix = prefix.trim_end_matches('_').to_uppercase();
+        for (key, value, line) in &found.config_defaults {
+            found_env.push(rust::RawEnv {
+                name: Val::Str(format!("{prefix}_{}", key.to_uppercase())),
+                default: Some(value.clone()),
+                required: false,
+                line: *line,
+                port_field: false,
+            });
+        }
+    }
+    env_facts(&mut facts, &found_env, consts, &at);
+    framework_facts(&mut facts, found, &at);
+    facts
+}
+
+/// The env reads of a file: names and defaults resolved, a port or address default as port
+/// evidence, secrets marked.
+fn env_facts(
+    facts: &mut SourceFacts,
+    found: &[rust::RawEnv],
+    consts: &BTreeMap<String, Val>,
+    at: &dyn Fn(usize) -> String,
+) {
+    for e in found {
+        let Some(Val::Str(name)) = resolve(&e.name, consts) else {
+            continue;
+        };
+        let default = e.default.as_ref().and_then(|d| resolve(d, consts));
+        let own = !name.split('_').any(crate::model::is_other_service_word);
+        let evidence = if (crate::model::is_port_env(&name) && own) || e.port_field {
+            default.as_ref().and_then(as_port).map(|p| (p, None))
+        } else if crate::model::is_addr_env(&name) && own {
+            match &default {
+                Some(Val::Str(d)) => {
+                    crate::model::split_host(d).map(|(h, p)| (p.unwrap_or(0), Some(h)))
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if let Some((port, host)) = evidence {
+            facts.ports.push(PortEvidence {
+                port,
+                host,
+                at: at(e.line),
+                kind: PortKind::EnvDefault,
+            });
+        }
+        if name == "PORT" {
+            facts.reads_port_env = true;
+        }
+        if !facts.env.iter().any(|x| x.name == name) {
+            facts.env.push(EnvRead {
+                secret: crate::secrets::is_secret_env(&name),
+                name,
+                default: default.as_ref().map(as_text),
+                required: e.required,
+                at: at(e.line),
+            });
+        }
+    }
+}
+
+/// The frameworks a file uses, with what they do by themselves (`data/frameworks.toml`): signal
+/// handling, a required command, their default address. Shuttle counts only with its entry
+/// attribute.
+fn framework_facts(facts: &mut SourceFacts, found: &FileFindings, at: &dyn Fn(usize) -> String) {
+    for (krate, line) in &found.crates {
+        let Some(fw) = crate::frameworks::by_crate(krate) else {
+            continue;
+        };
+        let line = match (fw.name.as_str(), found.foreign_main) {
+            ("shuttle", None) => continue,
+            ("shuttle", Some(l)) => l,
+            _ => *line,
+        };
+        if !facts.frameworks.iter().any(|f| f.name == fw.name) {
+            facts.frameworks.push(FrameworkUse {
+                name: fw.name.clone(),
+                at: at(line),
+            });
+        }
+        let serves = found.server || !fw.command.is_empty();
+        if fw.signals && serves && !found.signals_disabled {
+            facts.signals.sigterm = true;
+            facts.signals.sigint = true;
+        }
+        if !fw.command.is_empty() && facts.command.is_none() {
+            facts.server = true;
+            facts.command = Some(RequiredCommand {
+                args: fw.command.clone(),
+                why: format!(
+                    "{} apps serve with `{}` ({})",
+                    fw.name,
+                    fw.command.join(" "),
+                    at(line)
+                ),
+            });
+        }
+        if fw.port > 0 && serves {
+            facts.ports.push(PortEvidence {
+                port: fw.port,
+                host: Some(fw.host.clone()).filter(|h| !h.is_empty()),
+                at: at(line),
+                kind: PortKind::Framework,
+            });
+        }
     }
 }
 
@@ -252,8 +458,7 @@ fn prune_runtime_dirs(root: &Path, base: &Path, facts: &mut SourceFacts) {
         .retain(|d| base.join(d).is_dir() || root.join(d).is_dir());
 }
 
-/// Byte offsets at which lines start, so an offset maps to its line number by binary search
-/// (every scan that reports a line goes through it, keeping the analysis linear in file size).
+/// Byte offsets at which lines start, so an offset maps to its line number by binary search.
 pub struct LineIndex {
     starts: Vec<usize>,
 }
@@ -273,107 +478,12 @@ impl LineIndex {
     }
 }
 
-/// Scans one file's text; `file` is its path for evidence.
-pub fn scan_text(file: &str, text: &str, facts: &mut SourceFacts) {
-    let mut signals = SignalFacts::default();
-    for (idx, raw) in text.lines().enumerate() {
-        let line = raw.trim_start();
-        if line.starts_with("//") {
-            continue;
-        }
-        let at = format!("{file}:{}", idx + 1);
-        for c in ADDR_LITERAL.captures_iter(line) {
-            push_port(
-                facts,
-                &c[2],
-                Some(c[1].trim_matches(['[', ']']).to_string()),
-                &at,
-                PortKind::Literal,
-            );
-        }
-        for c in ADDR_ARRAY.captures_iter(line) {
-            let host = if &c[1] == "127" {
-                "127.0.0.1"
-            } else {
-                "0.0.0.0"
-            };
-            push_port(facts, &c[3], Some(host.into()), &at, PortKind::Literal);
-        }
-        for c in ADDR_TUPLE.captures_iter(line) {
-            push_port(facts, &c[2], Some(c[1].to_string()), &at, PortKind::Literal);
-        }
-        if SERVER.is_match(line) {
-            facts.server = true;
-        }
-        signals.sigterm |= SIGTERM.is_match(line);
-        signals.sigint |= SIGINT.is_match(line);
-        let compile_time = COMPILE_TIME.is_match(line);
-        if line.contains("migrate!()") {
-            push_unique(&mut facts.compile_time_dirs, "migrations");
-        }
-        for c in STRING_LIT.captures_iter(line) {
-            let lit = &c[1];
-            if HEALTH_PATHS.contains(&lit) {
-                push_unique(&mut facts.health_paths, lit);
-            }
-            let first = lit.trim_start_matches("./").split('/').next().unwrap_or("");
-            if let Some(d) = RUNTIME_DIR_CANDIDATES.iter().find(|d| **d == first) {
-                if compile_time {
-                    push_unique(&mut facts.compile_time_dirs, d);
-                } else {
-                    push_unique(&mut facts.runtime_dirs, d);
-                }
-            }
-        }
-    }
-    if text.contains("disable_signals()") {
-        signals.sigterm = false;
-    }
-    facts.signals.sigterm |= signals.sigterm;
-    facts.signals.sigint |= signals.sigint;
-    let lines = LineIndex::new(text);
-    for m in PORT_ENV.find_iter(text) {
-        facts.reads_port_env = true;
-        let line_no = lines.line(m.start());
-        if let Some(c) = PORT_DEFAULT.captures(&text[m.end()..]) {
-            let port = c
-                .get(1)
-                .or(c.get(2))
-                .map(|m| m.as_str())
-                .unwrap_or_default();
-            push_port(
-                facts,
-                port,
-                None,
-                &format!("{file}:{line_no}"),
-                PortKind::EnvDefault,
-            );
-        }
-    }
-}
-
-fn push_port(facts: &mut SourceFacts, port: &str, host: Option<String>, at: &str, kind: PortKind) {
-    if let Ok(port) = port.parse::<u16>() {
-        if port > 0 {
-            facts.ports.push(PortEvidence {
-                port,
-                host,
-                at: at.to_string(),
-                kind,
-            });
-        }
-    }
-}
-
-fn push_unique(list: &mut Vec<String>, value: &str) {
-    if !list.iter().any(|v| v == value) {
-        list.push(value.to_string());
-    }
-}
-
 /// Looks for a `port` key in the project's configuration files (configuration/, config/,
 /// Rocket.toml, .env), for services that read their port from a file.
 pub fn scan_config_port(root: &Path) -> Option<PortEvidence> {
+    if let Some(found) = super::framework::rocket_toml(root) {
+        return Some(found);
+    }
     let mut candidates: Vec<std::path::PathBuf> = Vec::new();
     for dir in ["configuration", "config"] {
         let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
@@ -386,10 +496,9 @@ pub fn scan_config_port(root: &Path) -> Option<PortEvidence> {
                     .is_some_and(|x| x == "yaml" || x == "yml" || x == "toml" || x == "json")
             })
             .collect();
-        files.sort_by_key(|p| (!p.to_string_lossy().contains("base"), p.clone()));
+        files.sort_by_key(|p| (config_rank(p), p.clone()));
         candidates.extend(files);
     }
-    candidates.push(root.join("Rocket.toml"));
     for path in candidates {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
@@ -408,6 +517,39 @@ pub fn scan_config_port(root: &Path) -> Option<PortEvidence> {
         }
     }
     None
+}
+
+/// The production configuration file of `configuration/` or `config/`, relative to the root.
+pub fn production_config(root: &Path) -> Option<String> {
+    ["configuration", "config"].iter().find_map(|dir| {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| config_rank(p) == 0)
+            .collect();
+        files.sort();
+        files
+            .first()
+            .map(|p| crate::paths::relative_or_whole(root, p))
+    })
+}
+
+/// Which configuration file wins in an image: the production one, then the base or default
+/// one (the production file overrides it, so its port stands when production names none),
+/// then any other, development and test ones last.
+fn config_rank(path: &Path) -> u8 {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    match stem.as_str() {
+        "production" | "prod" | "release" => 0,
+        "base" | "default" | "config" | "settings" | "app" => 1,
+        "development" | "dev" | "local" | "test" | "testing" => 3,
+        _ => 2,
+    }
 }
 
 /// Linker tools `.cargo/config.toml` (or `.cargo/config`) names as `linker` or in `rustflags`
@@ -502,20 +644,33 @@ pub fn scan_cargo_linkers(root: &Path) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::SignalFacts;
 
+    /// The facts of one file `src/main.rs`, its own consts resolved.
     fn scan(text: &str) -> SourceFacts {
-        let mut f = SourceFacts::default();
-        scan_text("src/main.rs", text, &mut f);
-        f
+        let found = rust::read(text)
+            .or_else(|| rust::read(&format!("fn main() {{ {text}\n}}")))
+            .expect("valid Rust");
+        let consts = found.consts.iter().cloned().collect();
+        file_facts("src/main.rs", &found, &consts)
     }
 
     #[test]
     fn port_from_env_default() {
-        let f = scan("let port = std::env::var(\"PORT\").unwrap_or_else(|_| \"3000\".to_string());\nlet addr = format!(\"0.0.0.0:{port}\");");
+        let f = scan("let port = std::env::var(\"PORT\").unwrap_or_else(|_| \"3000\".to_string());\nlet addr = format!(\"0.0.0.0:{port}\");\nlet l = TcpListener::bind(addr);");
         assert!(f.reads_port_env);
-        assert_eq!(f.ports[0].port, 3000);
-        assert_eq!(f.ports[0].kind, PortKind::EnvDefault);
-        assert_eq!(f.ports[0].at, "src/main.rs:1");
+        let env = f
+            .ports
+            .iter()
+            .find(|p| p.kind == PortKind::EnvDefault)
+            .unwrap();
+        assert_eq!((env.port, env.at.as_str()), (3000, "src/main.rs:1"));
+        let host = f
+            .ports
+            .iter()
+            .find(|p| p.kind == PortKind::Literal)
+            .unwrap();
+        assert_eq!((host.port, host.host.as_deref()), (0, Some("0.0.0.0")));
     }
 
     #[test]
@@ -560,9 +715,15 @@ mod tests {
                 .signals
                 .sigterm
         );
-        assert!(scan("HttpServer::new(|| App::new())").signals.sigterm);
         assert!(
-            !scan("HttpServer::new(|| App::new()).disable_signals()")
+            scan(
+                "use actix_web::{App, HttpServer};\nfn main() { HttpServer::new(|| App::new()); }"
+            )
+            .signals
+            .sigterm
+        );
+        assert!(
+            !scan("use actix_web::{App, HttpServer};\nfn main() { HttpServer::new(|| App::new()).disable_signals(); }")
                 .signals
                 .sigterm
         );
@@ -571,10 +732,104 @@ mod tests {
 
     #[test]
     fn health_routes_and_dirs() {
-        let f = scan(".route(\"/healthz\", get(ok))\nlet c = std::fs::read_to_string(\"configuration/base.yaml\");\nsqlx::migrate!(\"./migrations\")\nconst T: &str = include_str!(\"templates/a.html\");");
+        let f = scan("let r = app.route(\"/healthz\", get(ok));\nlet c = std::fs::read_to_string(\"configuration/base.yaml\");\nsqlx::migrate!(\"./migrations\");\nconst T: &str = include_str!(\"templates/a.html\");");
         assert_eq!(f.health_paths, vec!["/healthz"]);
         assert_eq!(f.runtime_dirs, vec!["configuration"]);
         assert_eq!(f.compile_time_dirs, vec!["migrations", "templates"]);
+    }
+
+    fn ports(f: &SourceFacts) -> Vec<(u16, PortKind, &str)> {
+        f.ports
+            .iter()
+            .map(|p| (p.port, p.kind, p.at.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn test_code_and_doc_comments_are_not_read() {
+        let f = scan(
+            "/// Listens on \"127.0.0.1:1111\".\nfn main() { serve(\"0.0.0.0:3000\"); }\n#[cfg(test)]\nmod t { fn a() { let _ = \"127.0.0.1:2222\"; std::env::var(\"TEST_DB\"); } }\n#[test]\nfn b() { let _ = \"127.0.0.1:3333\"; }\n#[cfg(any(test, feature = \"x\"))]\nfn c() { let _ = \"127.0.0.1:4444\"; }\nmod tests { fn d() { let _ = \"127.0.0.1:5555\"; } }\n",
+        );
+        assert_eq!(ports(&f), [(3000, PortKind::Literal, "src/main.rs:2")]);
+        assert!(f.env.is_empty());
+    }
+
+    #[test]
+    fn helper_with_default_and_string_from_default() {
+        let f = scan("fn main() -> Result<()> { let p: u16 = var_parsed(\"PORT\")?.unwrap_or(4000);\nlet h = env::var(\"APP_HOST\").unwrap_or_else(|_| String::from(\"127.0.0.1\")); Ok(()) }");
+        assert_eq!(ports(&f)[0], (4000, PortKind::EnvDefault, "src/main.rs:1"));
+        assert_eq!(f.env[0].name, "PORT");
+        assert_eq!(f.env[0].default.as_deref(), Some("4000"));
+        assert!(!f.env[0].required);
+        assert_eq!(f.env[1].default.as_deref(), Some("127.0.0.1"));
+        assert_eq!(f.ports[1].host.as_deref(), Some("127.0.0.1"));
+    }
+
+    #[test]
+    fn const_default_port_is_followed() {
+        let f = scan("const DEFAULT_PORT: u16 = 6379;\nfn main() { let port = cli.port.unwrap_or(DEFAULT_PORT);\nlet l = TcpListener::bind(&format!(\"127.0.0.1:{}\", port)); }");
+        assert_eq!(
+            ports(&f),
+            [
+                (6379, PortKind::CodeDefault, "src/main.rs:2"),
+                (0, PortKind::Literal, "src/main.rs:3")
+            ]
+        );
+        assert_eq!(f.listeners, ["tcp"]);
+    }
+
+    #[test]
+    fn clap_defaults_and_env() {
+        let f = scan("#[derive(Parser)]\nstruct Opt {\n    /// The port.\n    #[arg(long, default_value = \"7700\", env = \"X_PORT\")]\n    port: u16,\n    #[clap(long, env, default_value_t = DEFAULT_HOST.to_string())]\n    host: String,\n    #[arg(long, env = \"API_TOKEN\")]\n    token: String,\n    #[arg(short, long, default_value_t = 9000)]\n    http_port: u16,\n    #[arg(long, default_value_t = 1024)]\n    min_port: u16,\n}\nconst DEFAULT_HOST: &str = \"localhost\";\n");
+        let env: Vec<_> = f
+            .env
+            .iter()
+            .map(|e| {
+                (
+                    e.name.as_str(),
+                    e.default.as_deref(),
+                    e.required,
+                    e.secret,
+                    e.at.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            env,
+            [
+                ("X_PORT", Some("7700"), false, false, "src/main.rs:5"),
+                ("HOST", Some("localhost"), false, false, "src/main.rs:7"),
+                ("API_TOKEN", None, true, true, "src/main.rs:9"),
+            ]
+        );
+        assert_eq!(
+            ports(&f),
+            [
+                (9000, PortKind::CodeDefault, "src/main.rs:11"),
+                (7700, PortKind::EnvDefault, "src/main.rs:5"),
+                (0, PortKind::EnvDefault, "src/main.rs:7"),
+            ]
+        );
+    }
+
+    #[test]
+    fn config_crate_default_and_required_env() {
+        let f = scan("fn main() { let s = Config::builder().set_default(\"server.port\", 8888)?;\nlet db = std::env::var(\"DATABASE_URL\").expect(\"DATABASE_URL\");\nlet k = dotenvy::var(\"JWT_SECRET\")?; }");
+        assert_eq!(ports(&f), [(8888, PortKind::CodeDefault, "src/main.rs:1")]);
+        assert!(f
+            .env
+            .iter()
+            .all(|e| e.required && e.secret && e.default.is_none()));
+        assert_eq!(f.env.len(), 2);
+    }
+
+    #[test]
+    fn attribute_routes_and_frameworks() {
+        let f = scan("#[macro_use] extern crate rocket;\n#[get(\"/alive\")]\nfn alive() {}\n#[launch]\nfn rocket() -> _ { rocket::build() }\n");
+        assert_eq!(f.health_paths, ["/alive"]);
+        assert_eq!(f.frameworks[0].name, "rocket");
+        assert!(f.server && f.signals.sigterm);
+        assert_eq!(ports(&f), [(8000, PortKind::Framework, "src/main.rs:1")]);
     }
 
     fn write(root: &Path, files: &[(&str, &str)]) {

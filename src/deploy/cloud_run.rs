@@ -96,6 +96,12 @@ impl Target for CloudRunPlan {
         let c = config.cloud_run.clone().unwrap_or_default();
         let mut decisions = Vec::new();
         let job = kind(image, c.job, &mut decisions)?;
+        if !job && !image.protocol.is_http() {
+            bail!(
+                "Cloud Run serves only HTTP and gRPC, but {} speaks its own protocol over TCP (a plain listener, no HTTP framework); deploy it with --platform fly or vm instead",
+                image.bin
+            );
+        }
         let name = service_name(c.service.clone(), name, job, &mut decisions)?;
         let (img, placeholder, why) = cloud_run_image(config, &name);
         decisions.push(Decision::new(Topic::Image, &img, why));

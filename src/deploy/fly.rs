@@ -261,7 +261,13 @@ fn primary_region(configured: Option<String>, decisions: &mut Vec<Decision>) -> 
 
 /// The HTTP service, idle machines, health check and kill signal decisions.
 fn service(image: &ImagePlan, auto_stop: &str, min_running: u32, decisions: &mut Vec<Decision>) {
-    if image.server {
+    if image.server && !image.protocol.is_http() {
+        decisions.push(Decision::new(
+            Topic::HttpService,
+            format!("TCP service, port {0} -> {0}", image.port),
+            "the app speaks its own protocol over TCP: a [[services]] entry passes the connections through, checked by a TCP connect",
+        ));
+    } else if image.server {
         decisions.push(Decision::new(
             Topic::HttpService,
             format!("internal port {}", image.port),

@@ -23,6 +23,9 @@ pub enum ServiceKind {
     Web,
     /// Serves nothing.
     Worker,
+    /// Serves its own protocol over TCP: a private service, reachable from the account's other
+    /// services only (Render routes only HTTP from the internet).
+    Pserv,
 }
 
 impl ServiceKind {
@@ -30,6 +33,7 @@ impl ServiceKind {
         match self {
             ServiceKind::Web => "web",
             ServiceKind::Worker => "worker",
+            ServiceKind::Pserv => "pserv",
         }
     }
 }
@@ -76,18 +80,18 @@ impl Target for RenderPlan {
     fn decide(image: &ImagePlan, config: &Config, name: &str) -> Result<(Self, Vec<String>)> {
         let c = config.render.clone().unwrap_or_default();
         let mut decisions = Vec::new();
-        let kind = if image.server {
-            ServiceKind::Web
-        } else {
-            ServiceKind::Worker
+        let kind = match (image.server, image.protocol.is_http()) {
+            (true, true) => ServiceKind::Web,
+            (true, false) => ServiceKind::Pserv,
+            (false, _) => ServiceKind::Worker,
         };
         decisions.push(Decision::new(
             Topic::ServiceType,
             kind.as_str(),
-            if image.server {
-                "the binary serves HTTP"
-            } else {
-                "the binary serves nothing"
+            match kind {
+                ServiceKind::Web => "the binary serves HTTP",
+                ServiceKind::Pserv => "the binary speaks its own protocol over TCP: a private service, which the account's other services reach (Render routes only HTTP from the internet)",
+                ServiceKind::Worker => "the binary serves nothing",
             },
         ));
         let service = c.service.unwrap_or_else(|| name.to_string());

@@ -69,12 +69,27 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("init", &["plan", "deploy", "config", "profiles", "model"]),
     (
         "analyze",
-        &["model", "config", "validate", "paths", "template"],
+        &[
+            "model",
+            "config",
+            "validate",
+            "paths",
+            "template",
+            "secrets",
+            "frameworks",
+        ],
     ),
     ("model", &[]),
     (
         "plan",
-        &["model", "config", "validate", "profiles", "lockcheck"],
+        &[
+            "model",
+            "config",
+            "validate",
+            "profiles",
+            "lockcheck",
+            "frameworks",
+        ],
     ),
     ("lockcheck", &["model"]),
     // The SBOM of the chosen binary: pure, from the lock graph's closure.
@@ -105,6 +120,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("paths", &[]),
     ("profiles", &["config", "template"]),
     ("template", &[]),
+    ("frameworks", &[]),
 ];
 
 fn src_dir() -> PathBuf {

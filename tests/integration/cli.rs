@@ -233,6 +233,67 @@ fn error_ambiguous_binary_lists_them() {
 }
 
 #[test]
+fn error_shuttle_app_has_no_main_of_its_own() {
+    Test::fixture("scan-shuttle")
+        .args(&["plan"])
+        .run()
+        .code(2)
+        .one_error_line()
+        .stderr_has("src/main.rs:8:")
+        .stderr_has("#[shuttle_runtime::main]")
+        .stderr_has("shuttle deploy");
+}
+
+#[test]
+fn error_leptos_app_needs_cargo_leptos() {
+    Test::fixture("scan-leptos")
+        .args(&["generate"])
+        .run()
+        .code(2)
+        .one_error_line()
+        .stderr_has("Cargo.toml:10:")
+        .stderr_has("cargo leptos build --release");
+}
+
+#[test]
+fn error_cloud_run_refuses_a_raw_tcp_server() {
+    Test::fixture("scan-bind-env")
+        .args(&["plan", "--platform", "cloud-run"])
+        .run()
+        .code(2)
+        .one_error_line()
+        .stderr_has(
+            "Cloud Run serves only HTTP and gRPC, but bind-env speaks its own protocol over TCP",
+        );
+}
+
+#[test]
+fn plan_lists_the_env_vars_the_app_reads() {
+    Test::fixture("scan-env-helper")
+        .args(&["plan"])
+        .run()
+        .code(0)
+        .stdout_has("environment the app reads:")
+        .stdout_has("DATABASE_URL  required, secret (src/main.rs:17)")
+        .stdout_has("APP_HOST      default \"127.0.0.1\" (src/main.rs:16)")
+        .stdout_has("APP_HOST=0.0.0.0");
+}
+
+#[test]
+fn loopback_warning_fires_once_and_never_for_test_code() {
+    let run = Test::fixture("scan-test-literal").args(&["plan"]).run();
+    run.code(0)
+        .stdout_has("src/main.rs:10: the app binds 127.0.0.1:5001");
+    let text = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        text.matches("nothing outside the container can reach")
+            .count(),
+        1,
+        "{text}"
+    );
+}
+
+#[test]
 fn error_bad_config_key_names_it() {
     Test::fixture("axum-single")
         .write("imggen.toml", "version = 1\nprot = 3000\n")

@@ -29,6 +29,15 @@ pub const PLANNABLE: &[&str] = &[
     "toolchain",
     "workspace",
     "zero2prod",
+    "scan-env-helper",
+    "scan-const-port",
+    "scan-test-literal",
+    "scan-config-envs",
+    "scan-bind-env",
+    "scan-clap",
+    "scan-config-crate",
+    "scan-rocket",
+    "scan-loco",
 ];
 
 /// Copies a directory tree (without `target/`).

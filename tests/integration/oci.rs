@@ -396,6 +396,9 @@ fn a_projects_own_target_rustflags_keep_local_paths_out_of_the_binary() {
         ".cargo/config.toml",
         "[target.x86_64-unknown-linux-musl]\nrustflags = [\"-C\", \"target-cpu=x86-64\"]\n",
     );
+    // The Dockerfile copies the new cargo configuration before the dependencies: regenerate.
+    let t = t.args(&["generate"]);
+    t.run().code(0);
     let (t, _) = build_oci(t, &["--output", "tar:image.tar"]);
     let binary = std::fs::read(
         t.path()

@@ -44,7 +44,7 @@ fn project(main: &str, locked: &[&str], extra: &str) -> Test {
 }
 
 const SERVER: &str =
-    "fn main() { let l = std::net::TcpListener::bind(\"0.0.0.0:3000\").unwrap(); drop(l); }\n";
+    "fn main() { let l = std::net::TcpListener::bind(\"0.0.0.0:3000\").unwrap(); let _ok = b\"HTTP/1.1 200 OK\\r\\n\\r\\n\"; drop(l); }\n";
 
 /// `imggen plan --format json` with `args`; the `plan` object.
 fn plan(t: Test, args: &[&str]) -> Value {
