@@ -193,6 +193,9 @@ pub struct BuildConfig {
     /// `docker` (the Docker Engine API, the default), `oci` (daemonless) or `auto`; checked
     /// by `validate` and read with [`Engine::parse`]. `IMGGEN_ENGINE`, `--engine`.
     pub engine: Option<String>,
+    /// A registry host (`host[:port]`) that serves Docker Hub's images: `--engine oci` pulls
+    /// Docker Hub bases from it, as Docker's `registry-mirrors` does. `IMGGEN_BASE_MIRROR`.
+    pub base_mirror: Option<String>,
 }
 
 /// What builds the image.
@@ -387,6 +390,7 @@ impl Config {
             (Some(high), Some(low)) => Some(BuildConfig {
                 sbom: high.sbom.or(low.sbom),
                 engine: high.engine.or(low.engine),
+                base_mirror: high.base_mirror.or(low.base_mirror),
             }),
             (high, low) => high.or(low),
         };
@@ -441,7 +445,10 @@ fn toml_key(key: &str) -> String {
 }
 
 /// Section keys settable from the environment: variable suffix -> (section, key).
-const ENV_SECTION_KEYS: &[(&str, (&str, &str))] = &[("engine", ("build", "engine"))];
+const ENV_SECTION_KEYS: &[(&str, (&str, &str))] = &[
+    ("engine", ("build", "engine")),
+    ("base_mirror", ("build", "base_mirror")),
+];
 
 fn env_section_key(suffix: &str) -> Option<(&'static str, &'static str)> {
     ENV_SECTION_KEYS
@@ -651,7 +658,7 @@ mod tests {
         let flag = Config {
             build: Some(BuildConfig {
                 engine: Some("docker".into()),
-                sbom: None,
+                ..BuildConfig::default()
             }),
             ..Config::default()
         };
