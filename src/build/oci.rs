@@ -172,6 +172,7 @@ pub fn default_layout_dir(root: &Path, name: &str) -> PathBuf {
 pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
     refuse_docker_only_flags(args)?;
     let plan = &loaded.plan.image;
+    image::refuse_runtime_packages(plan)?;
     let root = loaded.root.as_path();
     let epoch = epoch(root)?;
     let git = meta::git_revision(root);

@@ -517,3 +517,22 @@ fn oci_engine_builds_a_glibc_image_over_a_base_pulled_from_a_mirror() {
     docker_ok(&["pull", "-q", &tag]);
     assert_serves_and_stops(&tag, "/health");
 }
+
+#[test]
+fn oci_engine_refuses_runtime_packages_before_pulling_or_compiling() {
+    let t = Test::fixture("axum-single").write(
+        "imggen.toml",
+        "version = 1\nruntime_packages = [\"libpq5\"]\n",
+    );
+    let t = t.args(&["generate"]);
+    t.run().code(0);
+    let t = t
+        .args(&["build", "--engine", "oci"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .env("IMGGEN_BASE_MIRROR", "127.0.0.1:9");
+    let run = t.run();
+    run.code(2)
+        .one_error_line()
+        .stderr_has("the Debian packages libpq5 installed in the runtime stage, which only the Docker engine can run; use --engine docker");
+    assert!(!run.stderr.contains("compiling"), "{}", run.stderr);
+}
