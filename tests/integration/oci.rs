@@ -437,11 +437,17 @@ fn oci_engine_pushes_without_a_daemon_and_a_second_push_uploads_no_blob() {
         .stderr_has("blobs uploaded")
         .stderr_has("attached the SBOM to");
     let digest = crate::engine::printed_digest(&first, &tag);
-    let (_t, second) = push_oci(t, &["--tag", &tag]);
+    let (t, second) = push_oci(t, &["--tag", &tag, "--write-digest"]);
     second
         .code(0)
         .stderr_has(" 0 blobs uploaded (0 B), 3 already there");
     assert_eq!(crate::engine::printed_digest(&second, &tag), digest);
+    assert!(
+        t.read("imggen.toml")
+            .contains(&format!("digest = \"{digest}\"")),
+        "{}",
+        t.read("imggen.toml")
+    );
 
     let client = imggen::oci::registry::Client::new(
         "127.0.0.1:5000",
