@@ -2,7 +2,9 @@
 //! temporary directories, built seconds apart, give the same manifest digest and the same tar;
 //! the real engine loads that tar and runs it (HTTP, uid 10001, a fast stop); `--arch
 //! amd64,arm64` makes one index whose arm64 binary is an aarch64 ELF, which skopeo reads and
-//! copies; and the image has the Docker path's config and files. Needs the
+//! copies; the image has the Docker path's config and files; a push reaches the local registry
+//! without a daemon (again: no blob uploaded), with its SBOM, and the engine pulls and runs it;
+//! a glibc image goes over a base pulled through `[build] base_mirror`. Needs the
 //! x86_64-unknown-linux-musl and aarch64-unknown-linux-musl targets (`.ci/run` adds them).
 
 use crate::docker::{assert_serves_and_stops, docker_ok};
