@@ -196,6 +196,9 @@ pub struct BuildConfig {
     /// Architectures of a multi-architecture image (`amd64`, `arm64`), cross-compiled; unset
     /// builds this machine's architecture with the single-architecture Dockerfile.
     pub arch: Option<Vec<String>>,
+    /// A registry host (`host[:port]`) that serves Docker Hub's images: `--engine oci` pulls
+    /// Docker Hub bases from it, as Docker's `registry-mirrors` does. `IMGGEN_BASE_MIRROR`.
+    pub base_mirror: Option<String>,
 }
 
 impl BuildConfig {
@@ -206,6 +209,7 @@ impl BuildConfig {
             sbom: self.sbom.or(low.sbom),
             engine: self.engine.or(low.engine),
             arch: self.arch.or(low.arch),
+            base_mirror: self.base_mirror.or(low.base_mirror),
         }
     }
 }
@@ -463,7 +467,10 @@ fn toml_key(key: &str) -> String {
 }
 
 /// Section keys settable from the environment: variable suffix -> (section, key).
-const ENV_SECTION_KEYS: &[(&str, (&str, &str))] = &[("engine", ("build", "engine"))];
+const ENV_SECTION_KEYS: &[(&str, (&str, &str))] = &[
+    ("engine", ("build", "engine")),
+    ("base_mirror", ("build", "base_mirror")),
+];
 
 fn env_section_key(suffix: &str) -> Option<(&'static str, &'static str)> {
     ENV_SECTION_KEYS

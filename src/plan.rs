@@ -481,26 +481,17 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         runtime_dirs.retain(|d| d.from != f.project_output && d.to != f.dest);
     }
     let arch = arch(config, &base)?;
-    let subcommands = pkg
-        .subcommands
-        .get(&bin.name)
-        .map_or(&[][..], Vec::as_slice);
-    let run = notes.take(run::command(model, subcommands, config, (&bin.name, port))?);
-    let (mut env, mut vars) = notes.take(environment::environment(&facts, config)?);
-    // The listen variables reach every platform file as well as the image, and are then set.
-    env.extend(listen_env.clone());
-    for v in vars.iter_mut().filter(|v| !v.secret) {
-        if let Some(value) = listen_env.get(&v.name) {
-            v.value = Some(value.clone());
-            v.required = false;
-        }
-    }
-    let user = UserPlan {
-        name: APP_USER.into(),
-        uid: base.uid,
-        gid: base.uid,
-        method: base.user,
-    };
+    let run = notes.take(run::command(
+        model,
+        subcommands(pkg, bin),
+        config,
+        (&bin.name, port),
+    )?);
+    let (env, vars) = notes.take(with_listen_env(
+        environment::environment(&facts, config)?,
+        &listen_env,
+    ));
+    let user = user_plan(&base);
     let plan = ImagePlan {
         name: image_name(config, bin),
         package: pkg.name.clone(),
@@ -539,6 +530,42 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         decisions: notes.decisions,
     };
     Ok((plan, notes.warnings))
+}
+
+/// The non-root user the image runs as, as the base can create it.
+fn user_plan(base: &BaseProfile) -> UserPlan {
+    UserPlan {
+        name: APP_USER.into(),
+        uid: base.uid,
+        gid: base.uid,
+        method: base.user,
+    }
+}
+
+/// The clap subcommands the chosen binary declares.
+fn subcommands<'a>(pkg: &'a Package, bin: &BinTarget) -> &'a [crate::model::Subcommand] {
+    pkg.subcommands
+        .get(&bin.name)
+        .map_or(&[][..], Vec::as_slice)
+}
+
+/// The listen variables reach every platform file as well as the image, and count as set there.
+fn with_listen_env(
+    planned: Planned<(BTreeMap<String, String>, Vec<environment::EnvVar>)>,
+    listen_env: &BTreeMap<String, String>,
+) -> Planned<(BTreeMap<String, String>, Vec<environment::EnvVar>)> {
+    let Planned {
+        value: (mut env, mut vars),
+        notes,
+    } = planned;
+    env.extend(listen_env.clone());
+    for v in vars.iter_mut().filter(|v| !v.secret) {
+        if let Some(value) = listen_env.get(&v.name) {
+            v.value = Some(value.clone());
+            v.required = false;
+        }
+    }
+    notes.with((env, vars))
 }
 
 /// The build context: the project root, or the directory above it holding its path

@@ -421,7 +421,29 @@ pub fn config(c: &Config) -> Result<()> {
     if let Some(v) = c.build.as_ref().and_then(|b| b.engine.as_ref()) {
         check(c, "build.engine", v, engine(v))?;
     }
+    if let Some(v) = c.build.as_ref().and_then(|b| b.base_mirror.as_ref()) {
+        check(c, "build.base_mirror", v, registry_host(v))?;
+    }
     platform_sections(c)
+}
+
+/// `[build] base_mirror`: a registry host with an optional port, no scheme or path.
+pub fn registry_host(s: &str) -> Result<(), &'static str> {
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (s, None),
+    };
+    let host_ok = !host.is_empty()
+        && !host.starts_with(['.', '-'])
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
+    if host_ok && port_ok {
+        Ok(())
+    } else {
+        Err("a registry host with an optional port, e.g. mirror.example.com or 127.0.0.1:5000 (no scheme, no path)")
+    }
 }
 
 /// `[build] engine`: an engine imggen builds with.
@@ -778,6 +800,27 @@ mod tests {
     fn accepted(toml_text: &str) {
         let c = Config::parse_file(&format!("version = 1\n{toml_text}"), "imggen.toml").unwrap();
         assert!(config(&c).is_ok(), "{toml_text}: {:?}", config(&c));
+    }
+
+    #[test]
+    fn base_mirror_must_be_a_registry_host() {
+        for bad in [
+            "https://m.example",
+            "m.example/library",
+            "",
+            "m.example:0",
+            ":5000",
+            "-m",
+        ] {
+            let err = refused(
+                &format!("[build]\nbase_mirror = \"{bad}\"\n"),
+                "[build] base_mirror",
+            );
+            assert!(err.contains("no scheme, no path"), "{err}");
+        }
+        for ok in ["mirror.gcr.io", "127.0.0.1:5000", "localhost:5000"] {
+            accepted(&format!("[build]\nbase_mirror = \"{ok}\"\n"));
+        }
     }
 
     #[test]

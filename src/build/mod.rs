@@ -592,22 +592,7 @@ fn prepare(loaded: &Loaded, args: &BuildOptions, dockerfile_text: &str) -> Resul
             cache_credentials.push((r.clone(), found));
         }
     }
-    let sbom_wanted = args.push
-        && args.sbom
-        && loaded
-            .config
-            .build
-            .as_ref()
-            .and_then(|b| b.sbom)
-            .unwrap_or(true);
-    let sbom = match (sbom_wanted, &loaded.model.lock_graph) {
-        (true, Some(_)) => Some(attach::document(loaded)?),
-        (true, None) => {
-            eprintln!("warning: no Cargo.lock, so the pushed image gets no SBOM; run `cargo generate-lockfile` and commit Cargo.lock");
-            None
-        }
-        (false, _) => None,
-    };
+    let sbom = sbom_document(loaded, args)?;
     Ok(Job {
         tags,
         labels,
@@ -618,6 +603,27 @@ fn prepare(loaded: &Loaded, args: &BuildOptions, dockerfile_text: &str) -> Resul
         cache_credentials,
         sbom,
     })
+}
+
+/// The SBOM to attach to each pushed image: none without `--push`, with `--no-sbom` or
+/// `[build] sbom = false`, or (with a warning) without a Cargo.lock.
+fn sbom_document(loaded: &Loaded, args: &BuildOptions) -> Result<Option<String>> {
+    let wanted = args.push
+        && args.sbom
+        && loaded
+            .config
+            .build
+            .as_ref()
+            .and_then(|b| b.sbom)
+            .unwrap_or(true);
+    match (wanted, &loaded.model.lock_graph) {
+        (true, Some(_)) => Ok(Some(attach::document(loaded)?)),
+        (true, None) => {
+            eprintln!("warning: no Cargo.lock, so the pushed image gets no SBOM; run `cargo generate-lockfile` and commit Cargo.lock");
+            Ok(None)
+        }
+        (false, _) => Ok(None),
+    }
 }
 
 /// The progress view: live on a terminal, plain in CI; keeping whole logs on GitHub Actions

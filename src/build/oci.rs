@@ -3,12 +3,14 @@
 //! and writes it as an OCI image layout directory and/or a tar `docker load` takes; `--push`
 //! hands the layout to the registry client.
 
-use super::{creds, meta, pin, BuildOptions, Digest};
+use super::retry::PushPolicy;
+use super::{attach, creds, meta, pin, BuildOptions, Digest};
 use crate::compile::{self, EpochSource};
 use crate::oci::base::BaseImage;
 pub use crate::oci::image::CpuArch;
 use crate::oci::image::{self, Inputs};
 use crate::oci::layout::Layout;
+use crate::oci::registry::{Client, Options, PushReport};
 use crate::pipeline::Loaded;
 use crate::reference::Reference;
 use anyhow::{bail, Context, Result};
@@ -43,27 +45,119 @@ impl Output {
 }
 
 /// Pushes the image layout at `layout` to the registry `reference` names, with the
-/// credentials found for it, and returns the digest the registry reports (the manifest's, or
-/// the index's): the one place the oci engine reaches a registry.
+/// credentials found for it, within `--push-timeout` (retries included), and returns the digest
+/// the registry has (the manifest's, or the index's) with what the push sent: the one place
+/// the oci engine pushes.
 pub fn push_layout(
     layout: &Path,
     reference: &Reference,
-    _credentials: Option<&creds::Found>,
-) -> Result<Digest> {
-    bail!(
-        "--push with --engine oci cannot reach {} yet; the image is in {} (push that layout with skopeo or crane), or build with --engine docker to push",
-        reference.registry,
-        layout.display()
-    )
+    credentials: Option<&creds::Found>,
+    policy: &PushPolicy,
+) -> Result<(Digest, PushReport)> {
+    let runtime = runtime()?;
+    let _entered = runtime.enter();
+    let client = Client::new(
+        &reference.registry,
+        attach::auth(credentials),
+        Options {
+            pauses: policy.pauses.clone(),
+            ..Options::default()
+        },
+    )?;
+    let pushed = runtime.block_on(tokio::time::timeout(
+        policy.timeout,
+        client.push_layout(layout, reference, &[]),
+    ));
+    match pushed {
+        Ok(Ok(report)) => Ok((Digest(report.digest.clone()), report)),
+        Ok(Err(e)) => Err(e.context(format!("pushing {reference} failed"))),
+        Err(_) => bail!(
+            "pushing {reference} did not finish within {} (--push-timeout); check that {} is reachable, or raise --push-timeout",
+            super::retry::show_duration(policy.timeout),
+            reference.registry
+        ),
+    }
 }
 
-/// Reads the base image for `arch` from the registry's local cache: the one place the oci
-/// engine pulls.
-pub fn pull_base(reference: &str, arch: CpuArch) -> Result<BaseImage> {
-    bail!(
-        "the base {reference} (linux/{}) must be pulled from its registry, which --engine oci cannot do yet; use the scratch base (libc = \"musl\") or --engine docker",
-        arch.name()
-    )
+/// The directory base images are pulled into: `$XDG_CACHE_HOME/imggen`, else
+/// `$HOME/.cache/imggen` (blobs under `blobs/sha256/`, shared by every project).
+pub fn cache_dir() -> Result<PathBuf> {
+    let from = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(xdg) = from("XDG_CACHE_HOME") {
+        return Ok(xdg.join("imggen"));
+    }
+    match from("HOME") {
+        Some(home) => Ok(home.join(".cache").join("imggen")),
+        None => bail!("neither XDG_CACHE_HOME nor HOME is set, so there is no cache for base images; set XDG_CACHE_HOME"),
+    }
+}
+
+/// Where a base is pulled from: `reference`, or with a mirror, the mirror's copy of a Docker
+/// Hub image (the same repository, e.g. `library/debian`).
+pub fn base_source(reference: &str, mirror: Option<&str>) -> Result<Reference> {
+    let mut source = Reference::parse(reference)?;
+    if let Some(mirror) = mirror {
+        if source.registry == crate::reference::DOCKER_HUB {
+            source.registry = mirror.to_string();
+        }
+    }
+    Ok(source)
+}
+
+/// Pulls the base image `reference` for `arch` into the cache (blobs already there are not
+/// fetched again) and reads it: the one place the oci engine pulls. `mirror` is
+/// `[build] base_mirror`.
+pub fn pull_base(reference: &str, arch: CpuArch, mirror: Option<&str>) -> Result<BaseImage> {
+    let source = base_source(reference, mirror)?;
+    let found = creds::lookup(
+        &source,
+        creds::env_pair(),
+        creds::docker_config_dir().as_deref(),
+    )?;
+    let runtime = runtime()?;
+    let _entered = runtime.enter();
+    let client = Client::new(
+        &source.registry,
+        attach::auth(found.as_ref()),
+        Options::default(),
+    )?;
+    let cache = cache_dir()?;
+    let platform = format!("linux/{}", arch.name());
+    let started = Instant::now();
+    let pulled = runtime
+        .block_on(client.pull(&source, &platform, &cache))
+        .map_err(|e| {
+            e.context(format!(
+                "pulling the base {source} ({platform}) failed; check that {} is reachable, or set [build] base_mirror (IMGGEN_BASE_MIRROR) to a registry that has it",
+                source.registry
+            ))
+        })?;
+    let fetched = client
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET ") && r.contains("/blobs/"))
+        .count();
+    eprintln!(
+        "pulled the base {source} ({platform}) in {:.1}s: {} ({} of {} blobs fetched, cache {})",
+        started.elapsed().as_secs_f64(),
+        pulled.manifest.digest,
+        fetched,
+        pulled.layers.len() + 1,
+        cache.display()
+    );
+    BaseImage::from_blobs(&pulled.dir, reference, &pulled.manifest.digest)
+}
+
+/// A runtime for one registry exchange.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime the registry client needs")
 }
 
 /// The default layout directory: `<target dir>/imggen/oci/<name>`.
@@ -78,6 +172,7 @@ pub fn default_layout_dir(root: &Path, name: &str) -> PathBuf {
 pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
     refuse_docker_only_flags(args)?;
     let plan = &loaded.plan.image;
+    image::refuse_runtime_packages(plan)?;
     let root = loaded.root.as_path();
     let epoch = epoch(root)?;
     let git = meta::git_revision(root);
@@ -89,22 +184,10 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
     )?;
     let labels = meta::labels(&plan.labels, git.as_ref(), &image::created(epoch)?);
     let credentials = push_credentials(args, &tags)?;
-    let archs = if plan.arch.is_empty() {
-        vec![CpuArch::host()]
-    } else {
-        plan.arch
-            .iter()
-            .map(|a| CpuArch::parse(a))
-            .collect::<Result<Vec<_>>>()?
-    };
+    let archs = archs(plan)?;
+    let sbom = super::sbom_document(loaded, args)?;
     let started = Instant::now();
-    let mut bases = Vec::new();
-    for arch in &archs {
-        bases.push(match plan.base.image.as_str() {
-            "scratch" => None,
-            reference => Some(pull_base(reference, *arch)?),
-        });
-    }
+    let bases = bases(loaded, &archs)?;
     let shared = Inputs {
         plan,
         labels: &labels,
@@ -149,9 +232,34 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
     println!("{}", layout.digest);
     if args.push {
         let dir = layout_dir.context("a layout is written before a push")?;
-        push_tags(loaded, args, &dir, &tags, &credentials)?;
+        push_tags(loaded, args, &dir, &tags, &credentials, sbom.as_deref())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The plan's architectures (`--arch`, `[build] arch`), else this machine's.
+fn archs(plan: &crate::plan::ImagePlan) -> Result<Vec<CpuArch>> {
+    if plan.arch.is_empty() {
+        return Ok(vec![CpuArch::host()]);
+    }
+    plan.arch.iter().map(|a| CpuArch::parse(a)).collect()
+}
+
+/// The base image for each architecture: none for `scratch`, else pulled (through
+/// `[build] base_mirror` for Docker Hub bases).
+fn bases(loaded: &Loaded, archs: &[CpuArch]) -> Result<Vec<Option<BaseImage>>> {
+    let mirror = loaded
+        .config
+        .build
+        .as_ref()
+        .and_then(|b| b.base_mirror.as_deref());
+    archs
+        .iter()
+        .map(|arch| match loaded.plan.image.base.image.as_str() {
+            "scratch" => Ok(None),
+            reference => pull_base(reference, *arch, mirror).map(Some),
+        })
+        .collect()
 }
 
 /// `SOURCE_DATE_EPOCH`, printed with where it came from.
@@ -217,25 +325,54 @@ fn write_outputs(
     Ok(layout_dir)
 }
 
-/// Pushes the layout under every tag; with `--write-digest`, pins the first digest.
+/// Pushes the layout under every tag, attaching `sbom` to each pushed image; with
+/// `--write-digest`, pins the first digest.
 fn push_tags(
     loaded: &Loaded,
     args: &BuildOptions,
     dir: &Path,
     tags: &[Reference],
     credentials: &[Option<creds::Found>],
+    sbom: Option<&str>,
 ) -> Result<()> {
     let mut first = None;
     for (tag, found) in tags.iter().zip(credentials) {
-        let digest = push_layout(dir, tag, found.as_ref())?;
-        eprintln!("pushed {tag} ({digest})");
+        eprintln!("pushing {tag}");
+        let started = Instant::now();
+        let (digest, report) = push_layout(dir, tag, found.as_ref(), &args.push_policy)?;
+        eprintln!(
+            "pushed {tag} ({digest}) in {:.1}s: {} blob{} uploaded ({}), {} already there, {} mounted, {} manifest{} put",
+            started.elapsed().as_secs_f64(),
+            report.uploaded,
+            if report.uploaded == 1 { "" } else { "s" },
+            super::progress::human_bytes(report.bytes),
+            report.skipped,
+            report.mounted,
+            report.manifests,
+            if report.manifests == 1 { "" } else { "s" },
+        );
+        if let Some(document) = sbom {
+            let artifact = runtime()?.block_on(attach::attach(
+                tag,
+                &digest,
+                found.as_ref(),
+                document,
+                &args.push_policy,
+            ))?;
+            eprintln!(
+                "attached the SBOM to {tag} ({artifact}, tag {})",
+                crate::oci::registry::sbom_tag(&digest.0)?
+            );
+        }
+        println!("{tag}@{digest}");
         first.get_or_insert(digest);
     }
     if let (true, Some(digest)) = (args.write_digest, first) {
-        for path in pin::write_digest(loaded, &digest)? {
+        let changed = pin::write_digest(loaded, &digest)?;
+        eprintln!("recorded {digest} as [image] digest in imggen.toml");
+        for path in changed {
             eprintln!("  updated {path}");
         }
-        eprintln!("recorded {digest} as [image] digest in imggen.toml");
     }
     Ok(())
 }

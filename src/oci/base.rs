@@ -92,10 +92,28 @@ impl BaseImage {
                     arch.name()
                 )
             })?;
-        let digest = chosen.digest().to_string();
-        let manifest_bytes = read_blob(dir, &digest)?;
-        let manifest = ImageManifest::from_reader(manifest_bytes.as_slice())
+        Self::from_blobs(dir, name, chosen.digest().as_ref())
+    }
+
+    /// Reads the base whose platform manifest is the blob `digest` in `dir` (a layout, or the
+    /// registry pull's cache). A Docker schema 2 manifest's layer media types become their OCI
+    /// equivalents (the bytes are the same gzip or plain tar), so imggen's manifest is all OCI.
+    pub fn from_blobs(dir: &Path, name: &str, digest: &str) -> Result<BaseImage> {
+        let manifest_bytes = read_blob(dir, digest)?;
+        let mut manifest = ImageManifest::from_reader(manifest_bytes.as_slice())
             .with_context(|| format!("{}: the manifest {digest} cannot be read", dir.display()))?;
+        let layers = manifest
+            .layers()
+            .iter()
+            .map(|l| {
+                let mut l = l.clone();
+                if let Some(oci) = oci_layer_type(l.media_type().as_ref()) {
+                    l.set_media_type(oci);
+                }
+                l
+            })
+            .collect();
+        manifest.set_layers(layers);
         let config_bytes = read_blob(dir, manifest.config().digest().as_ref())?;
         let config = ImageConfiguration::from_reader(config_bytes.as_slice())
             .with_context(|| format!("{}: the config of {digest} cannot be read", dir.display()))?;
@@ -109,7 +127,7 @@ impl BaseImage {
         }
         Ok(BaseImage {
             name: name.to_string(),
-            digest,
+            digest: digest.to_string(),
             manifest,
             config,
             dir: dir.to_path_buf(),
@@ -160,5 +178,14 @@ impl BaseImage {
             }
         }
         Ok((passwd, group))
+    }
+}
+
+/// The OCI layer media type of a Docker schema 2 layer media type (same bytes).
+fn oci_layer_type(docker: &str) -> Option<MediaType> {
+    match docker {
+        "application/vnd.docker.image.rootfs.diff.tar.gzip" => Some(MediaType::ImageLayerGzip),
+        "application/vnd.docker.image.rootfs.diff.tar" => Some(MediaType::ImageLayer),
+        _ => None,
     }
 }

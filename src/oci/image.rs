@@ -329,17 +329,22 @@ fn descriptor(media_type: MediaType, blob: &[u8], digest: &str) -> Result<Descri
         .build()?)
 }
 
-/// Assembles the image for one architecture: layers, config and manifest.
-pub fn build(inputs: &Inputs) -> Result<Image> {
-    if !inputs.plan.runtime_packages.is_empty() {
-        let names: Vec<&str> = inputs
-            .plan
+/// Refuses a plan whose runtime stage installs Debian packages: only apt in an engine can.
+pub fn refuse_runtime_packages(plan: &ImagePlan) -> Result<()> {
+    if !plan.runtime_packages.is_empty() {
+        let names: Vec<&str> = plan
             .runtime_packages
             .iter()
             .map(|p| p.name.as_str())
             .collect();
         bail!("the image needs the Debian packages {} installed in the runtime stage, which only the Docker engine can run; use --engine docker", names.join(", "));
     }
+    Ok(())
+}
+
+/// Assembles the image for one architecture: layers, config and manifest.
+pub fn build(inputs: &Inputs) -> Result<Image> {
+    refuse_runtime_packages(inputs.plan)?;
     let (system, app) = rootfs(inputs)?;
     let mut layers = Vec::new();
     for files in [system, app] {

@@ -2,7 +2,9 @@
 //! temporary directories, built seconds apart, give the same manifest digest and the same tar;
 //! the real engine loads that tar and runs it (HTTP, uid 10001, a fast stop); `--arch
 //! amd64,arm64` makes one index whose arm64 binary is an aarch64 ELF, which skopeo reads and
-//! copies; and the image has the Docker path's config and files. Needs the
+//! copies; the image has the Docker path's config and files; a push reaches the local registry
+//! without a daemon (again: no blob uploaded), with its SBOM, and the engine pulls and runs it;
+//! a glibc image goes over a base pulled through `[build] base_mirror`. Needs the
 //! x86_64-unknown-linux-musl and aarch64-unknown-linux-musl targets (`.ci/run` adds them).
 
 use crate::docker::{assert_serves_and_stops, docker_ok};
@@ -418,4 +420,133 @@ fn a_projects_own_target_rustflags_keep_local_paths_out_of_the_binary() {
         binary.windows(17).any(|w| w == b"/usr/local/cargo/"),
         "the binary names no remapped dependency source"
     );
+}
+
+/// `imggen build --engine oci --push ARGS` in `t` with no Docker engine reachable.
+fn push_oci(t: Test, args: &[&str]) -> (Test, crate::harness::Run) {
+    let mut all = vec!["build", "--engine", "oci", "--push"];
+    all.extend_from_slice(args);
+    let t = t.args(&all).env("DOCKER_HOST", NO_ENGINE);
+    let run = t.run();
+    (t, run)
+}
+
+#[test]
+fn oci_engine_pushes_without_a_daemon_and_a_second_push_uploads_no_blob() {
+    if !harness::engine() {
+        return;
+    }
+    let repo = format!("imggen-test/ociwire-{}", unique("musl"));
+    let tag = format!("127.0.0.1:5000/{repo}:t");
+    let _images = Images(vec![tag.clone()]);
+    let (t, first) = push_oci(generated("musl-static"), &["--tag", &tag]);
+    first
+        .code(0)
+        .stderr_has("blobs uploaded")
+        .stderr_has("attached the SBOM to");
+    let digest = crate::engine::printed_digest(&first, &tag);
+    let (t, second) = push_oci(t, &["--tag", &tag, "--write-digest"]);
+    second
+        .code(0)
+        .stderr_has(" 0 blobs uploaded (0 B), 3 already there");
+    assert_eq!(crate::engine::printed_digest(&second, &tag), digest);
+    assert!(
+        t.read("imggen.toml")
+            .contains(&format!("digest = \"{digest}\"")),
+        "{}",
+        t.read("imggen.toml")
+    );
+
+    let client = imggen::oci::registry::Client::new(
+        "127.0.0.1:5000",
+        imggen::oci::registry::Auth::Anonymous,
+        imggen::oci::registry::Options::default(),
+    )
+    .unwrap();
+    let found = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(client.find_sbom(&repo, &digest))
+        .unwrap()
+        .expect("an SBOM for the pushed digest");
+    let doc: serde_json::Value = serde_json::from_slice(&found.document).unwrap();
+    assert_eq!(doc["spdxVersion"], "SPDX-2.3");
+
+    docker_ok(&["pull", "-q", &tag]);
+    let user = docker_ok(&["image", "inspect", "-f", "{{.Config.User}}", &tag]);
+    assert_eq!(user.trim(), "10001:10001");
+    assert_serves_and_stops(&tag, "/healthz");
+}
+
+#[test]
+fn oci_engine_builds_a_glibc_image_over_a_base_pulled_from_a_mirror() {
+    if !harness::engine() || !harness::tools(&["skopeo"]) {
+        return;
+    }
+    // The engine's seeded base, put where a Docker Hub mirror would serve it.
+    let copied = std::process::Command::new(harness::locate("skopeo"))
+        .args([
+            "copy",
+            "--quiet",
+            "docker-daemon:debian:bookworm-slim",
+            "docker://127.0.0.1:5000/library/debian:bookworm-slim",
+            "--dest-tls-verify=false",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        copied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    let base_digest =
+        crate::engine::registry_digest("127.0.0.1:5000", "library/debian", "bookworm-slim", None);
+    let repo = format!("imggen-test/ociwire-{}", unique("glibc"));
+    let tag = format!("127.0.0.1:5000/{repo}:t");
+    let _images = Images(vec![tag.clone()]);
+    let cache = tempfile::tempdir().unwrap();
+    let t = generated("axum-single")
+        .env("IMGGEN_BASE_MIRROR", "127.0.0.1:5000")
+        .env_os("XDG_CACHE_HOME", cache.path());
+    let (_t, run) = push_oci(t, &["--tag", &tag, "--no-sbom"]);
+    run.code(0)
+        .stderr_has("pulled the base 127.0.0.1:5000/library/debian:bookworm-slim (linux/amd64)");
+    assert!(
+        cache
+            .path()
+            .join("imggen/blobs/sha256")
+            .join(base_digest.trim_start_matches("sha256:"))
+            .is_file(),
+        "the base manifest is not in the cache"
+    );
+    let raw = std::process::Command::new(harness::locate("skopeo"))
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{tag}"))
+        .output()
+        .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    assert_eq!(
+        manifest["annotations"]["org.opencontainers.image.base.digest"],
+        base_digest.as_str()
+    );
+    docker_ok(&["pull", "-q", &tag]);
+    assert_serves_and_stops(&tag, "/health");
+}
+
+#[test]
+fn oci_engine_refuses_runtime_packages_before_pulling_or_compiling() {
+    let t = Test::fixture("axum-single").write(
+        "imggen.toml",
+        "version = 1\nruntime_packages = [\"libpq5\"]\n",
+    );
+    let t = t.args(&["generate"]);
+    t.run().code(0);
+    let t = t
+        .args(&["build", "--engine", "oci"])
+        .env("DOCKER_HOST", NO_ENGINE)
+        .env("IMGGEN_BASE_MIRROR", "127.0.0.1:9");
+    let run = t.run();
+    run.code(2)
+        .one_error_line()
+        .stderr_has("the Debian packages libpq5 installed in the runtime stage, which only the Docker engine can run; use --engine docker");
+    assert!(!run.stderr.contains("compiling"), "{}", run.stderr);
 }
