@@ -2,7 +2,7 @@
 def f2: if . == null then "-" else (. * 100 | round / 100 | tostring) end;
 def kb: if . == null then "-" elif . >= 1000000 then ((. / 100000 | round / 10 | tostring) + " MB") else ((. / 100 | round / 10 | tostring) + " kB") end;
 def mark($goal): if . == null then "" elif . <= $goal then " ✓" else " ✗" end;
-def cell($goal): if . == null then "-" else "**\(.ratio.median | f2)x**\(.ratio.median | mark($goal)) (\(.ratio.min | f2)–\(.ratio.max | f2)); \(.docker_seconds.median | f2) s / host \(.host_seconds.median | f2) s" end;
+def cell($goal): if . == null then "not measured" else "**\(.ratio.median | f2)x**\(.ratio.median | mark($goal)) (\(.ratio.min | f2)–\(.ratio.max | f2), n=\(.ratio.n)); \(.docker_seconds.median | f2) s / host \(.host_seconds.median | f2) s" end;
 def project_title: if . == "single" then "single crate (`tests/fixtures/axum-single`)" else "12-crate workspace, edit in a leaf library (`bench/fixtures/axum-ws`)" end;
 
 . as $r
@@ -22,7 +22,7 @@ def project_title: if . == "single" then "single crate (`tests/fixtures/axum-sin
     "",
     "| variant | cold (goal \($g.cold)x) | one-line edit (goal \($g.one_line)x) | dependency added (goal \($g.dep)x) | fresh engine + registry cache: docker / (host edit + cache pull) (goal \($g.registry)x) |",
     "|---|---|---|---|---|",
-    ($p.variants[] | "| \(.name) | \(.cold | cell($g.cold)) | \(.one_line | cell($g.one_line)) | \(.dep | cell($g.dep)) | \(if .registry then "**\(.registry.ratio_to_host_plus_pull.median | f2)x**\(.registry.ratio_to_host_plus_pull.median | mark($g.registry)) (\(.registry.ratio_to_host_plus_pull.min | f2)–\(.registry.ratio_to_host_plus_pull.max | f2)); \(.registry.docker_seconds.median | f2) s / host \(.registry.host_seconds.median | f2) s + pull \(.registry.pull_seconds.median | f2) s; dependency step cached: \(if .registry.cook_cached_every_time then "every time" else "NOT every time" end)" else "-" end) |"),
+    ($p.variants[] | "| \(.name) | \(.cold | cell($g.cold)) | \(.one_line | cell($g.one_line)) | \(.dep | cell($g.dep)) | \(if .registry then "**\(.registry.ratio_to_host_plus_pull.median | f2)x**\(.registry.ratio_to_host_plus_pull.median | mark($g.registry)) (\(.registry.ratio_to_host_plus_pull.min | f2)–\(.registry.ratio_to_host_plus_pull.max | f2), n=\(.registry.ratio_to_host_plus_pull.n)); \(.registry.docker_seconds.median | f2) s / host \(.registry.host_seconds.median | f2) s + pull \(.registry.pull_seconds.median | f2) s; dependency step cached: \(if .registry.cook_cached_every_time then "every time" else "NOT every time" end)" else "not measured" end) |"),
     "",
     "Crates compiled by the docker build, median (host): \([$p.variants[] | "\(.name): cold \([.cold.pairs[]?.compiled] | sort | .[length / 2 | floor] // "-") (\([.cold.pairs[]?.host_compiled] | sort | .[length / 2 | floor] // "-")), edit \([.one_line.pairs[]?.compiled] | sort | .[length / 2 | floor] // "-") (\([.one_line.pairs[]?.host_compiled] | sort | .[length / 2 | floor] // "-")), dependency \([.dep.pairs[]?.compiled] | sort | .[length / 2 | floor] // "-") (\([.dep.pairs[]?.host_compiled] | sort | .[length / 2 | floor] // "-"))"] | join("; ")). Crates downloaded by the cold builds (host): \([$p.variants[] | "\(.name) \([.cold.pairs[]?.downloaded] | map(tostring) | join("/")) (\([.cold.pairs[]?.host_downloaded] | map(tostring) | join("/")))"] | join(", ")).",
     "",
