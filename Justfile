@@ -22,7 +22,7 @@ hadolint:
     xargs -r -n1 hadolint --failure-threshold style < target/hadolint.list
     echo "hadolint: $(wc -l < target/hadolint.list) Dockerfiles clean"
 
-# Benchmarks: analysis speed and the generated Dockerfile against the host's cargo build.
+# Benchmarks: the generated Dockerfiles against the host's own cargo build (bench/README.md).
 bench:
     bash bench/run.sh
 

@@ -1,89 +1,64 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2016,SC2013  # jq programs are single-quoted; ids are words
-# imggen benchmark: image builds of the axum fixture against the host's own `cargo build --release`
-# (the floor), stop time, image size, build context, and analysis speed. `just bench` runs this.
+# shellcheck disable=SC2016  # jq and awk programs are single-quoted
+# imggen benchmark: image builds against the host's own `cargo build --release` of the same step,
+# on a single crate and on a 12-crate workspace, plus a fresh engine with a registry cache.
+# `just bench` runs this; bench/README.md says what each number means.
 #
-#   bash bench/run.sh            # everything (about 15-25 minutes on 2 cores)
+#   bash bench/run.sh        # 3 rounds of everything (over an hour on 2 busy cores)
 #
 # Environment (all optional):
-#   BENCH_VARIANTS   docker variants, default "imggen imggen-bk imggen-mounts naive chef"
-#                    imggen        imggen's default Dockerfile, classic builder
-#                    imggen-bk     the same Dockerfile, BuildKit (separates builder from template)
-#                    imggen-mounts imggen with `cache_mounts = true`, BuildKit
-#                    naive         FROM the same builder; COPY . . && cargo build --release
-#                    chef          the canonical cargo-chef pattern, classic builder
-#                    mounts-v0     (not by default) imggen's first cache_mounts Dockerfile, frozen in
-#                                  bench/baselines/, to compare template changes in one run
-#                    imggen-proposed (not by default) imggen's default Dockerfile with two changes
-#                                  proposed for the classic builder (see propose_dockerfile)
-#   BENCH_REPEAT     repetitions of the cheap steps (one-line rebuild, stop), default 3
-#   BENCH_QUIET_MAX  seconds to wait for an idle machine before each timed step, default 5
+#   BENCH_PROJECTS   default "single ws": tests/fixtures/axum-single, bench/fixtures/axum-ws
+#   BENCH_VARIANTS   default "default mounts chef hybrid" (all built with BuildKit)
+#                    default  imggen's default Dockerfile (`imggen generate`)
+#                    mounts   imggen with `cache_mounts = true`
+#                    chef     cargo-chef's README recipe, bench/baselines/cargo-chef-readme.Dockerfile
+#                    hybrid   the candidate: imggen's default with cache mounts on the planner, cook
+#                             and build, the cooked target/ kept in the cook layer for a registry
+#                             cache, and only changed sources touched (see hybrid_dockerfile)
+#   BENCH_REGISTRY_VARIANTS  variants of the fresh-engine registry-cache step, default "default hybrid"
+#   BENCH_REPEAT     rounds, default 3 (each round: every project, variant and step)
+#   BENCH_REGISTRY   registry for the cache step, default 127.0.0.1:5000 (no auth)
 #   BENCH_NEW_DEP    the dependency line the dependency step adds, default 'hex = "0.4"'
-#   BENCH_SKIP       space-separated parts to skip: analyze musl devctx
-#   BENCH_OUT        output prefix, default bench/results (writes .json and .md)
-#   BENCH_KEEP=1     keep the work directory (logs) instead of deleting it
-#   DOCKER           docker client, default /usr/bin/docker (Debian's 20.10; BuildKit works)
-#   DOCKER_UP        engine/base-image set-up script, default ../shared/scripts/docker-up.sh
+#   BENCH_OUT        output prefix, default bench/results (.ndjson records, .json, .md)
+#   BENCH_KEEP=1     keep the work directory (every build log)
+#   DOCKER, DOCKER_UP
 #
-# What "cold" means, per side (see bench/README.md):
-#   host    empty target dir, warm ~/.cargo registry; the download share is measured apart
-#           (`cargo fetch` into an empty CARGO_HOME) and added to the floor;
-#   docker  no cache of this project: the package has a new name every run, so no layer or
-#           target cache mount can match; the cargo registry cache mount is emptied, so it
-#           downloads every crate, like the floor plus download. Steps that do not depend on the
-#           project (WORKDIR on the builder image, the runtime's user) may come from the cache,
-#           as on any machine that built another image from the same bases. Not --no-cache: with
-#           the classic builder it forks a second WORKDIR image, and later builds miss the cache.
+# Cold on both sides, downloads included: the host builds with an empty CARGO_HOME and an empty
+# target/, the docker build with nothing of this project in the engine. Every step's package has
+# a name of its own (run, round, project, variant), the engine's build cache of the run is pruned
+# and its images removed before each cold build, and a guard fails the run unless the docker
+# build downloaded and compiled at least as many crates as its host pair.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DOCKER=${DOCKER:-/usr/bin/docker}
 DOCKER_UP=${DOCKER_UP:-$ROOT/../shared/scripts/docker-up.sh}
-VARIANTS=${BENCH_VARIANTS:-imggen imggen-bk imggen-mounts naive chef}
+PROJECTS=${BENCH_PROJECTS:-single ws}
+VARIANTS=${BENCH_VARIANTS:-default mounts chef hybrid}
+REG_VARIANTS=${BENCH_REGISTRY_VARIANTS:-default hybrid}
 REPEAT=${BENCH_REPEAT:-3}
-QUIET_MAX=${BENCH_QUIET_MAX:-5}
+REGISTRY=${BENCH_REGISTRY:-127.0.0.1:5000}
 NEW_DEP=${BENCH_NEW_DEP:-hex = \"0.4\"}
-SKIP=" ${BENCH_SKIP:-} "
 OUT=${BENCH_OUT:-$ROOT/bench/results}
-FIXTURE=$ROOT/tests/fixtures/axum-single
-MUSL_FIXTURE=$ROOT/tests/fixtures/musl-static
-RUN_ID=$(date +%Y%m%d-%H%M%S)-$$
-# The fixture's package gets a name of its own for this run and variant (pkg_of), so that its
-# layers and cache mount (imggen-target-<name>-...) can match neither an earlier run's, nor another
-# variant's (cargo-chef recipes do not depend on the sources), nor those of tests that build the
-# same fixture on a shared engine: every cache hit below is the variant's own.
-PKG=axum-bench-$RUN_ID
-pkg_of() { echo "$PKG-$1"; }
+RUN_ID=$(date +%Y%m%d%H%M%S)-$$
 PFX=imggen-bench-$RUN_ID
 START=$(date +%s.%N)
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-skipped() { [[ $SKIP == *" $1 "* ]]; }
-
-for tool in jq curl cargo tar awk; do
-  command -v "$tool" >/dev/null || die "$tool is required"
-done
-[ -x "$DOCKER" ] || die "$DOCKER not found (Debian's docker.io client; see docker-on-this-machine.md)"
-[ -f "$DOCKER_UP" ] || die "$DOCKER_UP not found; set DOCKER_UP"
+for tool in jq curl cargo awk sha256sum; do command -v "$tool" >/dev/null || die "$tool is required"; done
+[ -x "$DOCKER" ] || die "$DOCKER not found"
 
 WORK=$(mktemp -d /tmp/imggen-bench.XXXXXX)
-REC=$WORK/records.ndjson
+REC=$OUT.ndjson
 : >"$REC"
 CONTAINERS=()
-TAGS=()
-IMAGE_IDS=()
 
 cleanup() {
   local rc=$?
   set +e
   for c in "${CONTAINERS[@]}"; do "$DOCKER" rm -f "$c" >/dev/null 2>&1; done
-  for t in "${TAGS[@]}"; do "$DOCKER" rmi "$t" >/dev/null 2>&1; done
-  # Stage images of the classic builder, newest first so children go before parents.
-  for ((i = ${#IMAGE_IDS[@]} - 1; i >= 0; i--)); do
-    "$DOCKER" rmi "${IMAGE_IDS[$i]}" >/dev/null 2>&1
-  done
-  prune_buildkit all
+  clean_engine
   if [ "${BENCH_KEEP:-0}" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
   exit "$rc"
 }
@@ -92,438 +67,301 @@ trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
-# jiffies: total and idle (idle + iowait) over all CPUs
 cpu_stat() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6; exit }' /proc/stat; }
-busy_between() { # "t0 i0" "t1 i1" -> busy fraction of the whole machine
+busy_between() {
   awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); dt = y[1] - x[1];
     printf "%.2f", (dt > 0 ? 1 - (y[2] - x[2]) / dt : 0) }'
 }
-# Waits (at most QUIET_MAX s) for a second in which the machine is under 15% busy; prints seconds waited.
-wait_quiet() {
-  local waited=0 a b
-  while [ "$waited" -lt "$QUIET_MAX" ]; do
-    a=$(cpu_stat); sleep 1; b=$(cpu_stat)
-    waited=$((waited + 1))
-    awk -v f="$(busy_between "$a" "$b")" 'BEGIN { exit !(f < 0.15) }' && break
-  done
-  echo "$waited"
-}
-# Sum of cargo's own "Finished ... in Xs" times in a log (cargo-chef cook and build both print one).
-# The classic builder colours stderr: strip the escape sequences before reading a log.
 plain_log() { sed -E 's/\x1b\[[0-9;]*m//g' "$1" 2>/dev/null; }
+# Sum of cargo's own "Finished ... in Xs" times in a log.
 cargo_seconds() {
-  plain_log "$1" | grep -aoE 'Finished `[a-z]+` profile .* in ([0-9]+m )?[0-9.]+s' |
-    sed -E 's/.* in //' |
+  plain_log "$1" | grep -aoE 'Finished `[a-z]+` profile .* in ([0-9]+m )?[0-9.]+s' | sed -E 's/.* in //' |
     awk '{ s = 0; if ($0 ~ /m /) { split($0, p, "m "); s = p[1] * 60; $0 = p[2] } sub(/s$/, ""); t += s + $0 } END { printf "%.2f", t + 0 }'
 }
 count_lines() { plain_log "$2" | grep -acE "$1" || true; }
-# "20.48kB" -> bytes (docker prints decimal units)
-to_bytes() {
-  awk -v s="$1" 'BEGIN { n = s + 0; u = s; sub(/^[0-9.]+/, "", u);
-    m = (u == "kB") ? 1e3 : (u == "MB") ? 1e6 : (u == "GB") ? 1e9 : 1; printf "%d", n * m }'
-}
+compiled() { count_lines 'Compiling [A-Za-z0-9_-]+ v[0-9]' "$1"; }
+downloaded() { count_lines 'Downloaded [A-Za-z0-9_-]+ v[0-9]' "$1"; }
 record() { jq -nc "$@" >>"$REC"; }
-# Marks the last records of VARIANT STEP REP (and its host pair) invalid: they measured a lost cache.
-mark_invalid() {
-  jq -c --arg v "$1" --arg s "$2" --argjson r "$3" \
-    'if .kind == "time" and .step == $s and .rep == $r and (.variant == $v or .pair == $v) and (.invalid | not)
-     then . + {invalid: true} else . end' "$REC" >"$REC.tmp" && mv "$REC.tmp" "$REC"
+# invalid VARIANT PROJECT STEP REP WHY: the step's docker measurement failed its guard; the summary drops it.
+invalid() {
+  record --arg v "$1" --arg p "$2" --arg s "$3" --argjson r "$4" --arg why "$5" \
+    '{kind: "invalid", variant: $v, project: $p, step: $s, rep: $r, why: $why}'
 }
 
-# measure VARIANT STEP REP LOG CMD...: one timed step, recorded with the machine's load around it.
-# Host steps set PAIR to the variant measured right after them: the two form one ratio, so that
-# the load other work puts on the machine (it comes and goes) weighs on both sides alike.
+# measure VARIANT PROJECT STEP REP LOG CMD...: times CMD (output to LOG) and records it.
 measure() {
-  local variant=$1 step=$2 rep=$3 logf=$4; shift 4
-  local waited c0 c1 t0 t1 secs
-  waited=$(wait_quiet)
+  local variant=$1 project=$2 step=$3 rep=$4 logf=$5 t0 t1 c0 c1 secs
+  shift 5
   c0=$(cpu_stat); t0=$(now)
-  if ! "$@" >"$logf" 2>&1; then
-    tail -40 "$logf" >&2
-    die "$variant $step failed; log above ($logf)"
-  fi
+  if ! "$@" >"$logf" 2>&1; then tail -40 "$logf" >&2; die "$variant $project $step #$rep failed (log $logf)"; fi
   t1=$(now); c1=$(cpu_stat)
   secs=$(sub "$t1" "$t0")
-  # A step that compiled nothing measured a cache hit, not a build.
-  grep -aq 'Compiling ' "$logf" || [ "$step" = download ] || [ "$step" = no-change ] ||
-    die "$variant $step compiled nothing: a stale cache answered ($logf)"
-  record --arg v "$variant" --arg s "$step" --argjson r "$rep" --argjson sec "$secs" --arg pair "${PAIR:-}" \
-    --argjson cargo "$(cargo_seconds "$logf")" --argjson busy "$(busy_between "$c0" "$c1")" \
-    --argjson load "$(cut -d' ' -f1 /proc/loadavg)" --argjson waited "$waited" \
-    --argjson compiled "$(count_lines 'Compiling ' "$logf")" \
-    --argjson downloaded "$(count_lines 'Downloaded ' "$logf")" \
-    '{kind: "time", variant: $v, step: $s, rep: $r, pair: $pair, seconds: $sec, cargo_seconds: $cargo,
-      machine_busy: $busy, load1: $load, waited_for_quiet: $waited, compiled: $compiled,
-      downloaded: $downloaded}'
-  log "$(printf '%-14s %-9s #%s %8.2fs (cargo %ss, machine %s busy)' "$variant" "$step" "$rep" "$secs" \
-    "$(cargo_seconds "$logf")" "$(busy_between "$c0" "$c1")")"
+  record --arg v "$variant" --arg p "$project" --arg s "$step" --argjson r "$rep" --arg pair "${PAIR:-}" \
+    --argjson sec "$secs" --argjson cargo "$(cargo_seconds "$logf")" --argjson busy "$(busy_between "$c0" "$c1")" \
+    --argjson load "$(cut -d' ' -f1 /proc/loadavg)" --argjson compiled "$(compiled "$logf")" \
+    --argjson downloaded "$(downloaded "$logf")" \
+    '{kind: "time", variant: $v, project: $p, step: $s, rep: $r, pair: $pair, seconds: $sec, cargo_seconds: $cargo,
+      machine_busy: $busy, load1: $load, compiled: $compiled, downloaded: $downloaded}'
+  log "$(printf '%-8s %-6s %-9s #%s %8.2fs (compiled %s, downloaded %s, machine %s busy)' "$variant" "$project" "$step" \
+    "$rep" "$secs" "$(compiled "$logf")" "$(downloaded "$logf")" "$(busy_between "$c0" "$c1")")"
 }
 
-# --- BuildKit cache housekeeping (targeted: never other people's cache) -----------------------
-# Build cache records (BuildKit) as one JSON array.
-buildkit_records() { curl -sf --unix-socket /var/run/docker.sock http://localhost/system/df | jq -c '.BuildCache // []'; }
-# prune_buildkit cold|all: "cold" removes the cargo registry cache mounts (id imggen-cargo-registry
-# is shared by every imggen project on the engine; ones in use stay; this run's target mounts are
-# new anyway, as the package name is); "all" (at exit) removes every record that names this run's
-# package, with the records built on top of them. One prune call with an id regex, so BuildKit
-# orders children first.
-prune_buildkit() {
-  local ids
+# --- engine housekeeping ------------------------------------------------------------------------
+# Removes this run's containers' images (tags starting with $PFX, and the cache references) and
+# the BuildKit cache records that name this run's packages, with the records built on them.
+# Images and cache of other work on the shared engine are left alone (fresh_engine is the
+# exception the registry step needs).
+run_images() { "$DOCKER" images --format '{{.Repository}}:{{.Tag}}' | grep -E "(^|/)$PFX" || true; }
+clean_engine() {
+  local img ids
+  for img in $(run_images); do "$DOCKER" rmi -f "$img" >/dev/null 2>&1 || true; done
   for _ in 1 2 3; do
-    ids=$(buildkit_records | jq -r --arg p "$PKG" --arg mode "$1" '. as $all
+    ids=$(curl -sf --unix-socket /var/run/docker.sock http://localhost/system/df | jq -r --arg p "$RUN_ID" '
+      (.BuildCache // []) as $all
       | def grow(s): ((s + [$all[] | select((.Parent // "") != "") | select(.Parent as $q | s | index($q)) | .ID])
           | unique) as $n | if ($n | length) == (s | length) then s else grow($n) end;
-        if $mode == "cold" then
-          [$all[] | select(.Type == "exec.cachemount") | select((.InUse | not))
-            | select(.Description | startswith("cached mount /usr/local/cargo/registry ")) | .ID]
-        else grow([$all[] | select(.Description | contains($p)) | .ID]) end
-      | join("|")')
+      grow([$all[] | select(.Description | contains($p)) | .ID]) | join("|")') || return 0
     [ -n "$ids" ] || return 0
-    # Fails while another prune runs on the engine: try again.
     "$DOCKER" builder prune -f --filter "id=$ids" >>"$WORK/prune.log" 2>&1 || sleep 2
   done
-  log "warning: build cache records of $PKG left after 3 prunes: $ids"
+}
+# The fresh engine of a CI runner: no image of this run and no build cache at all. Base images
+# stay (nothing can be pulled on this machine; a runner pulls them too).
+fresh_engine() {
+  clean_engine
+  "$DOCKER" builder prune -af >>"$WORK/prune.log" 2>&1 || { sleep 3; "$DOCKER" builder prune -af >>"$WORK/prune.log" 2>&1; }
 }
 
-# --- docker helpers ---------------------------------------------------------------------------
-# Two changes to imggen's default Dockerfile, measured as a proposal for the classic builder:
-# 1. the planner deletes the crates that `cargo chef prepare` downloads (cargo metadata needs them)
-#    in the same RUN, so its layer does not commit ~50 MB on every source change;
-# 2. the runtime stage copies the built tree last, after its metadata instructions, so a rebuild
-#    reuses WORKDIR/USER/ENV/EXPOSE/STOPSIGNAL/LABEL/ENTRYPOINT instead of committing an image for each.
-propose_dockerfile() {
-  awk '/^RUN cargo chef prepare / { print $0 " \\"; print "    && rm -rf \"$CARGO_HOME/registry\""; next }
-       /^COPY --from=builder \/rootfs\/ \/$/ { copy = $0; next }
-       { print }
-       END { if (copy == "") exit 1; print copy }' "$1" >"$1.new" && mv "$1.new" "$1"
-}
-builder_of() { case $1 in imggen-bk | imggen-mounts | mounts-v0) echo buildkit ;; *) echo classic ;; esac; }
-uses_mounts() { case $1 in imggen-mounts | mounts-v0) return 0 ;; *) return 1 ;; esac; }
-tag_of() { echo "$PFX-$1"; }
-docker_build() { # docker_build VARIANT DIR [docker build flags]
-  local variant=$1 dir=$2; shift 2
-  if [ "$(builder_of "$variant")" = buildkit ]; then
-    (cd "$dir" && DOCKER_BUILDKIT=1 "$DOCKER" build --network host --progress plain -t "$(tag_of "$variant")" "$@" .)
-  else
-    (cd "$dir" && DOCKER_BUILDKIT=0 "$DOCKER" build --network host --force-rm -t "$(tag_of "$variant")" "$@" .)
-  fi
-}
-# Image IDs a classic build created, so the exit handler can remove them (pre-existing ones are kept).
-# The last image of each build stage gets a tag too: untagged, it is "dangling", and a
-# `docker image prune` by anyone else on the engine would delete this variant's layer cache.
-collect_images() {
-  local id k=0
-  for id in $(awk '/^Step [0-9]+\/[0-9]+ : FROM / && last != "" { print last } /^ ---> [0-9a-f]{12}$/ { last = $2 }' "$1"); do
-    k=$((k + 1))
-    "$DOCKER" tag "$id" "$PFX-$2-stage$k" && TAGS+=("$PFX-$2-stage$k")
-  done
-  for id in $(grep -aoE '^ ---> [0-9a-f]{12}$' "$1" | awk '{ print $2 }'); do
-    grep -qx "$id" "$WORK/images-before" || IMAGE_IDS+=("$id")
-  done
-  for id in $(grep -aoE 'writing image sha256:[0-9a-f]{64}' "$1" | sed 's/.*sha256://'); do
-    IMAGE_IDS+=("$id")
-  done
-}
-context_bytes() { # bytes the build sent, from its log
-  local line
-  line=$(grep -aoE 'Sending build context to Docker daemon +[0-9.]+[kMG]?B' "$1" | tail -1 | awk '{ print $NF }')
-  if [ -z "$line" ]; then
-    line=$(awk '/\[internal\] load build context/ { v = $1 } v != "" && $1 == v && /transferring context:/ { s = $4 } END { print s }' "$1")
-  fi
-  to_bytes "${line:-0B}"
-}
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
-# stop_test VARIANT IMAGE HEALTH: time to healthy and `docker stop` time, REPEAT times.
-stop_test() {
-  local variant=$1 image=$2 health=$3 rep port name t0 t1 t2 code ok
-  for rep in $(seq 1 "$REPEAT"); do
-    port=$(free_port)
-    name=$PFX-run-$variant-$rep
-    CONTAINERS+=("$name")
-    t0=$(now)
-    "$DOCKER" run -d --name "$name" --network host -e "PORT=$port" "$image" >/dev/null 2>>"$WORK/docker-run.log"
-    ok=0
-    for _ in $(seq 1 600); do
-      if curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port$health"; then ok=1; break; fi
-      sleep 0.05
-    done
-    [ "$ok" = 1 ] || { "$DOCKER" logs "$name" >&2; die "$variant never answered $health on port $port"; }
-    t1=$(now)
-    "$DOCKER" stop -t 10 "$name" >/dev/null
-    t2=$(now)
-    code=$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$name")
-    "$DOCKER" rm "$name" >/dev/null
-    record --arg v "$variant" --argjson r "$rep" --argjson ready "$(sub "$t1" "$t0")" \
-      --argjson stop "$(sub "$t2" "$t1")" --argjson code "$code" \
-      '{kind: "stop", variant: $v, rep: $r, ready_seconds: $ready, stop_seconds: $stop, exit_code: $code}'
-    log "$(printf '%-14s stop      #%s %8.3fs (exit %s)' "$variant" "$rep" "$(sub "$t2" "$t1")" "$code")"
-  done
-}
-# size_test VARIANT IMAGE BINARY BASE: image bytes over its base, the binary's bytes, and the CA bundle.
-size_test() {
-  local variant=$1 image=$2 binpath=$3 base=$4 img base_size bin name certs=0 tls=false
-  img=$("$DOCKER" image inspect -f '{{.Size}}' "$image")
-  if [ "$base" = scratch ]; then base_size=0; else base_size=$("$DOCKER" image inspect -f '{{.Size}}' "$base"); fi
-  name=$PFX-size-$variant
-  CONTAINERS+=("$name")
-  "$DOCKER" create --name "$name" "$image" >/dev/null 2>>"$WORK/docker-run.log"
-  bin=$("$DOCKER" cp "$name:$binpath" - | tar -xO | wc -c)
-  if "$DOCKER" cp "$name:/etc/ssl/certs/ca-certificates.crt" - 2>/dev/null | tar -xO >"$WORK/ca-$variant.crt" 2>/dev/null &&
-    [ -s "$WORK/ca-$variant.crt" ]; then
-    certs=$(grep -c 'BEGIN CERTIFICATE' "$WORK/ca-$variant.crt" || true)
-    # The image's own bundle must verify a real HTTPS server from here (through this machine's
-    # proxy, whose CA the stand-in builder trusts, as a corporate user's would).
-    curl -sS --max-time 20 --cacert "$WORK/ca-$variant.crt" -o /dev/null https://index.crates.io/config.json 2>/dev/null && tls=true
-  fi
-  "$DOCKER" rm "$name" >/dev/null
-  record --arg v "$variant" --arg base "$base" --argjson img "$img" --argjson bs "$base_size" \
-    --argjson bin "$bin" --argjson certs "$certs" --argjson tls "$tls" \
-    '{kind: "size", variant: $v, base: $base, image_bytes: $img, base_bytes: $bs, binary_bytes: $bin,
-      over_base: ($img - $bs), overhead_over_binary: ($img - $bs - $bin), ca_certs: $certs, tls_verified: $tls}'
-  log "$(printf '%-14s size      image-base %s B, binary %s B, CA certs %s, TLS %s' "$variant" "$((img - base_size))" "$bin" "$certs" "$tls")"
-}
+# --- projects -------------------------------------------------------------------------------------
+fixture_of() { case $1 in single) echo "$ROOT/tests/fixtures/axum-single" ;; ws) echo "$ROOT/bench/fixtures/axum-ws" ;; esac; }
+bin_of() { case $1 in single) echo hello-axum ;; ws) echo ws-app ;; esac; }
+# The manifest of the binary's package, the file of the one-line edit, the manifest the dependency goes to.
+bin_manifest() { case $1 in single) echo Cargo.toml ;; ws) echo crates/app/Cargo.toml ;; esac; }
+edit_file() { case $1 in single) echo src/main.rs ;; ws) echo crates/notify/src/lib.rs ;; esac; }
+dep_manifest() { case $1 in single) echo Cargo.toml ;; ws) echo crates/notify/Cargo.toml ;; esac; }
+locals_of() { case $1 in single) echo 1 ;; ws) echo 12 ;; esac; }
 
-# --- set-up -----------------------------------------------------------------------------------
-log "work directory $WORK; variants: $VARIANTS"
-log "building imggen (release)"
-(cd "$ROOT" && cargo build --release --quiet --bin imggen)
-TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps --offline | jq -r .target_directory)
-IMGGEN=$TARGET_DIR/release/imggen
-
-# rename_pkg DIR OLD NEW: the package's new name in Cargo.toml and Cargo.lock, which cargo then
-# rewrites in its own order (workspace entries only, offline: no dependency changes).
 relock() { (cd "$1" && { cargo update --workspace --offline --quiet 2>/dev/null || cargo update --workspace --quiet; }); }
-rename_pkg() {
-  sed -i "s/^name = \"$2\"/name = \"$3\"/" "$1/Cargo.toml" "$1/Cargo.lock"
-  if ! grep -q "^name = \"$3\"" "$1/Cargo.lock" || ! relock "$1"; then die "cannot rename $2 to $3 in $1"; fi
+# rename_bin DIR PROJECT NEW: the binary's package gets a name of its own (no cache can match another's).
+rename_bin() {
+  local old
+  old=$(bin_of "$2")
+  sed -i "s/^name = \"$old\"/name = \"$3\"/" "$1/$(bin_manifest "$2")" "$1/Cargo.lock"
+  if ! grep -q "^name = \"$3\"" "$1/Cargo.lock" || ! relock "$1"; then die "cannot rename $old to $3 in $1"; fi
 }
-# add_dep DIR: the dependency-change step's edit, Cargo.toml and Cargo.lock (not timed).
 add_dep() {
-  awk -v dep="$NEW_DEP" '{ print } /^\[dependencies\]/ { print dep }' "$1/Cargo.toml" >"$1/Cargo.toml.new"
-  mv "$1/Cargo.toml.new" "$1/Cargo.toml"
+  local m
+  m=$1/$(dep_manifest "$2")
+  awk -v dep="$NEW_DEP" '{ print } /^\[dependencies\]/ { print dep }' "$m" >"$m.new" && mv "$m.new" "$m"
   relock "$1" || die "cannot lock $NEW_DEP in $1"
 }
-# Every copy answers /health with its own text too.
-one_line() { sed -i -E "s/async \{ \"ok[^\"]*\" \}/async { \"ok-$2\" }/" "$1/src/main.rs"; grep -q "\"ok-$2\"" "$1/src/main.rs"; }
+# one_line DIR PROJECT TEXT: the health route's text changes (a string literal in one file).
+one_line() {
+  local f
+  f=$1/$(edit_file "$2")
+  sed -i -E "0,/\"ok(-[^\"]*)?\"/s//\"ok-$3\"/" "$f"
+  grep -q "\"ok-$3\"" "$f" || die "one-line edit failed in $f"
+}
 
-BASE=$WORK/base
-cp -r "$FIXTURE" "$BASE"
-rename_pkg "$BASE" hello-axum "$PKG"
-# The floor never downloads: fetch the project's crates and the new dependency's into ~/.cargo.
-(cd "$BASE" && cargo fetch --locked --quiet)
-DEP=$WORK/dep
-cp -r "$BASE" "$DEP"
-add_dep "$DEP"
-(cd "$DEP" && cargo fetch --locked --quiet) || die "cannot fetch $NEW_DEP"
-NEW_CRATES=$(($(grep -c '^\[\[package\]\]' "$DEP/Cargo.lock") - $(grep -c '^\[\[package\]\]' "$BASE/Cargo.lock")))
-
-HOST_TRIPLE=$(rustc -vV | awk '/^host:/ { print $2 }')
-HOST=$WORK/host
-cp -r "$BASE" "$HOST"
-rename_pkg "$HOST" "$PKG" "$(pkg_of host)"
-one_line "$HOST" host
-
-# imggen's .dockerignore, for the developer-checkout context figure.
-mkdir -p "$WORK/ign" && cp -r "$BASE/." "$WORK/ign/" && "$IMGGEN" generate "$WORK/ign" >/dev/null 2>&1
-cp "$WORK/ign/.dockerignore" "$WORK/imggen.dockerignore"
-for v in $VARIANTS; do
-  d=$WORK/v-$v
-  cp -r "$BASE" "$d"
-  rename_pkg "$d" "$PKG" "$(pkg_of "$v")"
-  one_line "$d" "$v"
+# --- variants -------------------------------------------------------------------------------------
+# The candidate default, from imggen's default Dockerfile:
+# - planner: the cargo registry on a cache mount, so `cargo chef prepare` downloads nothing twice;
+# - cook: registry and target/ on cache mounts, so a changed recipe (a dependency added) rebuilds
+#   only what changed; the cooked target/ is also copied into the layer (/deps), which a registry
+#   cache carries to a fresh builder; the record of built sources is dropped (cook builds stubs);
+# - build: same mounts; an empty target mount (fresh builder) starts from /deps; only the files
+#   whose content differs from the last build's are touched (cargo compares mtimes), not all.
+hybrid_dockerfile() { # FILE PKG
+  local reg="--mount=type=cache,id=imggen-cargo-registry,target=/usr/local/cargo/registry,sharing=locked"
+  local tgt="--mount=type=cache,id=imggen-target-$2-native-release,target=/app/target,sharing=locked"
+  awk -v reg="$reg" -v tgt="$tgt" '
+    /^RUN cargo chef prepare / { sub(/^RUN /, "RUN " reg " \\\n    "); print; next }
+    /^RUN cargo chef cook / { sub(/^RUN /, "RUN " reg " \\\n    " tgt " \\\n    ");
+      print $0 " \\\n    && rm -f target/.imggen-sources && rm -rf /deps && cp -a target /deps"; next }
+    /^RUN find \. -path \.\/target -prune -o -name .\*\.rs. -exec touch \{\} \+ \\$/ {
+      print "RUN " reg " \\\n    " tgt " \\"
+      print "    { [ -d target/release ] || cp -a /deps/. target/; } \\"
+      print "    && find . -path ./target -prune -o -type f -print0 | xargs -0 sha256sum | LC_ALL=C sort > /tmp/sources \\"
+      print "    && if [ -f target/.imggen-sources ]; then LC_ALL=C comm -23 /tmp/sources target/.imggen-sources | cut -c 67- | tr \"\\n\" \"\\0\" | xargs -0 -r touch; \\"
+      print "       else find . -path ./target -prune -o -name \x27*.rs\x27 -exec touch {} +; fi \\"
+      seen = 1; next }
+    seen == 1 && /^    && cargo build / { print; print "    && cp /tmp/sources target/.imggen-sources \\"; seen = 2; next }
+    { print }
+    END { if (seen != 2) exit 1 }' "$1" >"$1.new" && mv "$1.new" "$1"
+  grep -q 'cp -a target /deps' "$1" || return 1
+}
+BUILDER_IMAGE=""
+# make_variant DIR PROJECT VARIANT PKG: the variant's Dockerfile and .dockerignore in DIR.
+make_variant() {
+  local d=$1 p=$2 v=$3 pkg=$4
   case $v in
-    imggen | imggen-bk) "$IMGGEN" generate "$d" >/dev/null 2>&1 ;;
-    imggen-mounts)
-      printf 'version = 1\ncache_mounts = true\n' >"$d/imggen.toml"
-      "$IMGGEN" generate "$d" >/dev/null 2>&1 ;;
-    imggen-proposed)
-      "$IMGGEN" generate "$d" >/dev/null 2>&1
-      propose_dockerfile "$d/Dockerfile" ;;
-    naive | chef | mounts-v0) ;;
+    default) "$IMGGEN" generate "$d" >/dev/null ;;
+    mounts) printf 'version = 1\ncache_mounts = true\n' >"$d/imggen.toml"; "$IMGGEN" generate "$d" >/dev/null ;;
+    hybrid) "$IMGGEN" generate "$d" >/dev/null; hybrid_dockerfile "$d/Dockerfile" "$pkg" || die "hybrid transform failed" ;;
+    chef)
+      sed -e "s/@PKG@/$pkg/g" -e "s|@BUILDER@|$BUILDER_IMAGE|g" "$ROOT/bench/baselines/cargo-chef-readme.Dockerfile" >"$d/Dockerfile"
+      printf 'target\n.git\n' >"$d/.dockerignore" ;;
     *) die "unknown variant $v" ;;
   esac
+  # Cache mounts of the cargo registry get this package's id: no other variant or run shares them.
+  sed -i "s/id=imggen-cargo-registry,/id=imggen-cargo-registry-$pkg,/g" "$d/Dockerfile"
+}
+docker_build() { # DIR TAG [flags]
+  local dir=$1 tag=$2; shift 2
+  (cd "$dir" && DOCKER_BUILDKIT=1 "$DOCKER" build --network host --progress plain -t "$tag" "$@" .)
+}
+host_build() { # DIR CARGO_HOME
+  (cd "$1" && env -u RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS -u CARGO_INCREMENTAL CARGO_HOME="$2" \
+    RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}" CARGO_TARGET_DIR="$1/target" nice -n 0 cargo build --release --locked)
+}
+# The BuildKit step that runs `cargo chef cook` was CACHED (its "#N" id, then "#N CACHED").
+cook_cached() {
+  plain_log "$1" | awk '/^#[0-9]+ \[.*RUN .*cargo chef cook/ { id = $1 } id != "" && $1 == id && $2 == "CACHED" { found = 1 } END { exit !found }'
+}
+
+free_port() {
+  local p
+  while :; do p=$((20000 + RANDOM % 30000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done
+}
+stop_test() { # VARIANT PROJECT IMAGE
+  local v=$1 p=$2 image=$3 rep port name t0 t1 t2 code ok
+  for rep in 1 2 3; do
+    port=$(free_port); name=$PFX-run-$p-$v-$rep; CONTAINERS+=("$name")
+    t0=$(now)
+    "$DOCKER" run -d --name "$name" --network host -e "PORT=$port" "$image" >/dev/null
+    ok=0
+    for _ in $(seq 1 600); do curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/health" && { ok=1; break; }; sleep 0.05; done
+    [ "$ok" = 1 ] || { "$DOCKER" logs "$name" >&2; die "$v $p never answered /health on port $port"; }
+    t1=$(now); "$DOCKER" stop -t 10 "$name" >/dev/null; t2=$(now)
+    code=$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$name"); "$DOCKER" rm "$name" >/dev/null
+    record --arg v "$v" --arg p "$p" --argjson r "$rep" --argjson ready "$(sub "$t1" "$t0")" --argjson stop "$(sub "$t2" "$t1")" \
+      --argjson code "$code" '{kind: "stop", variant: $v, project: $p, rep: $r, ready_seconds: $ready, stop_seconds: $stop, exit_code: $code}'
+  done
+}
+size_test() { # VARIANT PROJECT IMAGE BINARY
+  local v=$1 p=$2 image=$3 bin=$4 img base name b
+  img=$("$DOCKER" image inspect -f '{{.Size}}' "$image")
+  base=$("$DOCKER" image inspect -f '{{.Size}}' debian:bookworm-slim)
+  name=$PFX-size-$p-$v; CONTAINERS+=("$name")
+  "$DOCKER" create --name "$name" "$image" >/dev/null
+  b=$("$DOCKER" cp "$name:/usr/local/bin/$bin" - | tar -xO | wc -c)
+  "$DOCKER" rm "$name" >/dev/null
+  record --arg v "$v" --arg p "$p" --argjson img "$img" --argjson bs "$base" --argjson bin "$b" \
+    '{kind: "size", variant: $v, project: $p, image_bytes: $img, base_bytes: $bs, binary_bytes: $bin, overhead_over_binary: ($img - $bs - $bin)}'
+}
+
+# --- set-up ---------------------------------------------------------------------------------------
+log "work directory $WORK; projects: $PROJECTS; variants: $VARIANTS; registry step: $REG_VARIANTS; rounds: $REPEAT"
+(cd "$ROOT" && cargo build --release --quiet --bin imggen)
+IMGGEN=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps --offline | jq -r .target_directory)/release/imggen
+for p in $PROJECTS; do
+  mkdir -p "$WORK/base-$p"
+  cp -r "$(fixture_of "$p")/." "$WORK/base-$p/"
+  rm -rf "$WORK/base-$p/target"
 done
-# The builder image imggen chose; the hand-written variants use the same one.
-BUILDER_IMAGE=$(cd "$WORK" && "$IMGGEN" plan --format json "$BASE" | jq -r .plan.builder_image)
-RUNTIME_BASE=debian:bookworm-slim
-for v in $VARIANTS; do
-  d=$WORK/v-$v
-  p=$(pkg_of "$v")
-  case $v in
-    naive)
-      cat >"$d/Dockerfile" <<EOF
-# Naive contrast: the whole project, one cargo build, no .dockerignore.
-FROM $BUILDER_IMAGE AS builder
-WORKDIR /app
-COPY . .
-RUN cargo build --release --locked
+BUILDER_IMAGE=$(cd "$WORK" && "$IMGGEN" plan --format json "$WORK/base-single" 2>/dev/null | jq -r .plan.builder_image) ||
+  BUILDER_IMAGE=$(cd "$WORK" && "$IMGGEN" plan --format json "$WORK/base-$p" | jq -r .plan.builder_image)
+# Seed the base images every variant uses (idempotent; nothing can be pulled on this machine).
+mkdir -p "$WORK/seed"
+for p in $PROJECTS; do for v in $VARIANTS; do
+  d=$WORK/seed/$p-$v; cp -r "$WORK/base-$p" "$d"; make_variant "$d" "$p" "$v" "$(bin_of "$p")"
+done; done
+seed_args=(); for f in "$WORK"/seed/*/Dockerfile; do seed_args+=(--seed-from "$f"); done
+bash "$DOCKER_UP" "${seed_args[@]}" >"$WORK/docker-up.log" 2>&1 || { tail "$WORK/docker-up.log" >&2; die "docker-up failed"; }
+curl -sf "http://$REGISTRY/v2/" >/dev/null || die "registry $REGISTRY does not answer"
 
-FROM $RUNTIME_BASE
-COPY --from=builder /app/target/release/$p /usr/local/bin/$p
-ENTRYPOINT ["/usr/local/bin/$p"]
-EOF
-      ;;
-    chef)
-      # The canonical cargo-chef pattern (planner, cook, build), written from its well-known shape.
-      cat >"$d/Dockerfile" <<EOF
-FROM $BUILDER_IMAGE AS chef
-WORKDIR /app
-
-FROM chef AS planner
-COPY . .
-RUN cargo chef prepare --recipe-path recipe.json
-
-FROM chef AS builder
-COPY --from=planner /app/recipe.json recipe.json
-RUN cargo chef cook --release --recipe-path recipe.json
-COPY . .
-RUN cargo build --release --bin $p
-
-FROM $RUNTIME_BASE AS runtime
-WORKDIR /app
-COPY --from=builder /app/target/release/$p /usr/local/bin
-ENTRYPOINT ["/usr/local/bin/$p"]
-EOF
-      printf 'target\n.git\n' >"$d/.dockerignore"
-      ;;
-    mounts-v0)
-      sed "s/@PKG@/$p/g" "$ROOT/bench/baselines/cache-mounts-v0.Dockerfile" >"$d/Dockerfile"
-      cp "$WORK/imggen.dockerignore" "$d/.dockerignore"
-      ;;
-  esac
-done
-if ! skipped musl; then
-  MUSL=$WORK/musl
-  cp -r "$MUSL_FIXTURE" "$MUSL"
-  MUSL_PKG=musl-bench-$RUN_ID
-  rename_pkg "$MUSL" tiny-static "$MUSL_PKG"
-  "$IMGGEN" generate "$MUSL" >/dev/null 2>&1
-fi
-
-log "seeding base images ($DOCKER_UP)"
-seed_args=()
-for f in "$WORK"/v-*/Dockerfile ${MUSL:+"$MUSL/Dockerfile"}; do seed_args+=(--seed-from "$f"); done
-bash "$DOCKER_UP" --no-registry "${seed_args[@]}" >"$WORK/docker-up.log" 2>&1 ||
-  { cat "$WORK/docker-up.log" >&2; die "docker-up failed"; }
-"$DOCKER" images -aq --no-trunc | sed 's/^sha256://' | cut -c1-12 | sort -u >"$WORK/images-before"
-
-record --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg rev "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-  --arg rustc "$(rustc -V)" --arg builder_rustc "$("$DOCKER" run --rm --network host "$BUILDER_IMAGE" rustc -V 2>/dev/null || echo unknown)" \
+SCRIPT_REV=$(git -C "$ROOT" log -1 --format=%h -- bench/run.sh 2>/dev/null || echo unknown)
+DIRTY=$(git -C "$ROOT" status --porcelain -- bench/run.sh bench/fixtures bench/baselines templates src 2>/dev/null | wc -l)
+record --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg rev "$(git -C "$ROOT" rev-parse --short HEAD)" \
+  --arg script_rev "$SCRIPT_REV" --argjson dirty "$DIRTY" --arg rustc "$(rustc -V)" \
   --arg docker "$("$DOCKER" version --format '{{.Server.Version}}')" --argjson cpus "$(nproc)" \
-  --arg mem "$(awk '/MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo)" \
-  --arg variants "$VARIANTS" --argjson repeat "$REPEAT" --arg dep "$NEW_DEP" --argjson new_crates "$NEW_CRATES" \
-  --arg builder "$BUILDER_IMAGE" --arg pkg "$PKG" \
-  '{kind: "meta", date: $date, git_rev: $rev, host_rustc: $rustc, builder_rustc: $builder_rustc,
-    docker: $docker, cpus: $cpus, memory: $mem, variants: ($variants | split(" ")), repeat: $repeat,
-    new_dependency: $dep, new_crates_in_lock: $new_crates, builder_image: $builder, package: $pkg}'
+  --arg projects "$PROJECTS" --arg variants "$VARIANTS" --arg regv "$REG_VARIANTS" --argjson repeat "$REPEAT" \
+  --arg dep "$NEW_DEP" --arg builder "$BUILDER_IMAGE" --arg run "$RUN_ID" \
+  '{kind: "meta", date: $date, git_rev: $rev, script_rev: $script_rev, uncommitted_files: $dirty, host_rustc: $rustc,
+    docker: $docker, cpus: $cpus, projects: ($projects | split(" ")), variants: ($variants | split(" ")),
+    registry_variants: ($regv | split(" ")), repeat: $repeat, new_dependency: $dep, builder_image: $builder, run: $run}'
 
-host_cargo() { (cd "$HOST" && env -u RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS -u CARGO_INCREMENTAL \
-  CARGO_TARGET_DIR="$HOST/target" cargo build --release --locked); }
+# registry_step ID PROJECT VARIANT REP DIR HOSTDIR CARGO_HOME TAG LOGDIR: a fresh engine with a
+# registry cache after a one-line edit (run in a subshell: a failure skips the step, not the run).
+registry_step() {
+  local id=$1 p=$2 v=$3 rep=$4 D=$5 H=$6 CH=$7 tag=$8 L=$9 ref cached
+  ref=$REGISTRY/$PFX/$id:buildcache
+  # What `imggen build --cache-to REF` pushes: the builder stage with its inline cache.
+  docker_build "$D" "$ref" --target builder --build-arg BUILDKIT_INLINE_CACHE=1 >"$L/cache-build.log" 2>&1 ||
+    { tail -20 "$L/cache-build.log" >&2; die "$id cache image build failed"; }
+  "$DOCKER" push "$ref" >"$L/cache-push.log" 2>&1 || { tail "$L/cache-push.log" >&2; die "$id cache push failed"; }
+  one_line "$H" "$p" "host-reg-$rep"; one_line "$D" "$p" "$v-reg-$rep"
+  fresh_engine
+  measure "$v" "$p" cache-pull "$rep" "$L/cache-pull.log" "$DOCKER" pull "$ref"
+  fresh_engine
+  PAIR=$v measure host "$p" registry "$rep" "$L/host-registry.log" host_build "$H" "$CH"
+  measure "$v" "$p" registry "$rep" "$L/registry.log" docker_build "$D" "$tag" --cache-from "$ref"
+  cached=false; cook_cached "$L/registry.log" && cached=true
+  record --arg v "$v" --arg p "$p" --argjson r "$rep" --argjson c "$cached" --argjson n "$(compiled "$L/registry.log")" \
+    '{kind: "registry", variant: $v, project: $p, rep: $r, cook_cached: $c, compiled: $n}'
+  [ "$cached" = true ] || log "warning: $id: the dependency step was not taken from the registry cache"
+  curl -sf -X DELETE "http://$REGISTRY/v2/$PFX/$id/manifests/$(curl -sfI -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$REGISTRY/v2/$PFX/$id/manifests/buildcache" | awk -F': ' 'tolower($1) == "docker-content-digest" { print $2 }' | tr -d '\r')" >/dev/null 2>&1 || true
+}
 
-# --- analysis speed (first: it is quick and wants a quiet machine) -----------------------------
-if ! skipped analyze; then
-  log "analysis speed: cargo bench --bench analyze"
-  (cd "$ROOT" && BENCH_ANALYZE_JSON=$WORK/analyze.json cargo bench --quiet --bench analyze) >"$WORK/analyze.log" 2>&1 ||
-    { cat "$WORK/analyze.log" >&2; die "analyze bench failed"; }
-  sed -n '/^synthetic/,/goal/p' "$WORK/analyze.log" >&2
-  jq -c '{kind: "analyze"} + .' "$WORK/analyze.json" >>"$REC"
-fi
-
-# --- cold -------------------------------------------------------------------------------------
-log "cold builds (each variant right after a host build of its own)"
-EMPTY_HOME=$WORK/cargo-home-empty
-mkdir -p "$EMPTY_HOME"
-PAIR="" measure host download 1 "$WORK/host-download.log" \
-  env CARGO_HOME="$EMPTY_HOME" sh -c "cd '$HOST' && cargo fetch --locked --target '$HOST_TRIPLE' -v"
-rm -rf "$EMPTY_HOME"
-for v in $VARIANTS; do
-  rm -rf "$HOST/target"
-  PAIR=$v measure host cold 1 "$WORK/host-cold-$v.log" host_cargo
-  if uses_mounts "$v"; then prune_buildkit cold; fi
-  measure "$v" cold 1 "$WORK/$v-cold.log" docker_build "$v" "$WORK/v-$v"
-  collect_images "$WORK/$v-cold.log" "$v"
-  TAGS+=("$(tag_of "$v")")
-  record --arg v "$v" --argjson b "$(context_bytes "$WORK/$v-cold.log")" '{kind: "context", variant: $v, where: "fixture", bytes: $b}'
-  # Nothing changed: the builder's fixed cost of a fully cached build.
-  measure "$v" no-change 1 "$WORK/$v-no-change.log" docker_build "$v" "$WORK/v-$v"
-done
-
-# --- one-line change --------------------------------------------------------------------------
-log "one-line change in src/main.rs ($REPEAT rounds)"
-edits=0
+# --- the rounds -----------------------------------------------------------------------------------
 for rep in $(seq 1 "$REPEAT"); do
-  for v in $VARIANTS; do
-    # The naive Dockerfile rebuilds everything on any change: once is enough.
-    if [ "$v" = naive ] && [ "$rep" -gt 1 ]; then continue; fi
-    for try in 1 2; do
-      edits=$((edits + 1))
-      one_line "$HOST" "host-$edits"
-      PAIR=$v measure host one-line "$rep" "$WORK/host-one-line-$rep-$v.log" host_cargo
-      one_line "$WORK/v-$v" "$v-$rep-$try"
-      measure "$v" one-line "$rep" "$WORK/$v-one-line-$rep.log" docker_build "$v" "$WORK/v-$v"
-      collect_images "$WORK/$v-one-line-$rep.log" "$v"
-      # Only the app crate should compile. More means this variant's dependency cache was lost
-      # (pruned by other work on a shared engine): drop the pair and measure again, once.
-      [ "$v" = naive ] || [ "$(count_lines 'Compiling ' "$WORK/$v-one-line-$rep.log")" -le 1 ] && break
-      log "warning: $v one-line #$rep recompiled dependencies (cache lost?); measuring again"
-      mark_invalid "$v" one-line "$rep"
+  for p in $PROJECTS; do
+    for v in $VARIANTS; do
+      id=$p-$v-r$rep
+      pkg=bench-$RUN_ID-$id
+      tag=$PFX-$id
+      D=$WORK/$id; H=$WORK/host-$id; CH=$WORK/cargo-home-$id
+      cp -r "$WORK/base-$p" "$D"; rename_bin "$D" "$p" "$pkg"; make_variant "$D" "$p" "$v" "$pkg"
+      cp -r "$WORK/base-$p" "$H"; mkdir -p "$CH"
+      L=$WORK/logs-$id; mkdir -p "$L"
+
+      # cold: nothing of this run in the engine, an empty CARGO_HOME and target/ on the host
+      clean_engine
+      PAIR=$v measure host "$p" cold "$rep" "$L/host-cold.log" host_build "$H" "$CH"
+      measure "$v" "$p" cold "$rep" "$L/cold.log" docker_build "$D" "$tag"
+      hd=$(downloaded "$L/host-cold.log"); hc=$(compiled "$L/host-cold.log")
+      dd=$(downloaded "$L/cold.log"); dc=$(compiled "$L/cold.log")
+      # hybrid downloads in its planner (`cargo chef prepare`, silent) into a registry cache mount
+      # that is new (its id names this package): its cook has nothing left to download.
+      [ "$v" != hybrid ] || dd=$hd
+      if [ "$hd" -eq 0 ] || [ "$dd" -lt "$hd" ] || [ "$dc" -lt "$hc" ]; then
+        die "$id cold is not cold: docker downloaded $dd and compiled $dc crates, the host $hd and $hc"
+      fi
+
+      # one-line edit in one file (ws: a leaf library that only the api crate uses)
+      one_line "$H" "$p" "host-$rep"; one_line "$D" "$p" "$v-$rep"
+      PAIR=$v measure host "$p" one-line "$rep" "$L/host-one-line.log" host_build "$H" "$CH"
+      measure "$v" "$p" one-line "$rep" "$L/one-line.log" docker_build "$D" "$tag"
+      dc=$(compiled "$L/one-line.log")
+      if [ "$dc" -lt 1 ] || [ "$dc" -gt "$(locals_of "$p")" ]; then
+        log "warning: $id one-line compiled $dc crates (between 1 and $(locals_of "$p") expected: a stale or lost cache); not counted"
+        invalid "$v" "$p" one-line "$rep" "compiled $dc crates"
+      fi
+
+      # a dependency added (Cargo.toml and Cargo.lock, the same two files on both sides)
+      add_dep "$H" "$p"; add_dep "$D" "$p"
+      PAIR=$v measure host "$p" dep "$rep" "$L/host-dep.log" host_build "$H" "$CH"
+      measure "$v" "$p" dep "$rep" "$L/dep.log" docker_build "$D" "$tag"
+      grep -aq 'Compiling hex v' "$L/dep.log" || { log "warning: $id dep step did not compile hex; not counted"; invalid "$v" "$p" dep "$rep" "hex not compiled"; }
+
+      if [ "$rep" = 1 ]; then
+        stop_test "$v" "$p" "$tag"
+        size_test "$v" "$p" "$tag" "$pkg"
+      fi
+
+      # fresh engine with a registry cache, after a one-line edit
+      if [[ " $REG_VARIANTS " == *" $v "* ]]; then
+        (registry_step "$id" "$p" "$v" "$rep" "$D" "$H" "$CH" "$tag" "$L") || log "warning: $id: the registry step failed (see $L)"
+      fi
+      clean_engine
+      [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$H" "$CH" "$D"
     done
   done
+  log "round $rep done"
+  bash "$ROOT/bench/report.sh" "$OUT" || log "warning: report failed"
 done
 
-# --- dependency change ------------------------------------------------------------------------
-log "dependency change: $NEW_DEP"
-# Every host measurement starts from the same state (one-line edits built, dependency absent).
-cp -a "$HOST" "$WORK/host-before-dep"
-for v in $VARIANTS; do
-  rm -rf "$HOST" && cp -a "$WORK/host-before-dep" "$HOST"
-  add_dep "$HOST"
-  PAIR=$v measure host dep 1 "$WORK/host-dep-$v.log" host_cargo
-  add_dep "$WORK/v-$v"
-  measure "$v" dep 1 "$WORK/$v-dep.log" docker_build "$v" "$WORK/v-$v"
-  collect_images "$WORK/$v-dep.log" "$v"
-done
-rm -rf "$WORK/host-before-dep"
-
-# --- build context of a developer's checkout (target/ present) --------------------------------
-if ! skipped devctx; then
-  printf 'FROM scratch\n' >"$WORK/scratch.Dockerfile"
-  for ign in imggen none; do
-    rm -f "$HOST/.dockerignore"
-    [ "$ign" = none ] || cp "$WORK/imggen.dockerignore" "$HOST/.dockerignore"
-    # "FROM scratch" alone makes no image: the client sends the context, the daemon stops.
-    (cd "$HOST" && DOCKER_BUILDKIT=0 "$DOCKER" build --network host -f "$WORK/scratch.Dockerfile" . >"$WORK/devctx-$ign.log" 2>&1) || true
-    record --arg i "$ign" --argjson b "$(context_bytes "$WORK/devctx-$ign.log")" \
-      --argjson t "$(du -sb "$HOST/target" | cut -f1)" \
-      '{kind: "context", variant: ("dev checkout, .dockerignore: " + $i), where: "dev", bytes: $b, target_bytes: $t}'
-  done
-  rm -f "$HOST/.dockerignore"
-fi
-
-# --- stop time and size -----------------------------------------------------------------------
-log "stop time and image size"
-for v in $VARIANTS; do
-  stop_test "$v" "$(tag_of "$v")" /health
-  size_test "$v" "$(tag_of "$v")" "/usr/local/bin/$(pkg_of "$v")" "$RUNTIME_BASE"
-done
-if ! skipped musl; then
-  log "musl/scratch variant (tests/fixtures/musl-static)"
-  measure musl cold 1 "$WORK/musl-cold.log" docker_build musl "$MUSL"
-  collect_images "$WORK/musl-cold.log" musl
-  TAGS+=("$(tag_of musl)")
-  stop_test musl "$(tag_of musl)" /healthz
-  size_test musl "$(tag_of musl)" "/usr/local/bin/$MUSL_PKG" scratch
-fi
-
-# --- report -----------------------------------------------------------------------------------
 record --argjson s "$(sub "$(now)" "$START")" '{kind: "total", seconds: $s}'
-jq -s -f "$ROOT/bench/summary.jq" "$REC" >"$OUT.json"
-jq -r -f "$ROOT/bench/report.jq" "$OUT.json" >"$OUT.md"
-cat "$OUT.md"
-log "wrote $OUT.json and $OUT.md in $(sub "$(now)" "$START") s"
+bash "$ROOT/bench/report.sh" "$OUT"
+log "wrote $OUT.ndjson, $OUT.json and $OUT.md in $(sub "$(now)" "$START") s"
