@@ -484,6 +484,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     let run = notes.take(run::command(
         model,
         subcommands(pkg, bin),
+        facts.command.as_ref(),
         config,
         (&bin.name, port),
     )?);

@@ -8,7 +8,7 @@
 
 use super::{Notes, Planned, Topic};
 use crate::config::Config;
-use crate::model::{Located, ProjectModel, RunCommand, Subcommand};
+use crate::model::{Located, ProjectModel, RequiredCommand, RunCommand, Subcommand};
 use anyhow::Result;
 
 /// Clap subcommand names that start a server, in the order one is preferred.
@@ -28,6 +28,7 @@ pub struct Run {
 pub(super) fn command(
     model: &ProjectModel,
     subcommands: &[Subcommand],
+    required: Option<&RequiredCommand>,
     config: &Config,
     (bin, port): (&str, u16),
 ) -> Result<Planned<Run>> {
@@ -37,7 +38,16 @@ pub(super) fn command(
         .as_ref()
         .map(|args| (args.clone(), config.source("args")))
         .or_else(|| procfile_web(model, bin, port, &mut notes))
-        .or_else(|| dockerfile(model, bin, port, &mut notes))
+        .or_else(|| match dockerfile(model, bin, port, &mut notes) {
+            // A Dockerfile that runs the bare binary leaves its arguments to `docker run`: a
+            // framework's command or a server-like subcommand says more.
+            Some((args, why)) if args.is_empty() => required
+                .map(|r| (r.args.clone(), r.why.clone()))
+                .or_else(|| subcommand(subcommands))
+                .or(Some((args, why))),
+            found => found,
+        })
+        .or_else(|| required.map(|r| (r.args.clone(), r.why.clone())))
         .or_else(|| subcommand(subcommands));
     let args = match args {
         Some((args, why)) => {
@@ -277,7 +287,7 @@ mod tests {
     }
 
     fn run(m: &ProjectModel, subs: &[Subcommand], config: &Config) -> (Run, Notes) {
-        let p = command(m, subs, config, ("app", 8080)).unwrap();
+        let p = command(m, subs, None, config, ("app", 8080)).unwrap();
         (p.value, p.notes)
     }
 
@@ -354,6 +364,24 @@ mod tests {
         let (r, notes) = run(&m, &subs, &Config::default());
         assert_eq!(r.args, ["web", "--port", "3000"]);
         assert!(notes.decisions[0].why.contains("Dockerfile:10"));
+        // The bare binary as ENTRYPOINT (arguments left to `docker run`): the subcommand wins.
+        let mut bare = m.clone();
+        if let Some(d) = bare.files.existing_dockerfile.as_mut() {
+            d.entrypoint = Some(Located {
+                value: RunCommand::Exec(words("./app")),
+                line: 9,
+            });
+            d.cmd = None;
+        }
+        let (r, _) = run(&bare, &subs, &Config::default());
+        assert_eq!(r.args, ["serve"]);
+        let (r, notes) = run(&bare, &[], &Config::default());
+        assert!(r.args.is_empty());
+        assert!(
+            notes.decisions[0].why.contains("Dockerfile:9"),
+            "{:?}",
+            notes.decisions
+        );
         let mut quoted = m.clone();
         if let Some(d) = quoted.files.existing_dockerfile.as_mut() {
             d.entrypoint = None;
