@@ -196,7 +196,16 @@ fn private_git_dependency_is_fetched_with_a_build_secret_that_is_in_no_layer() {
 
     let imggen = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_imggen"))
-            .args(["build", "--progress", "plain", "--network", "host"])
+            // --no-cache: a cached fetch step would never ask the git server, so the test
+            // could not tell whether the secret reached it.
+            .args([
+                "build",
+                "--no-cache",
+                "--progress",
+                "plain",
+                "--network",
+                "host",
+            ])
             .args(args)
             .current_dir(t.path())
             .env_remove("IMGGEN_BIN")
@@ -331,6 +340,8 @@ fn ssh_agent_given_with_ssh_reaches_the_mounting_step_only() {
             .args([
                 "build",
                 "--allow-dirty",
+                // A cached step would show an earlier run's agent, not this one's.
+                "--no-cache",
                 "--progress",
                 "plain",
                 "--network",
