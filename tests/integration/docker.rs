@@ -67,6 +67,27 @@ pub fn http_get(port: u16, path: &str, timeout: Duration) -> Option<(u16, String
 /// A running container, removed on drop.
 pub struct Container(pub String);
 
+/// How long `docker stop` takes on a running container that serves `path` on `port`: the best
+/// of up to three stops, the container started again in between. Load on the machine cannot
+/// fail a process that handles the stop signal, while one that ignores it takes the engine's
+/// 10 s grace period every time.
+pub fn stop_time(container: &str, port: u16, path: &str, limit: Duration) -> Duration {
+    let mut best = Duration::MAX;
+    for attempt in 0..3 {
+        if attempt > 0 {
+            docker_ok(&["start", container]);
+            let _ = http_get(port, path, Duration::from_secs(30));
+        }
+        let start = Instant::now();
+        docker_ok(&["stop", container]);
+        best = best.min(start.elapsed());
+        if best < limit {
+            break;
+        }
+    }
+    best
+}
+
 impl Drop for Container {
     fn drop(&mut self) {
         let _ = docker().args(["rm", "-f", &self.0]).output();
@@ -130,9 +151,7 @@ pub fn assert_serves_and_stops(image: &str, path: &str) -> String {
         "{image}: the process runs as another uid"
     );
     let top = docker_ok(&["top", &c.0]);
-    let start = Instant::now();
-    docker_ok(&["stop", &c.0]);
-    let took = start.elapsed();
+    let took = stop_time(&c.0, port, path, Duration::from_millis(500));
     assert!(
         took < Duration::from_millis(500),
         "docker stop of {image} took {took:?}"

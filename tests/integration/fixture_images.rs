@@ -4,7 +4,7 @@
 //! single-page frontend serves its built files. (axum-single, workspace, musl-static and broken are built by the
 //! tests in `docker` and `engine`.) Two builds run at a time; they share the chef base layers.
 
-use crate::docker::{docker, docker_ok, free_port, http_get, Container};
+use crate::docker::{docker, docker_ok, free_port, http_get, stop_time, Container};
 use crate::harness::Test;
 use imggen::config::Config;
 use imggen::plan::ImagePlan;
@@ -180,9 +180,7 @@ fn probe_server(tag: &str, plan: &ImagePlan, probe: Probe) -> Result<(), String>
         ));
     }
     probe_more(port, probe)?;
-    let start = Instant::now();
-    docker_ok(&["stop", &c.0]);
-    let took = start.elapsed();
+    let took = stop_time(&c.0, port, path, STOP_WITHIN);
     if took >= STOP_WITHIN {
         return Err(format!(
             "docker stop took {took:?} (stop signal {}, tini {})",
