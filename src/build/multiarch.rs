@@ -293,7 +293,7 @@ mod tests {
         assert_eq!(arm.blobs[1].0.media_type, OCI_LAYER_TAR);
         assert_eq!(
             arm.blobs[1].0.digest,
-            crate::oci::registry::sha256_digest(b"layer bytes")
+            crate::oci::layer::sha256(b"layer bytes")
         );
         assert_eq!(
             arm.manifest.platform.as_ref().unwrap().variant.as_deref(),

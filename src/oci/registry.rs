@@ -9,13 +9,13 @@
 //! credentials, or anonymously). Registries on loopback are reached over plain HTTP, as Docker
 //! does; everything else over HTTPS (rustls, the system's roots).
 
+use super::layer::sha256;
 use crate::reference::{Reference, DOCKER_HUB};
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -64,7 +64,7 @@ impl Descriptor {
     pub fn of(media_type: &str, data: &[u8]) -> Descriptor {
         Descriptor {
             media_type: media_type.to_string(),
-            digest: sha256_digest(data),
+            digest: sha256(data),
             size: data.len() as u64,
             artifact_type: None,
             platform: None,
@@ -101,17 +101,6 @@ struct ManifestDoc {
     layers: Vec<Descriptor>,
     #[serde(default)]
     manifests: Vec<Descriptor>,
-}
-
-/// `sha256:<hex>` of `data`.
-pub fn sha256_digest(data: &[u8]) -> String {
-    let hash = Sha256::digest(data);
-    let mut out = String::with_capacity(71);
-    out.push_str("sha256:");
-    for b in hash {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
 }
 
 /// The hex part of a `sha256:` digest, checked.
@@ -983,7 +972,7 @@ impl Client {
                 root_cause(&e)
             )
         })?;
-        let got = sha256_digest(&data);
+        let got = sha256(&data);
         if got != desc.digest {
             bail!(
                 "blob {} of {}/{repo} arrived with digest {got}; the registry or a proxy changed it, try again",
@@ -1034,7 +1023,7 @@ impl Client {
         })?;
         for blob in std::iter::once(&config).chain(&doc.layers) {
             let path = blob_path(cache, &blob.digest)?;
-            let cached = std::fs::read(&path).is_ok_and(|d| sha256_digest(&d) == blob.digest);
+            let cached = std::fs::read(&path).is_ok_and(|d| sha256(&d) == blob.digest);
             if !cached {
                 let content = self.get_blob(repo, blob).await?;
                 store(cache, &blob.digest, &content)?;
@@ -1065,7 +1054,7 @@ impl Client {
         let layer = Descriptor::of(SPDX_JSON, document);
         self.push_blob(repo, &layer, Blob::Bytes(document), &[], &mut report)
             .await?;
-        let digest = sha256_digest(&manifest);
+        let digest = sha256(&manifest);
         self.put_manifest(repo, &digest, OCI_MANIFEST, &manifest)
             .await?;
         self.put_manifest(repo, &sbom_tag(&subject.digest)?, OCI_MANIFEST, &manifest)
@@ -1177,7 +1166,7 @@ fn read_blob(layout: &Path, desc: &Descriptor) -> Result<Vec<u8>> {
             path.display()
         )
     })?;
-    if sha256_digest(&data) != desc.digest {
+    if sha256(&data) != desc.digest {
         bail!(
             "{}: content does not match its digest; the layout is damaged, rebuild it",
             path.display()
@@ -1464,14 +1453,14 @@ mod tests {
         let document = br#"{"spdxVersion":"SPDX-2.3"}"#.to_vec();
         let subject = Descriptor::of(OCI_MANIFEST, b"image");
         let artifact = sbom_manifest(&subject, &document).unwrap();
-        let artifact_digest = sha256_digest(&artifact);
+        let artifact_digest = sha256(&artifact);
         let mut listed = Descriptor::of(OCI_MANIFEST, &artifact);
         listed.artifact_type = Some(SPDX_JSON.into());
         let referrers = serde_json::to_vec(&serde_json::json!({
             "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [listed],
         }))
         .unwrap();
-        let (layer, art) = (sha256_digest(&document), artifact_digest.clone());
+        let (layer, art) = (sha256(&document), artifact_digest.clone());
         let (addr, seen) = serve(3, move |path, _, _| {
             let json = |body: &[u8]| {
                 (

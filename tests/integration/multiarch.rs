@@ -139,7 +139,7 @@ fn musl_static_for_amd64_and_arm64_is_one_index_whose_amd64_image_serves_and_who
         .output()
         .unwrap();
     assert!(out.status.success(), "skopeo: {out:?}");
-    assert_eq!(imggen::oci::registry::sha256_digest(&out.stdout), digest);
+    assert_eq!(imggen::oci::layer::sha256(&out.stdout), digest);
     let index: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(index["mediaType"], imggen::oci::registry::OCI_INDEX);
     let platforms: Vec<String> = index["manifests"]

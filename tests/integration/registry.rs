@@ -284,7 +284,7 @@ fn a_layout_pushes_pulls_runs_and_pushes_again_without_uploading() {
     assert_eq!(image.layers.len(), blobs.len() - 1);
     for d in std::iter::once(&image.config).chain(&image.layers) {
         let data = std::fs::read(image.blob_path(&d.digest).unwrap()).unwrap();
-        assert_eq!(imggen::oci::registry::sha256_digest(&data), d.digest);
+        assert_eq!(imggen::oci::layer::sha256(&data), d.digest);
     }
     let puller = Client::new(&addr, Auth::Anonymous, Options::default()).unwrap();
     runtime()
@@ -313,7 +313,7 @@ fn a_layout_pushes_pulls_runs_and_pushes_again_without_uploading() {
         }],
     }))
     .unwrap();
-    let index_digest = imggen::oci::registry::sha256_digest(&image_index);
+    let index_digest = imggen::oci::layer::sha256(&image_index);
     std::fs::write(
         multi
             .path()
