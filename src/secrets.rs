@@ -166,38 +166,32 @@ pub fn check_tree(
         .collect())
 }
 
-/// Env var names that hold credentials, as whole names or `_`-separated suffixes: platform files
-/// declare such a variable without ever writing its value.
-const SECRET_ENV_SUFFIXES: &[&str] = &[
+/// Words of an env var name (split on `_`) that mark a credential wherever they stand:
+/// `JWT_SECRET`, `SECRET_KEY_BASE`, `GITHUB_TOKEN_V2`, `DB_PASSWORD`, `SENTRY_DSN`.
+const SECRET_ENV_WORDS: &[&str] = &[
     "SECRET",
+    "SECRETS",
     "TOKEN",
     "PASSWORD",
     "PASSWD",
     "PASS",
-    "KEY",
-    "DSN",
+    "PASSPHRASE",
     "CREDENTIALS",
-    "PRIVATE_KEY",
-    "API_KEY",
-    "SECRET_KEY",
+    "DSN",
 ];
 
-/// Whole names that hold credentials although no suffix says so.
+/// Whole names that hold credentials although no word says so.
 const SECRET_ENV_NAMES: &[&str] = &["DATABASE_URL", "REDIS_URL", "MONGODB_URI", "MONGO_URL"];
 
-/// Names a suffix rule matches that hold no credential (public keys, key names, paths).
-const NOT_SECRET_ENV: &[&str] = &[
-    "PUBLIC_KEY",
-    "KEY_ID",
-    "KEY_FILE",
-    "KEY_PATH",
-    "SSH_KEY_PATH",
-    "PRIMARY_KEY",
-];
+/// Suffixes of names that point at or describe a credential without holding one: public keys,
+/// key names and ids, and paths (`TLS_KEY_FILE`, `SECRETS_DIR`, `PASSWORD_FILE`).
+const NOT_SECRET_ENV: &[&str] = &["PUBLIC_KEY", "KEY_ID", "PRIMARY_KEY", "FILE", "PATH", "DIR"];
 
-/// True when an env var named `name` looks like it holds a credential: `*_SECRET`, `*_TOKEN`,
-/// `*_PASSWORD`, `*_KEY` (not `*_PUBLIC_KEY`, `*_KEY_ID`, ...), `*_DSN`, `DATABASE_URL`, and any
-/// `*_URL` or `*_URI` naming a database (`POSTGRES_URL`, `*_DB_URL`).
+/// True when an env var named `name` holds a credential, the one rule for the whole product
+/// (the source scan's reads, `[env]` refusals, platform secrets): a word such as `SECRET`,
+/// `TOKEN`, `PASSWORD` or `DSN` anywhere in the name, `*_KEY` and `*PRIVATE_KEY*`, `DATABASE_URL`,
+/// and any `*_URL`/`*_URI` naming a database; not names ending in `_PUBLIC_KEY`, `_KEY_ID`,
+/// `_FILE`, `_PATH` or `_DIR`, which describe a credential without holding it.
 pub fn is_secret_env(name: &str) -> bool {
     let name = name.to_ascii_uppercase();
     if NOT_SECRET_ENV
@@ -206,10 +200,11 @@ pub fn is_secret_env(name: &str) -> bool {
     {
         return false;
     }
+    let words: Vec<&str> = name.split('_').collect();
     if SECRET_ENV_NAMES.contains(&name.as_str())
-        || SECRET_ENV_SUFFIXES
-            .iter()
-            .any(|s| name == *s || name.ends_with(&format!("_{s}")))
+        || words.iter().any(|w| SECRET_ENV_WORDS.contains(w))
+        || words.last() == Some(&"KEY")
+        || name.contains("PRIVATE_KEY")
     {
         return true;
     }
@@ -218,10 +213,7 @@ pub fn is_secret_env(name: &str) -> bool {
             "DATABASE", "DB", "POSTGRES", "PG", "MYSQL", "REDIS", "MONGO", "AMQP", "RABBITMQ",
         ]
         .iter()
-        .any(|d| {
-            name.split('_')
-                .any(|part| part == *d || part.starts_with(d))
-        })
+        .any(|d| words.iter().any(|part| part == d || part.starts_with(d)))
 }
 
 #[cfg(test)]
@@ -266,6 +258,9 @@ mod tests {
             "POSTGRES_URL",
             "APP_DB_URL",
             "SECRET_KEY",
+            "SECRET_KEY_BASE",
+            "API_TOKEN_V2",
+            "SSH_PRIVATE_KEY_PEM",
         ] {
             assert!(is_secret_env(n), "{n}");
         }
@@ -278,6 +273,10 @@ mod tests {
             "TLS_KEY_FILE",
             "BASE_URL",
             "MONKEY",
+            "KEYBOARD",
+            "SECRETS_DIR",
+            "DB_PASSWORD_FILE",
+            "PASSENGER_COUNT",
         ] {
             assert!(!is_secret_env(n), "{n}");
         }

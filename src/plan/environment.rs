@@ -31,23 +31,10 @@ const CONFIGURED: &str = "the `env` setting";
 /// Variable values by name.
 type Values = BTreeMap<String, String>;
 
-/// True when a variable's name looks like a credential.
+/// True when a variable's name looks like a credential (the product's one rule,
+/// [`crate::secrets::is_secret_env`]).
 pub fn looks_secret(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
-    [
-        "SECRET",
-        "TOKEN",
-        "PASSWORD",
-        "PASSWD",
-        "PRIVATE_KEY",
-        "CREDENTIALS",
-    ]
-    .iter()
-    .any(|w| n.contains(w))
-        || ["_KEY", "_PASS", "DATABASE_URL", "_DSN"]
-            .iter()
-            .any(|s| n.ends_with(s))
-        || n == "DATABASE_URL"
+    crate::secrets::is_secret_env(name)
 }
 
 /// The environment of the image and the platform files: `RUST_LOG`, `[env]`, and the code's
