@@ -38,6 +38,8 @@ pub const PLANNABLE: &[&str] = &[
     "scan-config-crate",
     "scan-rocket",
     "scan-loco",
+    "scan-client-server",
+    "scan-grpc-pair",
 ];
 
 /// Copies a directory tree (without `target/`).
