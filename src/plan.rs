@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 mod environment;
+mod listen_flag;
 mod run;
 
 pub use environment::{looks_secret, secret_name, EnvVar};
@@ -322,6 +323,7 @@ topics! {
     Protocol => "protocol",
     Port => "port",
     ListenEnv => "listen env",
+    ListenFlag => "listen flag",
     HealthRoute => "health route",
     Stop => "stop",
     BuilderPackage => "builder package",
@@ -481,13 +483,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         runtime_dirs.retain(|d| d.from != f.project_output && d.to != f.dest);
     }
     let arch = arch(config, &base)?;
-    let run = notes.take(run::command(
-        model,
-        subcommands(pkg, bin),
-        facts.command.as_ref(),
-        config,
-        (&bin.name, port),
-    )?);
+    let run = notes.take(run_command(model, (pkg, bin), &facts, config, port)?);
     let (env, vars) = notes.take(with_listen_env(
         environment::environment(&facts, config)?,
         &listen_env,
@@ -541,6 +537,32 @@ fn user_plan(base: &BaseProfile) -> UserPlan {
         gid: base.uid,
         method: base.user,
     }
+}
+
+/// The run command, then the flags that move a loopback listen address.
+fn run_command(
+    model: &ProjectModel,
+    (pkg, bin): (&Package, &BinTarget),
+    facts: &SourceFacts,
+    config: &Config,
+    port: u16,
+) -> Result<Planned<run::Run>> {
+    let mut notes = Notes::default();
+    let mut run = notes.take(run::command(
+        model,
+        subcommands(pkg, bin),
+        facts.command.as_ref(),
+        config,
+        (&bin.name, port),
+    )?);
+    let flags = notes.take(listen_flag::flags(
+        &facts.listen_flags,
+        config,
+        &run.args,
+        port,
+    ));
+    run.args = listen_flag::with_listen_flags(run.args, flags, &mut notes.decisions);
+    Ok(notes.with(run))
 }
 
 /// The clap subcommands the chosen binary declares.
@@ -1337,6 +1359,7 @@ fn listen_env(
     {
         let host = p.host.as_deref().unwrap_or_default();
         let is_moved = moved.contains(&p.at.as_str())
+            || facts.listen_flags.iter().any(|f| f.at == p.at)
             || moved_values.contains(&host)
             || moved_values.contains(&format!("{host}:{}", p.port).as_str())
             || (framework_moved && matches!(p.kind, PortKind::Framework | PortKind::ConfigFile));

@@ -280,6 +280,36 @@ fn plan_lists_the_env_vars_the_app_reads() {
         .stdout_has("APP_HOST=0.0.0.0");
 }
 
+/// A loopback default only a flag moves (clap `--listen`, default `::1`, no env var): the
+/// image's command passes the flag with the all-interfaces address of the same family; set
+/// `args` are the user's and are only warned about.
+#[test]
+fn the_flag_that_moves_a_loopback_listen_address_is_passed() {
+    let t = Test::fixture("scan-listen-flag").args(&["plan", "--format", "json"]);
+    let run = t.run();
+    run.code(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["plan"]["args"], serde_json::json!(["--listen", "::"]));
+    let t = t.args(&["plan"]);
+    t.run()
+        .code(0)
+        .stdout_has("listen flag      --listen ::")
+        .stdout_has("(the app listens on ::1 unless --listen says otherwise (crates/server/src/main.rs:13), and no env var moves it)");
+    let t = t.args(&["generate"]);
+    t.run().code(0);
+    let dockerfile = t.read("Dockerfile");
+    assert!(
+        dockerfile.contains("CMD [\"--listen\", \"::\"]"),
+        "{dockerfile}"
+    );
+    Test::fixture("scan-listen-flag")
+        .write("imggen.toml", "version = 1\nargs = [\"--port\", \"8052\"]\n")
+        .args(&["plan"])
+        .run()
+        .code(0)
+        .stdout_has("crates/server/src/main.rs:13: the app listens on ::1 unless --listen says otherwise, and imggen.toml `args` does not pass it; add `\"--listen\", \"::\"` to it");
+}
+
 #[test]
 fn loopback_warning_fires_once_and_never_for_test_code() {
     let run = Test::fixture("scan-test-literal").args(&["plan"]).run();

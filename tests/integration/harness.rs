@@ -40,6 +40,7 @@ pub const PLANNABLE: &[&str] = &[
     "scan-loco",
     "scan-client-server",
     "scan-grpc-pair",
+    "scan-listen-flag",
 ];
 
 /// Copies a directory tree (without `target/`).
