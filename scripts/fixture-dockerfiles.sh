@@ -6,7 +6,7 @@
 set -euo pipefail
 out=${1:?usage: fixture-dockerfiles.sh OUT_DIR}
 imggen=${IMGGEN:-target/debug/imggen}
-error_fixtures=" ambiguous feature-gate lib-only malformed scan-leptos scan-shuttle stale-lock "
+error_fixtures=" ambiguous feature-gate lib-only malformed scan-grpc-servers scan-leptos scan-shuttle stale-lock "
 rm -rf "$out"
 for dir in tests/fixtures/*/; do
   name=$(basename "$dir")
@@ -14,7 +14,7 @@ for dir in tests/fixtures/*/; do
   mkdir -p "$out/$name"
   cp -R "$dir." "$out/$name/"
   case "$name" in
-    monorepo) project="$out/$name/examples" ;;
+    monorepo | scan-path-dev-deps) project="$out/$name/examples" ;;
     *) project="$out/$name" ;;
   esac
   "$imggen" generate "$project" >"$out/$name.log" 2>&1 || { cat "$out/$name.log" >&2; exit 1; }

@@ -38,6 +38,10 @@ pub struct Framework {
     /// Why a plain cargo image cannot run it, and what to do ("" when it can).
     #[serde(default)]
     pub refuse: String,
+    /// The HTTP frameworks whose server carries this gRPC one (poem-grpc runs on poem's): used
+    /// together, the server speaks gRPC.
+    #[serde(default)]
+    pub runs_on: Vec<String>,
 }
 
 /// Every framework of `data/frameworks.toml`, parsed once.

@@ -11,9 +11,13 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 const BREAKAGES: &str = include_str!("../data/breakages.toml");
 
 /// Fails when `cargo build --locked` would refuse the lockfile: a local package, its version or
-/// one of its dependencies is missing from Cargo.lock.
+/// one of its dependencies is missing from Cargo.lock. Cargo locks every dependency of a
+/// workspace member (all features, dev-dependencies too), but of a path package outside the
+/// workspace only its normal and build dependencies, and its optional ones only when a feature
+/// some member can enable turns them on.
 pub fn check_stale(graph: &LockGraph) -> Result<()> {
     let mut problems: Vec<String> = Vec::new();
+    let mut turned_on: Option<Sets> = None;
     for local in graph.locals.values() {
         let same: Vec<&LockEntry> = graph
             .entries
@@ -37,6 +41,12 @@ pub fn check_stale(graph: &LockGraph) -> Result<()> {
             if dep.dev && !local.member {
                 continue;
             }
+            if dep.optional && !local.member {
+                let on = turned_on.get_or_insert_with(|| members_turn_on(graph));
+                if !on.get(&local.name).is_some_and(|s| s.contains(&dep.key)) {
+                    continue;
+                }
+            }
             let locked = entry
                 .deps
                 .iter()
@@ -59,6 +69,27 @@ pub fn check_stale(graph: &LockGraph) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The dependencies each local package turns on when every workspace member is built with all
+/// its features, as cargo resolves the lockfile.
+fn members_turn_on(graph: &LockGraph) -> Sets {
+    let mut out = Sets::new();
+    for member in graph.locals.values().filter(|l| l.member) {
+        let mut all: Vec<String> = member.features.keys().cloned().collect();
+        all.extend(
+            member
+                .deps
+                .iter()
+                .filter(|d| d.optional)
+                .map(|d| d.key.clone()),
+        );
+        let (_, deps_on) = resolve_features(graph, &member.name, &all, false);
+        for (name, keys) in deps_on {
+            out.entry(name).or_default().extend(keys);
+        }
+    }
+    out
 }
 
 /// What one build compiles: locked packages reachable from the chosen package, and the
@@ -508,5 +539,33 @@ mod tests {
         g.entries.remove(1);
         let e = check_stale(&g).unwrap_err().to_string();
         assert!(e.contains("no entry for package lib"), "{e}");
+    }
+
+    /// Cargo locks a path package outside the workspace without its dev-dependencies and
+    /// without the optional ones no member's feature turns on.
+    #[test]
+    fn a_path_package_outside_the_workspace_needs_only_what_members_turn_on() {
+        let mut g = graph();
+        g.locals.get_mut("app").unwrap().member = true;
+        g.locals.get_mut("app").unwrap().features.remove("pg");
+        let lib = g.locals.get_mut("lib").unwrap();
+        lib.deps.push(ManifestDep {
+            dev: true,
+            ..dep("criterion", false)
+        });
+        g.entries[1].deps = vec!["libsqlite3-sys".into()];
+        check_stale(&g).unwrap();
+        g.entries[1].deps.clear();
+        let e = check_stale(&g).unwrap_err().to_string();
+        assert!(
+            e.contains("depends on libsqlite3-sys") && !e.contains("more problems"),
+            "a member's `lib?/libsqlite3-sys` turns it on: {e}"
+        );
+        g.locals.get_mut("lib").unwrap().member = true;
+        let e = check_stale(&g).unwrap_err().to_string();
+        assert!(
+            e.contains("(2 more problems"),
+            "a member locks everything: {e}"
+        );
     }
 }

@@ -262,6 +262,23 @@ pub struct SourceFacts {
     pub listeners: Vec<String>,
     /// Arguments a framework needs its binary to run with to serve (Loco's `start`).
     pub command: Option<RequiredCommand>,
+    /// Flags of the listen address whose default is loopback and that no env var sets: the
+    /// image's command must pass them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub listen_flags: Vec<ListenFlag>,
+}
+
+/// A command-line flag of the listen address (clap `#[arg(long, default_value = "::1")]`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ListenFlag {
+    /// The flag as typed: `--listen`.
+    pub flag: String,
+    /// Its loopback default (`::1`, `127.0.0.1:8080`).
+    pub default: String,
+    /// The field's type as written (`IpAddr`, `Ipv4Addr`, `String`): what values it takes.
+    pub ty: String,
+    /// `file:line` of the field.
+    pub at: String,
 }
 
 /// A framework the code uses.
@@ -361,6 +378,11 @@ impl SourceFacts {
         }
         if self.command.is_none() {
             self.command.clone_from(&other.command);
+        }
+        for f in &other.listen_flags {
+            if !self.listen_flags.iter().any(|x| x.flag == f.flag) {
+                self.listen_flags.push(f.clone());
+            }
         }
         for (into, from) in [
             (&mut self.health_paths, &other.health_paths),

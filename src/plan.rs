@@ -6,7 +6,7 @@
 use crate::config::{Config, Libc, Platform};
 use crate::lockcheck::Closure;
 use crate::model::{
-    BinTarget, EnvRead, Package, PortEvidence, PortKind, ProjectModel, SourceFacts,
+    BinTarget, EnvRead, FrameworkUse, Package, PortEvidence, PortKind, ProjectModel, SourceFacts,
 };
 use crate::profiles::{self, BaseProfile, UserMethod};
 use anyhow::{bail, Result};
@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 mod environment;
+mod listen_flag;
 mod run;
 
 pub use environment::{looks_secret, secret_name, EnvVar};
@@ -322,6 +323,7 @@ topics! {
     Protocol => "protocol",
     Port => "port",
     ListenEnv => "listen env",
+    ListenFlag => "listen flag",
     HealthRoute => "health route",
     Stop => "stop",
     BuilderPackage => "builder package",
@@ -464,7 +466,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     let (context, cache_mounts) = notes.take(context(model, config)?);
     let frontend = notes.take(frontend(model, &context, &base));
     let (port, server) = notes.take(port(model, &facts, config));
-    let protocol = notes.take(protocol(&facts, server));
+    let protocol = notes.take(protocol(&facts, &own_frameworks(pkg, bin), server));
     let listen_env = notes.take(listen_env(model, &facts, config, port));
     let health_path = notes.take(health_route(&facts, config, server && protocol.is_http()));
     let signal = notes.take(stop(&facts, config)?);
@@ -481,13 +483,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         runtime_dirs.retain(|d| d.from != f.project_output && d.to != f.dest);
     }
     let arch = arch(config, &base)?;
-    let run = notes.take(run::command(
-        model,
-        subcommands(pkg, bin),
-        facts.command.as_ref(),
-        config,
-        (&bin.name, port),
-    )?);
+    let run = notes.take(run_command(model, (pkg, bin), &facts, config, port)?);
     let (env, vars) = notes.take(with_listen_env(
         environment::environment(&facts, config)?,
         &listen_env,
@@ -541,6 +537,32 @@ fn user_plan(base: &BaseProfile) -> UserPlan {
         gid: base.uid,
         method: base.user,
     }
+}
+
+/// The run command, then the flags that move a loopback listen address.
+fn run_command(
+    model: &ProjectModel,
+    (pkg, bin): (&Package, &BinTarget),
+    facts: &SourceFacts,
+    config: &Config,
+    port: u16,
+) -> Result<Planned<run::Run>> {
+    let mut notes = Notes::default();
+    let mut run = notes.take(run::command(
+        model,
+        subcommands(pkg, bin),
+        facts.command.as_ref(),
+        config,
+        (&bin.name, port),
+    )?);
+    let flags = notes.take(listen_flag::flags(
+        &facts.listen_flags,
+        config,
+        &run.args,
+        port,
+    ));
+    run.args = listen_flag::with_listen_flags(run.args, flags, &mut notes.decisions);
+    Ok(notes.with(run))
 }
 
 /// The clap subcommands the chosen binary declares.
@@ -1216,25 +1238,26 @@ fn frameworks(facts: &mut SourceFacts) -> Result<Planned<()>> {
     Ok(notes.with(()))
 }
 
-/// What the server speaks: gRPC when its only frameworks are gRPC ones, HTTP with any HTTP
-/// framework or hyper, raw TCP for a bare listener, HTTP when nothing says.
-fn protocol(facts: &SourceFacts, server: bool) -> Planned<Protocol> {
+/// What the server speaks, from the frameworks of the binary's own code (its files and its
+/// package's library) when it names any, else of all the code it compiles: HTTP with an HTTP
+/// framework that is not only the server of a gRPC one (poem for poem-grpc), else gRPC with a
+/// gRPC framework, raw TCP for a bare listener, HTTP when nothing says.
+fn protocol(facts: &SourceFacts, own: &[FrameworkUse], server: bool) -> Planned<Protocol> {
     let mut notes = Notes::default();
-    let used: Vec<&crate::frameworks::Framework> = facts
-        .frameworks
+    let uses = if own.is_empty() {
+        &facts.frameworks[..]
+    } else {
+        own
+    };
+    let used: Vec<&crate::frameworks::Framework> = uses
         .iter()
         .filter_map(|u| crate::frameworks::by_name(&u.name))
         .collect();
-    let (protocol, why) = if used.iter().any(|f| f.protocol == "http") {
-        (
-            Protocol::Http,
-            format!(
-                "{} serves HTTP",
-                used.iter()
-                    .find(|f| f.protocol == "http")
-                    .map_or("", |f| f.name.as_str())
-            ),
-        )
+    let carried =
+        |f: &crate::frameworks::Framework| used.iter().any(|g| g.runs_on.contains(&f.name));
+    let (protocol, why) = if let Some(f) = used.iter().find(|f| f.protocol == "http" && !carried(f))
+    {
+        (Protocol::Http, format!("{} serves HTTP", f.name))
     } else if let Some(f) = used.iter().find(|f| f.protocol == "grpc") {
         (Protocol::Grpc, format!("{} serves gRPC (HTTP/2)", f.name))
     } else if facts.listeners.iter().any(|l| l == "http") || !facts.health_paths.is_empty() {
@@ -1336,6 +1359,7 @@ fn listen_env(
     {
         let host = p.host.as_deref().unwrap_or_default();
         let is_moved = moved.contains(&p.at.as_str())
+            || facts.listen_flags.iter().any(|f| f.at == p.at)
             || moved_values.contains(&host)
             || moved_values.contains(&format!("{host}:{}", p.port).as_str())
             || (framework_moved && matches!(p.kind, PortKind::Framework | PortKind::ConfigFile));
@@ -1697,7 +1721,8 @@ fn image_name(config: &Config, bin: &BinTarget) -> String {
 /// The binary to package, chosen as `cargo run` chooses, with the reason `imggen plan` shows:
 /// `bin` from the configuration; the package at the path given; at the root, the packages cargo
 /// selects there (`default-members`, else the root package, else every member) when they have one
-/// `default-run` or one binary; the only binary that is not `xtask` (a build tool).
+/// `default-run` or one binary; the only binary that is not `xtask` (a build tool). When cargo's
+/// rules leave several, the only one that listens (a server among its clients).
 fn choose_bin<'a>(
     model: &'a ProjectModel,
     config: &Config,
@@ -1745,7 +1770,8 @@ fn choose_bin<'a>(
     }
 }
 
-/// The binary of the package at the path given: its `default-run` or only binary.
+/// The binary of the package at the path given: its `default-run` or only binary, else the
+/// only one that listens.
 fn invoked_bin<'a>(
     pkg: &'a Package,
     all: &[(&'a Package, &'a BinTarget)],
@@ -1763,19 +1789,80 @@ fn invoked_bin<'a>(
         ),
         None => {
             let own: Vec<_> = pkg.bins.iter().map(|b| (pkg, b)).collect();
+            let listening = listeners(&own);
+            if let [(p, b)] = listening.as_slice() {
+                return Ok((p, b, only_listener(&at, &own, b)));
+            }
+            let listed = if listening.is_empty() {
+                format!(": {}", bin_listing(&own))
+            } else {
+                format!(
+                    ", and {} of them listen: {}",
+                    listening.len(),
+                    listening
+                        .iter()
+                        .map(|(_, b)| b.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
             bail!(
-                "{}: package {} has {} binaries and no `default-run`: {}; choose one with `bin = \"NAME\"` in imggen.toml or --bin NAME",
+                "{}: package {} has {} binaries and no `default-run`{listed}; choose one with `bin = \"NAME\"` in imggen.toml or --bin NAME",
                 pkg.dir,
                 pkg.name,
                 own.len(),
-                bin_listing(&own)
             )
         }
     }
 }
 
+/// The frameworks `bin`'s own files and its package's library (when it uses it) name.
+fn own_frameworks(pkg: &Package, bin: &BinTarget) -> Vec<FrameworkUse> {
+    let Some(own) = pkg.source.bins.get(&bin.name) else {
+        return Vec::new();
+    };
+    let mut out = own.facts.frameworks.clone();
+    if own.uses_lib {
+        for u in &pkg.source.lib.frameworks {
+            if !out.iter().any(|o| o.name == u.name) {
+                out.push(u.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The binaries among `bins` that open a listener (a socket or a server framework's) in their
+/// own code or their package's library. Path dependencies do not count: a framework built in the
+/// same repository would make every client a server.
+fn listeners<'a>(bins: &[(&'a Package, &'a BinTarget)]) -> Vec<(&'a Package, &'a BinTarget)> {
+    bins.iter()
+        .filter(|(p, b)| {
+            p.source
+                .bins
+                .get(&b.name)
+                .is_some_and(|own| own.facts.server || (own.uses_lib && p.source.lib.server))
+        })
+        .copied()
+        .collect()
+}
+
+/// Why `chosen`, the only one of `bins` (of `of`) that listens, is the service.
+fn only_listener(of: &str, bins: &[(&Package, &BinTarget)], chosen: &BinTarget) -> String {
+    let others: Vec<&str> = bins
+        .iter()
+        .filter(|(_, b)| b.name != chosen.name)
+        .map(|(_, b)| b.name.as_str())
+        .collect();
+    format!(
+        "the only binary of {of} that listens; {} {} no listener",
+        others.join(", "),
+        if others.len() == 1 { "opens" } else { "open" }
+    )
+}
+
 /// Among several binaries at the root: the one `cargo run` would run there, else the only one
-/// that is not xtask.
+/// that is not xtask, else the only one of the selected packages that listens.
 fn several_bins<'a>(
     model: &'a ProjectModel,
     all: &[(&'a Package, &'a BinTarget)],
@@ -1832,10 +1919,28 @@ fn several_bins<'a>(
     if let [(p, b)] = not_xtask.as_slice() {
         return Ok((p, b, "the only binary besides xtask (a build tool)".into()));
     }
+    let pool = if bins.is_empty() { all } else { &bins[..] };
+    let candidates: Vec<(&Package, &BinTarget)> = pool
+        .iter()
+        .filter(|(p, b)| p.name != "xtask" && b.name != "xtask")
+        .copied()
+        .collect();
+    let listening = listeners(&candidates);
+    if let [(p, b)] = listening.as_slice() {
+        return Ok((p, b, only_listener(&by, &candidates, b)));
+    }
+    let found = if listening.is_empty() {
+        format!("{} binaries found: {}", all.len(), listing())
+    } else {
+        format!(
+            "{} binaries found, and {} of them listen: {}",
+            all.len(),
+            listening.len(),
+            bin_listing(&listening)
+        )
+    };
     bail!(
-        "{} binaries found: {}; none is the `default-run` or only binary of {by}, so choose one with `bin = \"NAME\"` in imggen.toml or --bin NAME{}",
-        all.len(),
-        listing(),
+        "{found}; none is the `default-run` or only binary of {by}, so choose one with `bin = \"NAME\"` in imggen.toml or --bin NAME{}",
         if model.workspace { ", or pass the directory of the package to run" } else { "" }
     )
 }

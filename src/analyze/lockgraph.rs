@@ -241,9 +241,26 @@ fn normalize(p: &Path) -> PathBuf {
     out
 }
 
-/// `path` relative to `root` (normalized), as a slash path.
+/// `path` relative to `root` (normalized), as a slash path; `../` leads to a path dependency
+/// outside the root.
 fn rel_display(root: &Path, path: &Path) -> String {
-    crate::paths::relative_or_whole(&normalize(root), path)
+    let root = normalize(root);
+    if let Some(rel) = crate::paths::relative(&root, path) {
+        return rel;
+    }
+    let (r, p): (Vec<Component>, Vec<Component>) =
+        (root.components().collect(), path.components().collect());
+    let common = r.iter().zip(&p).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return crate::paths::relative_or_whole(&root, path);
+    }
+    let mut parts: Vec<String> = vec!["..".to_string(); r.len() - common];
+    parts.extend(
+        p[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
 }
 
 static GATE: LazyLock<Regex> = LazyLock::new(|| {

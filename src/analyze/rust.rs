@@ -67,6 +67,20 @@ pub struct FileFindings {
     pub env_prefix: Option<String>,
     /// `#[shuttle_runtime::main]` and the like: the line of an entry attribute that replaces main.
     pub foreign_main: Option<usize>,
+    /// Clap flags of the listen address whose default is loopback and that no env var sets.
+    pub listen_flags: Vec<RawListenFlag>,
+}
+
+/// A clap flag of the listen address (`--listen`, default "::1", no `env`).
+#[derive(Debug, Clone)]
+pub struct RawListenFlag {
+    /// The flag as typed: `--listen`.
+    pub flag: String,
+    /// Its default value.
+    pub default: String,
+    /// The field's type as written (`IpAddr`, `std::net::Ipv4Addr`, `String`).
+    pub ty: String,
+    pub line: usize,
 }
 
 /// Directory names that commonly hold files a service reads at run time.
@@ -262,6 +276,21 @@ fn is_listen_port_field(name: &str) -> bool {
     )
 }
 
+/// A field that holds this server's own listen address (`listen`, `bind_addr`, `host`), not
+/// another service's or the target of a client (`redis_host`, `local_host`, `upstream_addr`).
+fn is_listen_address_field(name: &str) -> bool {
+    let upper = name.to_uppercase();
+    let words: Vec<&str> = upper.split('_').collect();
+    (crate::model::is_addr_env(&upper) || words.iter().any(|w| ["IP", "INTERFACE"].contains(w)))
+        && !words.iter().any(|w| {
+            crate::model::is_other_service_word(w)
+                || [
+                    "LOCAL", "REMOTE", "TARGET", "UPSTREAM", "PEER", "CONNECT", "TO",
+                ]
+                .contains(w)
+        })
+}
+
 /// A loopback or any-address host as an array `[127, 0, 0, 1]` or `Ipv4Addr::LOCALHOST`.
 fn host_of(e: &Expr) -> Option<String> {
     match e {
@@ -448,12 +477,27 @@ impl Scan {
         });
     }
 
+    /// A clap flag of the listen address whose default is loopback (no env var sets it).
+    fn listen_flag(&mut self, field: &str, long: &str, default: &str, (ty, line): (&str, usize)) {
+        let loopback = crate::model::split_host(default)
+            .is_some_and(|(h, _)| matches!(h.as_str(), "127.0.0.1" | "localhost" | "::1"));
+        if loopback && is_listen_address_field(field) {
+            self.out.listen_flags.push(RawListenFlag {
+                flag: format!("--{long}"),
+                default: default.to_string(),
+                ty: ty.replace(' ', ""),
+                line,
+            });
+        }
+    }
+
     /// A clap field: `#[arg(long, default_value = "N", env = "X")]` and friends.
     fn clap_field(&mut self, f: &syn::Field) {
         let Some(ident) = &f.ident else { return };
         let field = ident.to_string();
         let mut env: Option<Val> = None;
         let mut default: Option<Val> = None;
+        let mut long: Option<String> = None;
         let mut is_arg = false;
         for a in &f.attrs {
             let p = a.path();
@@ -468,6 +512,11 @@ impl Scan {
                     let value: Expr = meta.value()?.parse()?;
                     match key.as_deref() {
                         Some("env") => env = eval(&value),
+                        Some("long") => {
+                            if let Some(Val::Str(l)) = eval(&value) {
+                                long = Some(l);
+                            }
+                        }
                         Some("default_value" | "default_value_t" | "default_missing_value") => {
                             default = eval(&value)
                         }
@@ -481,6 +530,8 @@ impl Scan {
                     let _: proc_macro2::TokenStream = content.parse()?;
                 } else if key.as_deref() == Some("env") {
                     env = Some(Val::Str(field.to_uppercase()));
+                } else if key.as_deref() == Some("long") && clap {
+                    long = Some(field.replace('_', "-"));
                 }
                 Ok(())
             });
@@ -507,6 +558,9 @@ impl Scan {
             if let Some(d) = default.clone() {
                 self.port(Some(d), None, line, PortKind::CodeDefault);
             }
+        }
+        if let (None, Some(flag), Some(Val::Str(d))) = (&env, &long, &default) {
+            self.listen_flag(&field, flag, d, (&ty, line));
         }
         if env.is_none() {
             if let Some(Val::Str(s)) = &default {

@@ -9,7 +9,7 @@
 
 use super::rust::{self, FileFindings, Val};
 use crate::model::{
-    BinSources, EnvRead, FrameworkUse, Package, PackageSources, PortEvidence, PortKind,
+    BinSources, EnvRead, FrameworkUse, ListenFlag, Package, PackageSources, PortEvidence, PortKind,
     RequiredCommand, SourceFacts,
 };
 use regex::Regex;
@@ -332,6 +332,16 @@ fn file_facts(rel: &str, found: &FileFindings, consts: &BTreeMap<String, Val>) -
     }
     env_facts(&mut facts, &found_env, consts, &at);
     framework_facts(&mut facts, found, &at);
+    facts.listen_flags = found
+        .listen_flags
+        .iter()
+        .map(|f| ListenFlag {
+            flag: f.flag.clone(),
+            default: f.default.clone(),
+            ty: f.ty.clone(),
+            at: at(f.line),
+        })
+        .collect();
     facts
 }
 
@@ -776,6 +786,26 @@ mod tests {
             ]
         );
         assert_eq!(f.listeners, ["tcp"]);
+    }
+
+    /// Only this server's own address flags count: not one an env var sets, not another
+    /// service's host, not a client's target.
+    #[test]
+    fn clap_listen_flags_with_a_loopback_default() {
+        let f = scan("#[derive(Parser)]\nstruct Opt {\n    #[clap(long, value_parser, default_value = \"::1\")]\n    listen: std::net::IpAddr,\n    #[arg(long = \"bind-to\", default_value = \"127.0.0.1:9000\")]\n    bind_addr: String,\n    #[arg(long, default_value = \"127.0.0.1\", env = \"APP_HOST\")]\n    host: String,\n    #[arg(long, default_value = \"localhost\")]\n    redis_host: String,\n    #[arg(long, default_value = \"localhost\")]\n    local_host: String,\n    #[arg(long, default_value = \"0.0.0.0\")]\n    address: String,\n}\n");
+        let flags: Vec<(&str, &str, &str)> = f
+            .listen_flags
+            .iter()
+            .map(|l| (l.flag.as_str(), l.default.as_str(), l.ty.as_str()))
+            .collect();
+        assert_eq!(
+            flags,
+            [
+                ("--listen", "::1", "std::net::IpAddr"),
+                ("--bind-to", "127.0.0.1:9000", "String")
+            ]
+        );
+        assert_eq!(f.listen_flags[0].at, "src/main.rs:4");
     }
 
     #[test]

@@ -217,13 +217,14 @@ fn error_ambiguous_binary_lists_them() {
         .stderr_has("alpha")
         .stderr_has("beta")
         .stderr_has("--bin");
+    // Of the workspace's three binaries only the server listens: it is the one to package.
     Test::fixture("workspace")
         .write("imggen.toml", "version = 1\n")
         .args(&["plan"])
         .run()
-        .code(2)
-        .stderr_has("api")
-        .stderr_has("reindex (package worker)");
+        .code(0)
+        .stdout_has("binary api of package api")
+        .stdout_has("(the only binary of the workspace members that listens; worker, reindex open no listener)");
     Test::fixture("ambiguous")
         .args(&["plan", "--bin", "gamma"])
         .run()
@@ -277,6 +278,36 @@ fn plan_lists_the_env_vars_the_app_reads() {
         .stdout_has("DATABASE_URL  required, secret (src/main.rs:17)")
         .stdout_has("APP_HOST      default \"127.0.0.1\" (src/main.rs:16)")
         .stdout_has("APP_HOST=0.0.0.0");
+}
+
+/// A loopback default only a flag moves (clap `--listen`, default `::1`, no env var): the
+/// image's command passes the flag with the all-interfaces address of the same family; set
+/// `args` are the user's and are only warned about.
+#[test]
+fn the_flag_that_moves_a_loopback_listen_address_is_passed() {
+    let t = Test::fixture("scan-listen-flag").args(&["plan", "--format", "json"]);
+    let run = t.run();
+    run.code(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["plan"]["args"], serde_json::json!(["--listen", "::"]));
+    let t = t.args(&["plan"]);
+    t.run()
+        .code(0)
+        .stdout_has("listen flag      --listen ::")
+        .stdout_has("(the app listens on ::1 unless --listen says otherwise (crates/server/src/main.rs:13), and no env var moves it)");
+    let t = t.args(&["generate"]);
+    t.run().code(0);
+    let dockerfile = t.read("Dockerfile");
+    assert!(
+        dockerfile.contains("CMD [\"--listen\", \"::\"]"),
+        "{dockerfile}"
+    );
+    Test::fixture("scan-listen-flag")
+        .write("imggen.toml", "version = 1\nargs = [\"--port\", \"8052\"]\n")
+        .args(&["plan"])
+        .run()
+        .code(0)
+        .stdout_has("crates/server/src/main.rs:13: the app listens on ::1 unless --listen says otherwise, and imggen.toml `args` does not pass it; add `\"--listen\", \"::\"` to it");
 }
 
 #[test]
@@ -413,6 +444,27 @@ fn binary_is_chosen_as_cargo_run_chooses() {
             "dm-client",
             "the package at crates/client (the path given)",
         ),
+        (
+            "listener-root-package",
+            "scan-client-server",
+            ".",
+            "kv-server",
+            "the only binary of the root package kv that listens; kv-client opens no listener",
+        ),
+        (
+            "listener-member",
+            "scan-grpc-pair",
+            "greeter",
+            "greeter",
+            "the only binary of the package at greeter (the path given) that listens; greeter-client opens no listener",
+        ),
+        (
+            "listener-workspace",
+            "scan-grpc-pair",
+            ".",
+            "greeter",
+            "the only binary of the workspace members that listens; greeter-client opens no listener",
+        ),
     ] {
         let t = Test::fixture(fixture).args(&["plan", "--format", "json", path]);
         let run = t.run();
@@ -429,6 +481,55 @@ fn binary_is_chosen_as_cargo_run_chooses() {
         let text = t.args(&["plan", path]).run();
         text.code(0);
         insta::assert_snapshot!(format!("bin-choice-{label}__plan"), text.stdout);
+    }
+}
+
+/// With several servers and no `default-run`, the choice is the user's: the error names the
+/// binaries that listen, not every client beside them.
+#[test]
+fn binary_choice_stops_on_several_listeners_and_names_them() {
+    Test::fixture("scan-grpc-servers")
+        .args(&["plan", "examples"])
+        .run()
+        .code(2)
+        .stderr_has("error: examples: package examples has 3 binaries and no `default-run`, and 2 of them listen: hello-server, echo-server; choose one with `bin = \"NAME\"` in imggen.toml or --bin NAME\n");
+    Test::fixture("scan-grpc-servers")
+        .args(&["plan"])
+        .run()
+        .code(2)
+        .one_error_line()
+        .stderr_has("error: 3 binaries found, and 2 of them listen: hello-server (package examples), echo-server (package examples); none is the `default-run` or only binary of the workspace members");
+}
+
+/// gRPC servers are planned as gRPC: poem carrying poem-grpc's routes, and tonic in a package
+/// whose path dependency uses hyper (as the examples of a gRPC library's repository do).
+#[test]
+fn grpc_servers_on_poem_and_tonic_are_planned_as_grpc() {
+    for (fixture, args, why) in [
+        (
+            "scan-grpc-pair",
+            &["greeter"][..],
+            "poem-grpc serves gRPC (HTTP/2)",
+        ),
+        (
+            "scan-grpc-servers",
+            &["examples", "--bin", "hello-server"][..],
+            "tonic serves gRPC (HTTP/2)",
+        ),
+    ] {
+        let mut all = vec!["plan", "--format", "json"];
+        all.extend(args);
+        let run = Test::fixture(fixture).args(&all).run();
+        run.code(0);
+        let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(v["plan"]["protocol"], "grpc", "{fixture}");
+        let decision = v["plan"]["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["topic"] == "protocol")
+            .unwrap();
+        assert_eq!(decision["why"], why, "{fixture}");
     }
 }
 

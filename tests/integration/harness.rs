@@ -38,6 +38,9 @@ pub const PLANNABLE: &[&str] = &[
     "scan-config-crate",
     "scan-rocket",
     "scan-loco",
+    "scan-client-server",
+    "scan-grpc-pair",
+    "scan-listen-flag",
 ];
 
 /// Copies a directory tree (without `target/`).

@@ -176,3 +176,31 @@ fn image_of_a_binary_holds_no_library_of_another_binarys_native_crates() {
     let linked = listing.split("==ldd==").nth(1).unwrap_or_default();
     assert!(!linked.contains("libssl"), "api links no libssl: {listing}");
 }
+
+/// A path package outside the workspace is locked without its dev-dependencies and without the
+/// optional ones no member turns on; turning one on makes the lock stale, as for cargo.
+#[test]
+fn path_package_outside_the_workspace_is_checked_as_cargo_locks_it() {
+    Test::fixture("scan-path-dev-deps")
+        .args(&["plan", "examples/hello"])
+        .run()
+        .code(0)
+        .stdout_has("binary example-hello of package example-hello");
+    let manifest = std::fs::read_to_string(
+        fixture_path("scan-path-dev-deps").join("examples/hello/Cargo.toml"),
+    )
+    .unwrap()
+    .replace(
+        "path = \"../../helper\" }",
+        "path = \"../../helper\", features = [\"fast\"] }",
+    );
+    assert!(manifest.contains("[\"fast\"]"), "{manifest}");
+    Test::fixture("scan-path-dev-deps")
+        .write("examples/hello/Cargo.toml", &manifest)
+        .args(&["plan", "examples/hello"])
+        .run()
+        .code(2)
+        .stderr_has(
+            "error: ../helper/Cargo.toml depends on itoa, which Cargo.lock does not list for package helper",
+        );
+}

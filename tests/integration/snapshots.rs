@@ -55,6 +55,11 @@ fn variants() -> Vec<(String, &'static str, &'static str)> {
     v.push(("multi-bin-admin".into(), "multi-bin", "bin = \"admin\"\n"));
     v.push(("monorepo-examples".into(), "monorepo/examples", ""));
     v.push((
+        "scan-path-dev-deps-examples".into(),
+        "scan-path-dev-deps/examples",
+        "",
+    ));
+    v.push((
         "axum-single-args-env".into(),
         "axum-single",
         "args = [\"--log-format\", \"json $HOME\"]\n[env]\nAPP_MODE = \"a \\\"quoted\\\" $value\"\nREGION = \"eu\"\n",
