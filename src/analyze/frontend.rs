@@ -47,13 +47,15 @@ pub fn detect(root: &Path, packages: &[Package]) -> Result<Option<Frontend>> {
             }
         }
     }
-    let rust = rust_files(root, packages);
+    // Read only once some directory holds a frontend with a build script.
+    let mut rust: Option<Vec<RustFile>> = None;
     for dir in dirs {
         let Some((output, output_at)) = build_output(root, &dir)? else {
             continue;
         };
         let out_path = normalize(&join(&dir, &output));
-        let Some((pkg_dir, served_as, at, embedded)) = reference(&rust, &out_path) else {
+        let rust = rust.get_or_insert_with(|| rust_files(root, packages));
+        let Some((pkg_dir, served_as, at, embedded)) = reference(rust, &out_path) else {
             continue;
         };
         let (manager, lockfile) = manager(root, &dir)?;

@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Component, Path, PathBuf};
 use std::sync::LazyLock;
 
-/// Reads the lock graph, and the manifests of `members` ((name, root-relative dir)) and of the
-/// path dependencies they reach.
-pub fn read(root: &Path, lock_text: &str, members: &[(String, String)]) -> Result<LockGraph> {
+/// Reads the lock graph from the parsed Cargo.lock, and the manifests of `members` ((name,
+/// root-relative dir)) and of the path dependencies they reach.
+pub fn read(root: &Path, lock: &toml::Table, members: &[(String, String)]) -> Result<LockGraph> {
     let mut graph = LockGraph {
-        entries: lock_entries(lock_text),
+        entries: lock_entries(lock),
         ..LockGraph::default()
     };
     let root_manifest = load(&root.join("Cargo.toml"))?;
@@ -75,32 +75,30 @@ pub fn read(root: &Path, lock_text: &str, members: &[(String, String)]) -> Resul
     Ok(graph)
 }
 
-/// The `[[package]]` entries of Cargo.lock's text, in file order (none when it does not parse).
-fn lock_entries(lock_text: &str) -> Vec<LockEntry> {
+/// The `[[package]]` entries of Cargo.lock, in file order.
+fn lock_entries(table: &toml::Table) -> Vec<LockEntry> {
     let mut entries = Vec::new();
-    if let Ok(table) = toml::from_str::<toml::Table>(lock_text) {
-        for pkg in table
-            .get("package")
-            .and_then(|p| p.as_array())
-            .into_iter()
-            .flatten()
-        {
-            let s = |k: &str| pkg.get(k).and_then(|v| v.as_str()).map(str::to_string);
-            let Some(name) = s("name") else { continue };
-            entries.push(LockEntry {
-                name,
-                version: s("version").unwrap_or_default(),
-                source: s("source"),
-                checksum: s("checksum"),
-                deps: pkg
-                    .get("dependencies")
-                    .and_then(|d| d.as_array())
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|d| d.as_str().map(str::to_string))
-                    .collect(),
-            });
-        }
+    for pkg in table
+        .get("package")
+        .and_then(|p| p.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let s = |k: &str| pkg.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let Some(name) = s("name") else { continue };
+        entries.push(LockEntry {
+            name,
+            version: s("version").unwrap_or_default(),
+            source: s("source"),
+            checksum: s("checksum"),
+            deps: pkg
+                .get("dependencies")
+                .and_then(|d| d.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.as_str().map(str::to_string))
+                .collect(),
+        });
     }
     entries
 }
@@ -287,6 +285,9 @@ fn scan_gates(root: &Path, dir: &Path) -> Vec<FeatureGate> {
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
         };
+        if !text.contains("compile_error!") {
+            continue;
+        }
         for m in GATE.captures_iter(&text) {
             let whole = m.get(1).map_or("", |g| g.as_str());
             // `any(...)` holding anything but features is not a plain feature gate.

@@ -89,26 +89,28 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
         );
     }
     let mut packages = manifest::read_packages(root)?;
-    for pkg in &mut packages {
-        pkg.source = source::scan_package(root, pkg);
-        pkg.subcommands = commands::scan_subcommands(root, pkg);
-    }
+    let lock = read_lockfile(root)?;
     let workspace = packages.len() > 1 || packages.iter().all(|p| !p.dir.is_empty());
-    let lockfile = read_lockfile(root)?;
-    let lock_graph = match &lockfile {
-        Some(_) => {
-            let text = std::fs::read_to_string(root.join("Cargo.lock")).unwrap_or_default();
-            let members: Vec<(String, String)> = packages
-                .iter()
-                .map(|p| (p.name.clone(), p.dir.clone()))
-                .collect();
-            Some(lockgraph::read(root, &text, &members)?)
-        }
-        None => None,
-    };
+    let members: Vec<(String, String)> = packages
+        .iter()
+        .map(|p| (p.name.clone(), p.dir.clone()))
+        .collect();
+    // The lock graph (which reads every local package's sources for feature gates) and the
+    // source scans are independent: they run side by side.
+    let lock_graph = std::thread::scope(|s| {
+        let graph = s.spawn(|| {
+            lock.as_ref()
+                .map(|l| lockgraph::read(root, &l.table, &members))
+                .transpose()
+        });
+        scan_sources(root, &mut packages);
+        graph
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })?;
+    let git_ssh_deps = lock.as_ref().is_some_and(|l| l.git_ssh);
+    let lockfile = lock.map(|l| l.lockfile);
     let (toolchain_channel, toolchain) = read_toolchain(root)?;
-    let git_ssh_deps = std::fs::read_to_string(root.join("Cargo.lock"))
-        .is_ok_and(|t| t.contains("source = \"git+ssh://"));
     let cargo_config = source::scan_cargo_config(root);
     let top_dirs = top_dirs(root);
     let sqlx_offline_data = root.join(".sqlx").is_dir()
@@ -153,7 +155,35 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
     })
 }
 
-fn read_lockfile(root: &Path) -> Result<Option<Lockfile>> {
+/// Cargo.lock, read and parsed once for the lockfile facts and the lock graph.
+struct ReadLock {
+    lockfile: Lockfile,
+    table: toml::Table,
+    /// A git dependency is fetched over SSH (`git+ssh://`).
+    git_ssh: bool,
+}
+
+/// Scans every package's sources and subcommands, on as many threads as the machine has cores
+/// (each package is scanned on its own; the results do not depend on the order).
+fn scan_sources(root: &Path, packages: &mut [crate::model::Package]) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(packages.len())
+        .max(1);
+    let queue = std::sync::Mutex::new(packages.iter_mut());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                while let Some(pkg) = queue.lock().ok().and_then(|mut q| q.next()) {
+                    pkg.source = source::scan_package(root, pkg);
+                    pkg.subcommands = commands::scan_subcommands(root, pkg);
+                }
+            });
+        }
+    });
+}
+
+fn read_lockfile(root: &Path) -> Result<Option<ReadLock>> {
     let path = root.join("Cargo.lock");
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
@@ -207,7 +237,11 @@ fn read_lockfile(root: &Path) -> Result<Option<Lockfile>> {
             dependencies,
         });
     }
-    Ok(Some(Lockfile { version, packages }))
+    Ok(Some(ReadLock {
+        lockfile: Lockfile { version, packages },
+        git_ssh: text.contains("source = \"git+ssh://"),
+        table,
+    }))
 }
 
 /// The toolchain file's channel, and its components and targets.

@@ -17,10 +17,25 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-/// The cheap test before parsing: a file with none of these says nothing the scan reads, so it
-/// is not parsed (its `mod` declarations and frameworks are read from the text).
+/// The cheap test before parsing, on the code without its comments ([`code_only`]): a file with
+/// none of these says nothing the scan reads, so it is not parsed (its `mod` declarations and
+/// frameworks are read from the text). `serve` counts as a word start only (not `reserve`).
 static PREFILTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"env::var|var_os|dotenv|var\(|env\s*=|env\(|#\[(arg|clap|structopt)\b|builder\(default|default\s*=\s*"[a-z_:]*port|bind|TcpListener|UdpSocket|serve|HttpServer|launch|set_default|with_prefix|prefixed|signal|ctrl_c|ctrlc|SIGTERM|SIGINT|shuttle_runtime|0\.0\.0\.0|127\.0\.0\.1|localhost|\[::|"/(health|healthz|health_check|healthcheck|_health|livez|readyz|ping|_ping|alive|up)"|#\[(get|head|route|oai)\b|include_str|include_bytes|include_dir|migrate!|embed_migrations|RustEmbed|#\[folder|"(\./)?(config|configuration|static|assets|templates|public|resources|migrations)\b|_PORT|_ADDR|HTTP/1\."#).unwrap()
+    Regex::new(r#"env::var|var_os|dotenv|var\(|env\s*=|env\(|#\[(arg|clap|structopt)\b|builder\(default|default\s*=\s*"[a-z_:]*port|bind|TcpListener|UdpSocket|(?-u:\b)serve|HttpServer|launch|set_default|with_prefix|prefixed|signal|ctrl_c|ctrlc|SIGTERM|SIGINT|shuttle_runtime|0\.0\.0\.0|127\.0\.0\.1|localhost|\[::|"/(health|healthz|health_check|healthcheck|_health|livez|readyz|ping|_ping|alive|up)"|#\[(get|head|route|oai)\b|include_str|include_bytes|include_dir|migrate!|embed_migrations|RustEmbed|#\[folder|"(\./)?(config|configuration|static|assets|templates|public|resources|migrations)\b|_PORT|_ADDR|HTTP/1\."#).unwrap()
+});
+/// A path through a known framework crate (`tonic::Status`, `#[rocket::main]`), or an
+/// `extern crate`: what the parser records of a file whose other prefilter words are all in
+/// comments.
+static FRAMEWORK_PATH: LazyLock<Regex> = LazyLock::new(|| {
+    let names: Vec<String> = crate::frameworks::all()
+        .iter()
+        .flat_map(|f| f.crates.iter().map(|c| regex::escape(c)))
+        .collect();
+    Regex::new(&format!(
+        r"(?-u:\b)(?:{})\s*::|extern\s+crate",
+        names.join("|")
+    ))
+    .expect("framework path pattern")
 });
 /// A framework crate named in the text of a file that is not parsed.
 static FRAMEWORK_TEXT: LazyLock<Regex> = LazyLock::new(|| {
@@ -42,14 +57,27 @@ fn text_findings(text: &str) -> FileFindings {
     let mut pending_path: Option<String> = None;
     let mut pending_test = false;
     for line in text.lines().map(str::trim).filter(|l| !l.starts_with("//")) {
-        if let Some(c) = PATH_ATTR.captures(line) {
+        if let Some(c) = line
+            .contains("path")
+            .then(|| PATH_ATTR.captures(line))
+            .flatten()
+        {
             pending_path = Some(c[1].to_string());
         }
         if line.starts_with("#[cfg(") && line.contains("test") && !line.contains("not(") {
             pending_test = true;
         }
-        let rest = &line[LEADING_ATTRS.find(line).map_or(0, |m| m.end())..];
-        if let Some(c) = MOD_DECL.captures(rest) {
+        let attrs = if line.starts_with('#') {
+            LEADING_ATTRS.find(line).map_or(0, |m| m.end())
+        } else {
+            0
+        };
+        let rest = &line[attrs..];
+        if let Some(c) = rest
+            .contains("mod")
+            .then(|| MOD_DECL.captures(rest))
+            .flatten()
+        {
             if !pending_test && &c[1] != "tests" {
                 found.mods.push((c[1].to_string(), pending_path.take()));
             }
@@ -70,6 +98,92 @@ fn text_findings(text: &str) -> FileFindings {
         }
     }
     found
+}
+
+/// True when the file is worth parsing: the prefilter matches its code (comments aside), or it
+/// matches the text and the code names a framework crate's path.
+fn parse_worthy(text: &str) -> bool {
+    let code = code_only(text);
+    PREFILTER.is_match(text) && (PREFILTER.is_match(&code) || FRAMEWORK_PATH.is_match(&code))
+}
+
+/// `text` with its comments (line, block, doc) blanked, strings and char literals kept, for the
+/// prefilter: a word in a comment is no reason to parse a file.
+fn code_only(text: &str) -> String {
+    let b = text.as_bytes();
+    let ident = |i: usize| b[i].is_ascii_alphanumeric() || b[i] == b'_';
+    let mut out = String::with_capacity(text.len());
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                out.push_str(&text[start..i]);
+                i = text[i..].find('\n').map_or(b.len(), |n| i + n);
+                start = i;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                out.push_str(&text[start..i]);
+                let mut depth = 0usize;
+                while i < b.len() {
+                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                        depth += 1;
+                        i += 2;
+                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                out.push(' ');
+                start = i;
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'r' if (i == 0 || !ident(i - 1) || (b[i - 1] == b'b' && (i < 2 || !ident(i - 2))))
+                && matches!(b.get(i + 1), Some(b'"' | b'#')) =>
+            {
+                let hashes = b[i + 1..].iter().take_while(|c| **c == b'#').count();
+                let open = i + 1 + hashes;
+                if b.get(open) != Some(&b'"') {
+                    i = open;
+                    continue;
+                }
+                let close = format!("\"{}", "#".repeat(hashes));
+                i = text[open + 1..]
+                    .find(&close)
+                    .map_or(b.len(), |n| open + 1 + n + close.len());
+            }
+            b'\'' => {
+                // A char literal ('x', '\n', '"'); otherwise a lifetime or label.
+                if b.get(i + 1) == Some(&b'\\') {
+                    i += 3;
+                    while i < b.len() && b[i] != b'\'' && b[i] != b'\n' {
+                        i += 1;
+                    }
+                    i += 1;
+                } else {
+                    let next = text[i + 1..].chars().next().map_or(0, char::len_utf8);
+                    i += 1;
+                    if next > 0 && b.get(i + next) == Some(&b'\'') {
+                        i += next + 1;
+                    }
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&text[start.min(b.len())..]);
+    out
 }
 
 static CONFIG_PORT: LazyLock<Regex> = LazyLock::new(|| {
@@ -169,10 +283,11 @@ impl FileCache {
     /// Files compiled from the crate root `entry`: the entry first, then the modules it reaches.
     fn reach(&mut self, root: &Path, entry: &Path, lib: Option<&Regex>) -> Vec<PathBuf> {
         let mut order = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut queue = vec![(entry.to_path_buf(), true)];
         let entry_rel = crate::paths::relative_or_whole(root, entry);
         while let Some((path, mod_rs)) = queue.pop() {
-            if order.contains(&path) || !self.load(root, &path, lib) {
+            if seen.contains(&path) || !self.load(root, &path, lib) {
                 continue;
             }
             let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -202,6 +317,7 @@ impl FileCache {
                     children.push((child, is_mod_rs));
                 }
             }
+            seen.insert(path.clone());
             order.push(path);
             queue.extend(children.into_iter().rev());
         }
@@ -217,7 +333,7 @@ impl FileCache {
             return false;
         };
         let rel = crate::paths::relative_or_whole(root, path);
-        let found = if PREFILTER.is_match(&text) {
+        let found = if parse_worthy(&text) {
             rust::read(&text).unwrap_or_else(|| text_findings(&text))
         } else {
             text_findings(&text)
@@ -926,6 +1042,28 @@ mod tests {
         assert!(once.uses_lib && !once.facts.server && once.facts.ports.is_empty());
         assert!(once.facts.health_paths.is_empty());
         assert!(s.lib.signals.sigterm && s.lib.ports.is_empty());
+    }
+
+    #[test]
+    fn the_prefilter_reads_code_not_comments() {
+        let parsed = parse_worthy;
+        assert!(!parsed("// serve on 0.0.0.0:80\n/* bind(\"127.0.0.1:1\") /* nested */ env::var */\nfn f() {}\n"));
+        assert!(!parsed(
+            "/// Listens on localhost.\nfn f(v: &mut Vec<u8>) { v.reserve(1); preserve(); }\n"
+        ));
+        assert!(!parsed(
+            "fn f<'a>(c: char) -> bool { c == '\"' || c == '\\'' } // \"0.0.0.0:1\""
+        ));
+        assert!(parsed("fn f() { let u = \"http://0.0.0.0:80\"; }"));
+        assert!(parsed(
+            "fn f() { let u = r#\"// \"#; axum::serve(l, app); }"
+        ));
+        assert!(parsed(
+            "fn f() { let c = '/'; let d = '/'; tokio::signal::ctrl_c(); }"
+        ));
+        assert!(parsed("fn f() { let s = b'\"'; env::var(\"X\"); }"));
+        assert!(parsed("// serve\nfn f() -> tonic::Status { todo!() }"));
+        assert!(!parsed("fn f() -> tonic::Status { todo!() }"));
     }
 
     #[test]
