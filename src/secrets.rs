@@ -166,56 +166,6 @@ pub fn check_tree(
         .collect())
 }
 
-/// Words of an env var name (split on `_`) that mark a credential wherever they stand:
-/// `JWT_SECRET`, `SECRET_KEY_BASE`, `GITHUB_TOKEN_V2`, `DB_PASSWORD`, `SENTRY_DSN`.
-const SECRET_ENV_WORDS: &[&str] = &[
-    "SECRET",
-    "SECRETS",
-    "TOKEN",
-    "PASSWORD",
-    "PASSWD",
-    "PASS",
-    "PASSPHRASE",
-    "CREDENTIALS",
-    "DSN",
-];
-
-/// Whole names that hold credentials although no word says so.
-const SECRET_ENV_NAMES: &[&str] = &["DATABASE_URL", "REDIS_URL", "MONGODB_URI", "MONGO_URL"];
-
-/// Suffixes of names that point at or describe a credential without holding one: public keys,
-/// key names and ids, and paths (`TLS_KEY_FILE`, `SECRETS_DIR`, `PASSWORD_FILE`).
-const NOT_SECRET_ENV: &[&str] = &["PUBLIC_KEY", "KEY_ID", "PRIMARY_KEY", "FILE", "PATH", "DIR"];
-
-/// True when an env var named `name` holds a credential, the one rule for the whole product
-/// (the source scan's reads, `[env]` refusals, platform secrets): a word such as `SECRET`,
-/// `TOKEN`, `PASSWORD` or `DSN` anywhere in the name, `*_KEY` and `*PRIVATE_KEY*`, `DATABASE_URL`,
-/// and any `*_URL`/`*_URI` naming a database; not names ending in `_PUBLIC_KEY`, `_KEY_ID`,
-/// `_FILE`, `_PATH` or `_DIR`, which describe a credential without holding it.
-pub fn is_secret_env(name: &str) -> bool {
-    let name = name.to_ascii_uppercase();
-    if NOT_SECRET_ENV
-        .iter()
-        .any(|n| name == *n || name.ends_with(&format!("_{n}")))
-    {
-        return false;
-    }
-    let words: Vec<&str> = name.split('_').collect();
-    if SECRET_ENV_NAMES.contains(&name.as_str())
-        || words.iter().any(|w| SECRET_ENV_WORDS.contains(w))
-        || words.last() == Some(&"KEY")
-        || name.contains("PRIVATE_KEY")
-    {
-        return true;
-    }
-    (name.ends_with("_URL") || name.ends_with("_URI"))
-        && [
-            "DATABASE", "DB", "POSTGRES", "PG", "MYSQL", "REDIS", "MONGO", "AMQP", "RABBITMQ",
-        ]
-        .iter()
-        .any(|d| words.iter().any(|part| part == d || part.starts_with(d)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,42 +193,6 @@ mod tests {
             ".cargo/config.toml",
         ] {
             assert!(!is_secret(p), "{p}");
-        }
-    }
-
-    #[test]
-    fn secret_env_names() {
-        for n in [
-            "JWT_SECRET",
-            "GITHUB_TOKEN",
-            "DB_PASSWORD",
-            "STRIPE_API_KEY",
-            "DATABASE_URL",
-            "SENTRY_DSN",
-            "POSTGRES_URL",
-            "APP_DB_URL",
-            "SECRET_KEY",
-            "SECRET_KEY_BASE",
-            "API_TOKEN_V2",
-            "SSH_PRIVATE_KEY_PEM",
-        ] {
-            assert!(is_secret_env(n), "{n}");
-        }
-        for n in [
-            "PORT",
-            "RUST_LOG",
-            "APP_HOST",
-            "JWT_PUBLIC_KEY",
-            "AWS_ACCESS_KEY_ID",
-            "TLS_KEY_FILE",
-            "BASE_URL",
-            "MONKEY",
-            "KEYBOARD",
-            "SECRETS_DIR",
-            "DB_PASSWORD_FILE",
-            "PASSENGER_COUNT",
-        ] {
-            assert!(!is_secret_env(n), "{n}");
         }
     }
 

@@ -500,7 +500,7 @@ fn env_facts(
         }
         if !facts.env.iter().any(|x| x.name == name) {
             facts.env.push(EnvRead {
-                secret: crate::secrets::is_secret_env(&name),
+                secret: crate::validate::is_secret_env(&name),
                 name,
                 default: default.as_ref().map(as_text),
                 required: e.required,

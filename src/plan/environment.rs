@@ -32,9 +32,9 @@ const CONFIGURED: &str = "the `env` setting";
 type Values = BTreeMap<String, String>;
 
 /// True when a variable's name looks like a credential (the product's one rule,
-/// [`crate::secrets::is_secret_env`]).
+/// [`crate::validate::is_secret_env`]).
 pub fn looks_secret(name: &str) -> bool {
-    crate::secrets::is_secret_env(name)
+    crate::validate::is_secret_env(name)
 }
 
 /// The environment of the image and the platform files: `RUST_LOG`, `[env]`, and the code's
