@@ -53,10 +53,10 @@ pub struct Package {
     pub features: Vec<String>,
     /// Names of workspace members this package depends on by path (for source scanning).
     pub path_deps: Vec<String>,
-    /// Clap subcommands each binary target compiles (`#[derive(Subcommand)]` variants), by
-    /// binary name, in source order.
+    /// The clap command line of each binary target (subcommands and arguments), by binary
+    /// name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub subcommands: BTreeMap<String, Vec<Subcommand>>,
+    pub cli: BTreeMap<String, CliFacts>,
     /// Facts read from this package's Rust sources: its library and each binary target.
     pub source: PackageSources,
 }
@@ -193,10 +193,52 @@ pub struct BuildContextFacts {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Subcommand {
     /// The name clap matches (`#[command(name = ...)]`, else the variant in the enum's
-    /// `rename_all` case, kebab-case by default).
+    /// `rename_all` case, kebab-case by default; `Command::new(...)` in the builder form).
     pub name: String,
+    /// The words that select it: its parents' names, then `name` (`["server", "start"]`).
+    pub words: Vec<String>,
     /// `file:line` of the variant, relative to the project root.
     pub at: String,
+}
+
+/// What a binary's clap command line accepts, as far as starting it goes: read from the
+/// derive form (`#[derive(Parser)]` structs and enums, `#[derive(Subcommand)]` enums, nested
+/// through fields and variants) and the builder form (`Command::new(..).arg(..).subcommand(..)`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct CliFacts {
+    /// Every subcommand, parents before children.
+    pub subcommands: Vec<Subcommand>,
+    /// The scopes (words typed so far; empty for the binary itself) after which clap requires
+    /// a subcommand, with where that is declared.
+    pub required_subcommand: Vec<(Vec<String>, String)>,
+    /// The arguments of each scope.
+    pub args: Vec<CliArg>,
+}
+
+/// One clap argument: a positional value or a flag.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CliArg {
+    /// The subcommand words it belongs to (empty for the binary itself).
+    pub scope: Vec<String>,
+    /// As typed or shown in help: `--config-file` for a flag, the value name for a positional.
+    pub name: String,
+    pub positional: bool,
+    /// Clap refuses to start without it: no `Option`, `Vec` or `bool`, no default, no `env`.
+    pub required: bool,
+    pub kind: CliArgKind,
+    /// `file:line` of its declaration.
+    pub at: String,
+}
+
+/// What an argument's value means, when its name, type or help says so.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CliArgKind {
+    /// A path whose name or help says it is what the server serves (`path`, "directory to serve").
+    ServeDir,
+    /// A configuration file (`config`, `CONFIG`, `config-file`).
+    ConfigFile,
+    Other,
 }
 
 /// A `Procfile` (Heroku's format, read by Dokku, Render and others): `name: command` lines.

@@ -85,6 +85,9 @@ pub struct ImagePlan {
     /// Arguments after the binary: the Dockerfile's CMD, Cloud Run's args, the unit's ExecStart.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+    /// A directory the image creates because the arguments pass it (the directory to serve).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub served_dir: Option<String>,
     /// Arguments of the release task run once per deploy (fly release_command, a Cloud Run job).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release_args: Option<Vec<String>>,
@@ -481,12 +484,13 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         runtime_dirs.retain(|d| d.from != f.project_output && d.to != f.dest);
     }
     let arch = arch(config, &base)?;
+    let cli = pkg.cli.get(&bin.name).cloned().unwrap_or_default();
     let run = notes.take(run::command(
         model,
-        subcommands(pkg, bin),
+        &cli,
         facts.command.as_ref(),
         config,
-        (&bin.name, port),
+        (&bin.name, port, port_known(model, &facts, config)),
     )?);
     let (env, vars) = notes.take(with_listen_env(
         environment::environment(&facts, config)?,
@@ -523,6 +527,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         image_env: config.env.clone().unwrap_or_default(),
         vars,
         args: run.args,
+        served_dir: run.served_dir,
         release_args: run.release,
         labels: labels(pkg, bin),
         build_inputs,
@@ -543,11 +548,18 @@ fn user_plan(base: &BaseProfile) -> UserPlan {
     }
 }
 
-/// The clap subcommands the chosen binary declares.
-fn subcommands<'a>(pkg: &'a Package, bin: &BinTarget) -> &'a [crate::model::Subcommand] {
-    pkg.subcommands
-        .get(&bin.name)
-        .map_or(&[][..], Vec::as_slice)
+/// True when a source gave the port (the configuration, the code, a config file, an EXPOSE),
+/// false when it is the fallback.
+fn port_known(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> bool {
+    config.port.is_some()
+        || facts.ports.iter().any(|p| p.port > 0)
+        || model.files.config_port.is_some()
+        || model
+            .files
+            .existing_dockerfile
+            .as_ref()
+            .and_then(|d| d.port_evidence())
+            .is_some()
 }
 
 /// The listen variables reach every platform file as well as the image, and count as set there.

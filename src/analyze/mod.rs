@@ -91,7 +91,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
     let mut packages = manifest::read_packages(root)?;
     for pkg in &mut packages {
         pkg.source = source::scan_package(root, pkg);
-        pkg.subcommands = commands::scan_subcommands(root, pkg);
+        pkg.cli = commands::scan_cli(root, pkg);
     }
     let workspace = packages.len() > 1 || packages.iter().all(|p| !p.dir.is_empty());
     let lockfile = read_lockfile(root)?;

@@ -206,8 +206,11 @@ pub fn rootfs(inputs: &Inputs) -> Result<(Files, Files)> {
         UserMethod::Builtin => {}
     }
     let mut app = Files::default();
-    if !plan.runtime_dirs.is_empty() {
+    if !plan.runtime_dirs.is_empty() || plan.served_dir.is_some() {
         app.dir(crate::plan::APP_DIR, 0o755)?;
+    }
+    if let Some(d) = &plan.served_dir {
+        app.dir(d, 0o755)?;
     }
     for (path, contents, mode) in &inputs.app_files {
         app.file(path, contents.clone(), *mode)?;
@@ -290,9 +293,9 @@ fn config(inputs: &Inputs, layers: &[Layer]) -> Result<ImageConfiguration> {
     if !ports.is_empty() {
         run = run.exposed_ports(ports);
     }
-    // The Docker path's WORKDIR: /app with run-time files, else the base's, else "/" (what
+    // The Docker path's WORKDIR: /app with run-time files or a served directory, else the base's, else "/" (what
     // Docker records for an image that sets none).
-    let working_dir = if plan.runtime_dirs.is_empty() {
+    let working_dir = if plan.runtime_dirs.is_empty() && plan.served_dir.is_none() {
         base_config
             .as_ref()
             .and_then(|c| c.working_dir().clone())

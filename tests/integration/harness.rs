@@ -38,6 +38,10 @@ pub const PLANNABLE: &[&str] = &[
     "scan-config-crate",
     "scan-rocket",
     "scan-loco",
+    "scan-clap-parser-enum",
+    "scan-clap-nested",
+    "scan-clap-builder",
+    "scan-serve-dir",
 ];
 
 /// Copies a directory tree (without `target/`).
