@@ -130,6 +130,10 @@ pub struct ProjectFiles {
     pub top_dirs: Vec<String>,
     /// Listen port found in a config file (e.g. `configuration/base.yaml`), with where.
     pub config_port: Option<PortEvidence>,
+    /// A listen address (`host:port`) in a root configuration file (`config.toml`,
+    /// `config/*.toml`, JSON too), under an address-like key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_listen: Option<ConfigListen>,
     /// A production configuration file (`config/production.yaml`, ...), which an environment
     /// variable of the app selects.
     pub production_config: Option<String>,
@@ -304,6 +308,59 @@ pub struct SourceFacts {
     pub listeners: Vec<String>,
     /// Arguments a framework needs its binary to run with to serve (Loco's `start`).
     pub command: Option<RequiredCommand>,
+    /// The `config` crate's `Environment` source, which turns env vars into config-file keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_env: Option<ConfigEnvSource>,
+}
+
+/// `config::Environment::with_prefix("APP").separator("__")` and the like: `APP_SERVER__PORT`
+/// overrides the key `server.port` of the configuration files.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct ConfigEnvSource {
+    pub prefix: Option<String>,
+    /// Between nested keys; without one, nested keys cannot be reached from the environment.
+    pub separator: Option<String>,
+    /// Between the prefix and the key: `prefix_separator`, else `separator`, else `_`.
+    pub prefix_separator: Option<String>,
+    /// `file:line` of the source.
+    pub at: String,
+}
+
+impl ConfigEnvSource {
+    /// The env var that overrides the key at `path` (`["server", "address"]`), when the source
+    /// can reach it.
+    pub fn var_for(&self, path: &[String]) -> Option<String> {
+        let key = match (&self.separator, path.len()) {
+            (_, 0) => return None,
+            (None, 1) => path[0].clone(),
+            (None, _) => return None,
+            (Some(sep), _) => path.join(sep),
+        };
+        let key = key.to_uppercase();
+        Some(match &self.prefix {
+            Some(p) => {
+                let sep = self
+                    .prefix_separator
+                    .as_deref()
+                    .or(self.separator.as_deref())
+                    .unwrap_or("_");
+                format!("{}{sep}{key}", p.to_uppercase())
+            }
+            None => key,
+        })
+    }
+}
+
+/// A listen address (`host:port`) a configuration file gives under a key such as
+/// `[server] address`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ConfigListen {
+    /// The key's path in the file (`["server", "address"]`).
+    pub key: Vec<String>,
+    pub host: String,
+    pub port: u16,
+    /// `file:line`, relative to the project root.
+    pub at: String,
 }
 
 /// A framework the code uses.
@@ -403,6 +460,9 @@ impl SourceFacts {
         }
         if self.command.is_none() {
             self.command.clone_from(&other.command);
+        }
+        if self.config_env.is_none() {
+            self.config_env.clone_from(&other.config_env);
         }
         for (into, from) in [
             (&mut self.health_paths, &other.health_paths),
@@ -711,4 +771,43 @@ pub fn is_other_service_word(part: &str) -> bool {
         "STATSD",
     ];
     OTHER.contains(&part)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_env_names_as_the_config_crate_reads_them() {
+        let key = ["server".to_string(), "address".to_string()];
+        let source = |prefix: Option<&str>, sep: Option<&str>, pre: Option<&str>| ConfigEnvSource {
+            prefix: prefix.map(String::from),
+            separator: sep.map(String::from),
+            prefix_separator: pre.map(String::from),
+            at: String::new(),
+        };
+        assert_eq!(
+            source(None, Some("__"), None).var_for(&key).as_deref(),
+            Some("SERVER__ADDRESS")
+        );
+        assert_eq!(
+            source(Some("app"), Some("__"), None)
+                .var_for(&key)
+                .as_deref(),
+            Some("APP__SERVER__ADDRESS")
+        );
+        assert_eq!(
+            source(Some("APP"), Some("__"), Some("_"))
+                .var_for(&key)
+                .as_deref(),
+            Some("APP_SERVER__ADDRESS")
+        );
+        assert_eq!(source(Some("APP"), None, None).var_for(&key), None);
+        assert_eq!(
+            source(Some("APP"), None, None)
+                .var_for(&["bind".to_string()])
+                .as_deref(),
+            Some("APP_BIND")
+        );
+    }
 }

@@ -554,6 +554,7 @@ fn port_known(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> boo
     config.port.is_some()
         || facts.ports.iter().any(|p| p.port > 0)
         || model.files.config_port.is_some()
+        || config_listen(model, facts).is_some()
         || model
             .files
             .existing_dockerfile
@@ -1320,7 +1321,9 @@ fn listen_env(
     let framework_moved = framework_listen_env(facts, port, &mut notes, &mut out);
     let has_port_source = facts.ports.iter().any(|p| p.port > 0)
         || model.files.config_port.is_some()
+        || config_listen(model, facts).is_some()
         || config.port.is_some();
+    config_file_listen_env(model, facts, config, port, &mut notes, &mut out);
     let mut moved: Vec<&str> = Vec::new();
     let mut moved_values: Vec<&str> = Vec::new();
     for e in &facts.env {
@@ -1366,6 +1369,55 @@ fn listen_env(
         ));
     }
     notes.with(out)
+}
+
+/// The configuration file's listen address, when the app reads configuration through the
+/// `config` crate (whose file sources it comes from).
+fn config_listen<'a>(
+    model: &'a ProjectModel,
+    facts: &SourceFacts,
+) -> Option<&'a crate::model::ConfigListen> {
+    facts.config_env.as_ref()?;
+    model.files.config_listen.as_ref()
+}
+
+/// A loopback address in the configuration file: moved to all interfaces by the env var the
+/// `config` crate's environment source reads for that key (`SERVER__ADDRESS`), else a warning.
+fn config_file_listen_env(
+    model: &ProjectModel,
+    facts: &SourceFacts,
+    config: &Config,
+    port: u16,
+    notes: &mut Notes,
+    out: &mut BTreeMap<String, String>,
+) {
+    let (Some(l), Some(env)) = (config_listen(model, facts), facts.config_env.as_ref()) else {
+        return;
+    };
+    if !loopback(&l.host) {
+        return;
+    }
+    let key = l.key.join(".");
+    match env.var_for(&l.key) {
+        Some(var) => {
+            if config.env.as_ref().is_some_and(|c| c.contains_key(&var)) {
+                return;
+            }
+            notes.decide(
+                Topic::ListenEnv,
+                format!("{var}=0.0.0.0:{port}"),
+                format!(
+                    "{} sets `{key}` to the loopback {}:{}; the config crate's environment source ({}) reads {var} over it",
+                    l.at, l.host, l.port, env.at
+                ),
+            );
+            out.insert(var, format!("0.0.0.0:{port}"));
+        }
+        None => notes.warn(format!(
+            "{}: `{key}` binds {}:{}, which nothing outside the container can reach, and the config crate's environment source ({}) has no separator to reach a nested key; set it to 0.0.0.0:{} in the file",
+            l.at, l.host, l.port, env.at, l.port
+        )),
+    }
 }
 
 /// The address and port variables of the frameworks used (`ROCKET_ADDRESS`, `ROCKET_PORT`);
@@ -1910,6 +1962,13 @@ fn choose_port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> (u
     }
     let mut evidence: Vec<&PortEvidence> = facts.ports.iter().filter(|p| p.port > 0).collect();
     evidence.extend(model.files.config_port.iter());
+    let listen_evidence = config_listen(model, facts).map(|l| PortEvidence {
+        port: l.port,
+        host: Some(l.host.clone()),
+        at: format!("{} (`{}`)", l.at, l.key.join(".")),
+        kind: PortKind::ConfigFile,
+    });
+    evidence.extend(listen_evidence.iter());
     let dockerfile_port = model
         .files
         .existing_dockerfile

@@ -116,6 +116,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             .iter()
             .any(|p| root.join(&p.dir).join(".sqlx").is_dir());
     let config_port = source::scan_config_port(root);
+    let config_listen = source::scan_config_listen(root);
     let production_config = source::production_config(root);
     let linkers = source::scan_cargo_linkers(root);
     let existing_dockerfile = read_existing_dockerfile(root);
@@ -140,6 +141,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             sqlx_offline_data,
             top_dirs,
             config_port,
+            config_listen,
             production_config,
             linkers,
             existing_dockerfile,

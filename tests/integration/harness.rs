@@ -42,6 +42,8 @@ pub const PLANNABLE: &[&str] = &[
     "scan-clap-nested",
     "scan-clap-builder",
     "scan-serve-dir",
+    "scan-config-env-file",
+    "scan-confik",
 ];
 
 /// Copies a directory tree (without `target/`).

@@ -284,3 +284,22 @@ fn command_lines_the_bare_binary_cannot_start_are_refused_with_what_to_set() {
         .stderr_has("error: required-flag-svc cannot start without its argument SHARD (src/main.rs:5), whose value imggen cannot know; set `args = [\"<value>\"]` in imggen.toml or pass `--arg`")
         .one_error_line();
 }
+
+/// Configuration read from the environment by the `config` crate (a `__` separator over a
+/// config file's nested key) and by confik (`#[derive(Configuration)]` field names).
+#[test]
+fn config_crate_and_confik_environment_names_move_the_listen_address() {
+    Test::fixture("scan-config-env-file")
+        .args(&["plan"])
+        .run()
+        .code(0)
+        .stdout_has("  port             8300\n")
+        .stdout_has("  listen env       SERVER__ADDRESS=0.0.0.0:8300\n")
+        .stdout_has("(config.toml:4 sets `server.address` to the loopback 127.0.0.1:8300; the config crate's environment source (src/main.rs:8) reads SERVER__ADDRESS over it)");
+    Test::fixture("scan-confik")
+        .args(&["plan"])
+        .run()
+        .code(0)
+        .stdout_has("  listen env       SERVER_ADDR=0.0.0.0:8080\n")
+        .stdout_has("(the app reads SERVER_ADDR at src/main.rs:9; read with no default: the image sets it to port 8080)");
+}
