@@ -52,6 +52,17 @@ const IMAGES: &[(&str, &str, &str, Probe)] = &[
         "bin = \"migrate\"\nprofile = \"dev\"\n",
         Probe::Health,
     ),
+    // The arguments imggen finds on the clap command line: each binary exits at once without
+    // them (a required subcommand; a directory to serve that must exist, which the image makes).
+    (
+        "scan-clap-parser-enum",
+        "scan-clap-parser-enum",
+        "",
+        Probe::Health,
+    ),
+    ("scan-clap-nested", "scan-clap-nested", "", Probe::Health),
+    ("scan-clap-builder", "scan-clap-builder", "", Probe::Health),
+    ("scan-serve-dir", "scan-serve-dir", "", Probe::Health),
 ];
 
 /// Images whose build context or frontend stage is under test, with their own probes.
