@@ -225,6 +225,11 @@ fn clap_command_lines_give_the_server_subcommand_and_the_directory_to_serve() {
     );
     assert!(dockerfile.contains("\nWORKDIR /app\n"), "{dockerfile}");
     assert!(dockerfile.contains("CMD [\"/app/data\"]"), "{dockerfile}");
+    Test::fixture("scan-serve-dir")
+        .args(&["plan", "--platform", "vm"])
+        .run()
+        .code(0)
+        .stdout_has("  - the unit passes the directory to serve /app/data, which the image creates but a server does not have; create it on the server or set `args` in imggen.toml\n");
 }
 
 /// A command line the bare binary cannot start with is refused with what to set, and planned
