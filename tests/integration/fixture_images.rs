@@ -52,8 +52,11 @@ const IMAGES: &[(&str, &str, &str, Probe)] = &[
         "bin = \"migrate\"\nprofile = \"dev\"\n",
         Probe::Health,
     ),
-    // The arguments imggen finds on the clap command line: each binary exits at once without
-    // them (a required subcommand; a directory to serve that must exist, which the image makes).
+];
+
+/// The arguments imggen finds on the clap command line: each binary exits at once without them
+/// (a required subcommand; a directory to serve that must exist, which the image creates).
+const CLAP_IMAGES: &[(&str, &str, &str, Probe)] = &[
     (
         "scan-clap-parser-enum",
         "scan-clap-parser-enum",
@@ -252,4 +255,12 @@ fn context_and_frontend_images_build_and_serve() {
         return;
     }
     build_all(SERVING_IMAGES);
+}
+
+#[test]
+fn clap_fixture_images_run_with_the_arguments_imggen_found() {
+    if !crate::harness::engine() {
+        return;
+    }
+    build_all(CLAP_IMAGES);
 }
