@@ -101,12 +101,16 @@ fn scan_file(root: &Path, rel: &str) -> Defs {
         return Defs::default();
     };
     if ![
-        "Subcommand",
-        "subcommand",
+        "ubcommand",
         "Parser",
         "StructOpt",
-        "Command",
+        "Command::new",
         "App::new",
+        "command!",
+        "::parse()",
+        "::try_parse()",
+        "::from_args()",
+        "parse_from(",
     ]
     .iter()
     .any(|w| text.contains(w))
