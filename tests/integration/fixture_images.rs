@@ -64,7 +64,13 @@ const CLAP_IMAGES: &[(&str, &str, &str, Probe)] = &[
         Probe::Health,
     ),
     ("scan-clap-nested", "scan-clap-nested", "", Probe::Health),
-    ("scan-clap-builder", "scan-clap-builder", "", Probe::Health),
+    // Its required `--region` comes from the environment.
+    (
+        "scan-clap-builder",
+        "scan-clap-builder",
+        "[env]\nBUILDER_REGION = \"eu\"\n",
+        Probe::Health,
+    ),
     ("scan-serve-dir", "scan-serve-dir", "", Probe::Health),
 ];
 
