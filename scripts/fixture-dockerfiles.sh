@@ -6,7 +6,7 @@
 set -euo pipefail
 out=${1:?usage: fixture-dockerfiles.sh OUT_DIR}
 imggen=${IMGGEN:-target/debug/imggen}
-error_fixtures=" ambiguous feature-gate lib-only malformed scan-grpc-servers scan-leptos scan-shuttle stale-lock "
+error_fixtures=" ambiguous feature-gate lib-only malformed scan-clap-no-server scan-config-arg scan-grpc-servers scan-leptos scan-required-flag scan-shuttle stale-lock "
 rm -rf "$out"
 for dir in tests/fixtures/*/; do
   name=$(basename "$dir")

@@ -53,10 +53,10 @@ pub struct Package {
     pub features: Vec<String>,
     /// Names of workspace members this package depends on by path (for source scanning).
     pub path_deps: Vec<String>,
-    /// Clap subcommands each binary target compiles (`#[derive(Subcommand)]` variants), by
-    /// binary name, in source order.
+    /// The clap command line of each binary target (subcommands and arguments), by binary
+    /// name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub subcommands: BTreeMap<String, Vec<Subcommand>>,
+    pub cli: BTreeMap<String, CliFacts>,
     /// Facts read from this package's Rust sources: its library and each binary target.
     pub source: PackageSources,
 }
@@ -130,6 +130,10 @@ pub struct ProjectFiles {
     pub top_dirs: Vec<String>,
     /// Listen port found in a config file (e.g. `configuration/base.yaml`), with where.
     pub config_port: Option<PortEvidence>,
+    /// A listen address (`host:port`) in a root configuration file (`config.toml`,
+    /// `config/*.toml`, JSON too), under an address-like key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_listen: Option<ConfigListen>,
     /// A production configuration file (`config/production.yaml`, ...), which an environment
     /// variable of the app selects.
     pub production_config: Option<String>,
@@ -193,10 +197,52 @@ pub struct BuildContextFacts {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Subcommand {
     /// The name clap matches (`#[command(name = ...)]`, else the variant in the enum's
-    /// `rename_all` case, kebab-case by default).
+    /// `rename_all` case, kebab-case by default; `Command::new(...)` in the builder form).
     pub name: String,
+    /// The words that select it: its parents' names, then `name` (`["server", "start"]`).
+    pub words: Vec<String>,
     /// `file:line` of the variant, relative to the project root.
     pub at: String,
+}
+
+/// What a binary's clap command line accepts, as far as starting it goes: read from the
+/// derive form (`#[derive(Parser)]` structs and enums, `#[derive(Subcommand)]` enums, nested
+/// through fields and variants) and the builder form (`Command::new(..).arg(..).subcommand(..)`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct CliFacts {
+    /// Every subcommand, parents before children.
+    pub subcommands: Vec<Subcommand>,
+    /// The scopes (words typed so far; empty for the binary itself) after which clap requires
+    /// a subcommand, with where that is declared.
+    pub required_subcommand: Vec<(Vec<String>, String)>,
+    /// The arguments of each scope.
+    pub args: Vec<CliArg>,
+}
+
+/// One clap argument: a positional value or a flag.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CliArg {
+    /// The subcommand words it belongs to (empty for the binary itself).
+    pub scope: Vec<String>,
+    /// As typed or shown in help: `--config-file` for a flag, the value name for a positional.
+    pub name: String,
+    pub positional: bool,
+    /// Clap refuses to start without it: no `Option`, `Vec` or `bool`, no default, no `env`.
+    pub required: bool,
+    pub kind: CliArgKind,
+    /// `file:line` of its declaration.
+    pub at: String,
+}
+
+/// What an argument's value means, when its name, type or help says so.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CliArgKind {
+    /// A path whose name or help says it is what the server serves (`path`, "directory to serve").
+    ServeDir,
+    /// A configuration file (`config`, `CONFIG`, `config-file`).
+    ConfigFile,
+    Other,
 }
 
 /// A `Procfile` (Heroku's format, read by Dokku, Render and others): `name: command` lines.
@@ -266,6 +312,9 @@ pub struct SourceFacts {
     /// image's command must pass them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub listen_flags: Vec<ListenFlag>,
+    /// The `config` crate's `Environment` source, which turns env vars into config-file keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_env: Option<ConfigEnvSource>,
 }
 
 /// A command-line flag of the listen address (clap `#[arg(long, default_value = "::1")]`).
@@ -278,6 +327,56 @@ pub struct ListenFlag {
     /// The field's type as written (`IpAddr`, `Ipv4Addr`, `String`): what values it takes.
     pub ty: String,
     /// `file:line` of the field.
+    pub at: String,
+}
+
+/// `config::Environment::with_prefix("APP").separator("__")` and the like: `APP_SERVER__PORT`
+/// overrides the key `server.port` of the configuration files.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct ConfigEnvSource {
+    pub prefix: Option<String>,
+    /// Between nested keys; without one, nested keys cannot be reached from the environment.
+    pub separator: Option<String>,
+    /// Between the prefix and the key: `prefix_separator`, else `separator`, else `_`.
+    pub prefix_separator: Option<String>,
+    /// `file:line` of the source.
+    pub at: String,
+}
+
+impl ConfigEnvSource {
+    /// The env var that overrides the key at `path` (`["server", "address"]`), when the source
+    /// can reach it.
+    pub fn var_for(&self, path: &[String]) -> Option<String> {
+        let key = match (&self.separator, path.len()) {
+            (_, 0) => return None,
+            (None, 1) => path[0].clone(),
+            (None, _) => return None,
+            (Some(sep), _) => path.join(sep),
+        };
+        let key = key.to_uppercase();
+        Some(match &self.prefix {
+            Some(p) => {
+                let sep = self
+                    .prefix_separator
+                    .as_deref()
+                    .or(self.separator.as_deref())
+                    .unwrap_or("_");
+                format!("{}{sep}{key}", p.to_uppercase())
+            }
+            None => key,
+        })
+    }
+}
+
+/// A listen address (`host:port`) a configuration file gives under a key such as
+/// `[server] address`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ConfigListen {
+    /// The key's path in the file (`["server", "address"]`).
+    pub key: Vec<String>,
+    pub host: String,
+    pub port: u16,
+    /// `file:line`, relative to the project root.
     pub at: String,
 }
 
@@ -383,6 +482,9 @@ impl SourceFacts {
             if !self.listen_flags.iter().any(|x| x.flag == f.flag) {
                 self.listen_flags.push(f.clone());
             }
+        }
+        if self.config_env.is_none() {
+            self.config_env.clone_from(&other.config_env);
         }
         for (into, from) in [
             (&mut self.health_paths, &other.health_paths),
@@ -691,4 +793,43 @@ pub fn is_other_service_word(part: &str) -> bool {
         "STATSD",
     ];
     OTHER.contains(&part)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_env_names_as_the_config_crate_reads_them() {
+        let key = ["server".to_string(), "address".to_string()];
+        let source = |prefix: Option<&str>, sep: Option<&str>, pre: Option<&str>| ConfigEnvSource {
+            prefix: prefix.map(String::from),
+            separator: sep.map(String::from),
+            prefix_separator: pre.map(String::from),
+            at: String::new(),
+        };
+        assert_eq!(
+            source(None, Some("__"), None).var_for(&key).as_deref(),
+            Some("SERVER__ADDRESS")
+        );
+        assert_eq!(
+            source(Some("app"), Some("__"), None)
+                .var_for(&key)
+                .as_deref(),
+            Some("APP__SERVER__ADDRESS")
+        );
+        assert_eq!(
+            source(Some("APP"), Some("__"), Some("_"))
+                .var_for(&key)
+                .as_deref(),
+            Some("APP_SERVER__ADDRESS")
+        );
+        assert_eq!(source(Some("APP"), None, None).var_for(&key), None);
+        assert_eq!(
+            source(Some("APP"), None, None)
+                .var_for(&["bind".to_string()])
+                .as_deref(),
+            Some("APP_BIND")
+        );
+    }
 }

@@ -86,6 +86,9 @@ pub struct ImagePlan {
     /// Arguments after the binary: the Dockerfile's CMD, Cloud Run's args, the unit's ExecStart.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+    /// A directory the image creates because the arguments pass it (the directory to serve).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub served_dir: Option<String>,
     /// Arguments of the release task run once per deploy (fly release_command, a Cloud Run job).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release_args: Option<Vec<String>>,
@@ -483,7 +486,14 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         runtime_dirs.retain(|d| d.from != f.project_output && d.to != f.dest);
     }
     let arch = arch(config, &base)?;
-    let run = notes.take(run_command(model, (pkg, bin), &facts, config, port)?);
+    let cli = pkg.cli.get(&bin.name).cloned().unwrap_or_default();
+    let run = notes.take(run_command(
+        model,
+        (&cli, &bin.name),
+        &facts,
+        config,
+        (port, port_known(model, &facts, config)),
+    )?);
     let (env, vars) = notes.take(with_listen_env(
         environment::environment(&facts, config)?,
         &listen_env,
@@ -519,6 +529,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         image_env: config.env.clone().unwrap_or_default(),
         vars,
         args: run.args,
+        served_dir: run.served_dir,
         release_args: run.release,
         labels: labels(pkg, bin),
         build_inputs,
@@ -542,18 +553,18 @@ fn user_plan(base: &BaseProfile) -> UserPlan {
 /// The run command, then the flags that move a loopback listen address.
 fn run_command(
     model: &ProjectModel,
-    (pkg, bin): (&Package, &BinTarget),
+    (cli, bin): (&crate::model::CliFacts, &str),
     facts: &SourceFacts,
     config: &Config,
-    port: u16,
+    (port, port_known): (u16, bool),
 ) -> Result<Planned<run::Run>> {
     let mut notes = Notes::default();
     let mut run = notes.take(run::command(
         model,
-        subcommands(pkg, bin),
+        cli,
         facts.command.as_ref(),
         config,
-        (&bin.name, port),
+        (bin, port, port_known),
     )?);
     let flags = notes.take(listen_flag::flags(
         &facts.listen_flags,
@@ -565,11 +576,19 @@ fn run_command(
     Ok(notes.with(run))
 }
 
-/// The clap subcommands the chosen binary declares.
-fn subcommands<'a>(pkg: &'a Package, bin: &BinTarget) -> &'a [crate::model::Subcommand] {
-    pkg.subcommands
-        .get(&bin.name)
-        .map_or(&[][..], Vec::as_slice)
+/// True when a source gave the port (the configuration, the code, a config file, an EXPOSE),
+/// false when it is the fallback.
+fn port_known(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> bool {
+    config.port.is_some()
+        || facts.ports.iter().any(|p| p.port > 0)
+        || model.files.config_port.is_some()
+        || config_listen(model, facts).is_some()
+        || model
+            .files
+            .existing_dockerfile
+            .as_ref()
+            .and_then(|d| d.port_evidence())
+            .is_some()
 }
 
 /// The listen variables reach every platform file as well as the image, and count as set there.
@@ -1331,7 +1350,9 @@ fn listen_env(
     let framework_moved = framework_listen_env(facts, port, &mut notes, &mut out);
     let has_port_source = facts.ports.iter().any(|p| p.port > 0)
         || model.files.config_port.is_some()
+        || config_listen(model, facts).is_some()
         || config.port.is_some();
+    config_file_listen_env(model, facts, config, port, &mut notes, &mut out);
     let mut moved: Vec<&str> = Vec::new();
     let mut moved_values: Vec<&str> = Vec::new();
     for e in &facts.env {
@@ -1378,6 +1399,55 @@ fn listen_env(
         ));
     }
     notes.with(out)
+}
+
+/// The configuration file's listen address, when the app reads configuration through the
+/// `config` crate (whose file sources it comes from).
+fn config_listen<'a>(
+    model: &'a ProjectModel,
+    facts: &SourceFacts,
+) -> Option<&'a crate::model::ConfigListen> {
+    facts.config_env.as_ref()?;
+    model.files.config_listen.as_ref()
+}
+
+/// A loopback address in the configuration file: moved to all interfaces by the env var the
+/// `config` crate's environment source reads for that key (`SERVER__ADDRESS`), else a warning.
+fn config_file_listen_env(
+    model: &ProjectModel,
+    facts: &SourceFacts,
+    config: &Config,
+    port: u16,
+    notes: &mut Notes,
+    out: &mut BTreeMap<String, String>,
+) {
+    let (Some(l), Some(env)) = (config_listen(model, facts), facts.config_env.as_ref()) else {
+        return;
+    };
+    if !loopback(&l.host) {
+        return;
+    }
+    let key = l.key.join(".");
+    match env.var_for(&l.key) {
+        Some(var) => {
+            if config.env.as_ref().is_some_and(|c| c.contains_key(&var)) {
+                return;
+            }
+            notes.decide(
+                Topic::ListenEnv,
+                format!("{var}=0.0.0.0:{port}"),
+                format!(
+                    "{} sets `{key}` to the loopback {}:{}; the config crate's environment source ({}) reads {var} over it",
+                    l.at, l.host, l.port, env.at
+                ),
+            );
+            out.insert(var, format!("0.0.0.0:{port}"));
+        }
+        None => notes.warn(format!(
+            "{}: `{key}` binds {}:{}, which nothing outside the container can reach, and the config crate's environment source ({}) has no separator to reach a nested key; set it to 0.0.0.0:{} in the file",
+            l.at, l.host, l.port, env.at, l.port
+        )),
+    }
 }
 
 /// The address and port variables of the frameworks used (`ROCKET_ADDRESS`, `ROCKET_PORT`);
@@ -2003,6 +2073,13 @@ fn choose_port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> (u
     }
     let mut evidence: Vec<&PortEvidence> = facts.ports.iter().filter(|p| p.port > 0).collect();
     evidence.extend(model.files.config_port.iter());
+    let listen_evidence = config_listen(model, facts).map(|l| PortEvidence {
+        port: l.port,
+        host: Some(l.host.clone()),
+        at: format!("{} (`{}`)", l.at, l.key.join(".")),
+        kind: PortKind::ConfigFile,
+    });
+    evidence.extend(listen_evidence.iter());
     let dockerfile_port = model
         .files
         .existing_dockerfile

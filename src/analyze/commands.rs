@@ -1,8 +1,9 @@
 //! How the project says its binary is run: the `Procfile`'s `web` and `release` processes, and
-//! the clap subcommands (`#[derive(Subcommand)]` enums) each binary compiles, read with `syn`.
-//! Facts only: `plan` decides the image's arguments from them.
+//! the clap command line each binary compiles (subcommands and arguments, in the derive and the
+//! builder forms), read with `syn`. Facts only: `plan` decides the image's arguments from them.
 
-use crate::model::{Located, Package, Procfile, Subcommand};
+use crate::model::{CliArg, CliArgKind, CliFacts, Located, Package, Procfile, Subcommand};
+use quote::ToTokens;
 use std::collections::BTreeMap;
 use std::path::Path;
 use syn::visit::Visit;
@@ -46,16 +47,10 @@ pub fn parse_procfile(file: &str, text: &str) -> Procfile {
     procfile
 }
 
-/// The clap subcommands of each binary of `pkg`: those declared in the files the binary
-/// compiles, and in the package's library when the binary uses it.
-pub fn scan_subcommands(root: &Path, pkg: &Package) -> BTreeMap<String, Vec<Subcommand>> {
-    let mut cache: BTreeMap<String, Vec<Subcommand>> = BTreeMap::new();
-    let mut scan = |rel: &str| -> Vec<Subcommand> {
-        cache
-            .entry(rel.to_string())
-            .or_insert_with(|| scan_file(root, rel))
-            .clone()
-    };
+/// The clap command line of each binary of `pkg`, read from the files the binary compiles and
+/// from the package's library when the binary uses it.
+pub fn scan_cli(root: &Path, pkg: &Package) -> BTreeMap<String, CliFacts> {
+    let mut cache: BTreeMap<String, Defs> = BTreeMap::new();
     let lib_files = if pkg.has_lib && pkg.source.bins.values().any(|b| b.uses_lib) {
         library_files(root, &pkg.dir)
     } else {
@@ -63,20 +58,18 @@ pub fn scan_subcommands(root: &Path, pkg: &Package) -> BTreeMap<String, Vec<Subc
     };
     let mut out = BTreeMap::new();
     for (name, bin) in &pkg.source.bins {
-        let mut found: Vec<Subcommand> = Vec::new();
+        let mut defs = Defs::default();
         let files = bin
             .files
             .iter()
             .chain(lib_files.iter().filter(|_| bin.uses_lib));
         for f in files {
-            for s in scan(f) {
-                if !found.contains(&s) {
-                    found.push(s);
-                }
-            }
+            let d = cache.entry(f.clone()).or_insert_with(|| scan_file(root, f));
+            defs.extend(d);
         }
-        if !found.is_empty() {
-            out.insert(name.clone(), found);
+        let facts = resolve(&defs);
+        if facts != CliFacts::default() {
+            out.insert(name.clone(), facts);
         }
     }
     out
@@ -101,31 +94,793 @@ fn library_files(root: &Path, dir: &str) -> Vec<String> {
     files
 }
 
-/// The subcommands one file declares; a file that does not mention `Subcommand` is not parsed.
-fn scan_file(root: &Path, rel: &str) -> Vec<Subcommand> {
+/// What one file declares of a clap command line; a file that names none of clap's derives or
+/// builders is not parsed.
+fn scan_file(root: &Path, rel: &str) -> Defs {
     let Ok(text) = std::fs::read_to_string(root.join(rel)) else {
-        return Vec::new();
+        return Defs::default();
     };
-    if !text.contains("Subcommand") {
-        return Vec::new();
+    if ![
+        "ubcommand",
+        "Parser",
+        "StructOpt",
+        "Command::new",
+        "App::new",
+        "command!",
+        "::parse()",
+        "::try_parse()",
+        "::from_args()",
+        "parse_from(",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
+    {
+        return Defs::default();
     }
     let Ok(file) = syn::parse_file(&text) else {
-        return Vec::new();
+        return Defs::default();
     };
-    let mut v = SubcommandVisitor {
+    let mut v = CliVisitor {
         file: rel,
-        found: Vec::new(),
+        defs: Defs::default(),
+        vars: BTreeMap::new(),
+        fn_name: None,
     };
     v.visit_file(&file);
-    v.found
+    let mut defs = v.defs;
+    for (_, (fn_name, cmd)) in v.vars {
+        defs.builders.push((fn_name, cmd));
+    }
+    defs
 }
 
-struct SubcommandVisitor<'a> {
+/// Clap declarations of a set of files, before they are joined into a [`CliFacts`].
+#[derive(Debug, Default, Clone)]
+struct Defs {
+    structs: Vec<StructDef>,
+    enums: Vec<EnumDef>,
+    /// Types whose `parse()`/`from_args()` the code calls: the top of a derive command line.
+    roots: Vec<String>,
+    /// Builder commands not inside another's `.subcommand(...)`, with the function they are in.
+    builders: Vec<(Option<String>, Cmd)>,
+}
+
+impl Defs {
+    fn extend(&mut self, other: &Defs) {
+        self.structs.extend(other.structs.iter().cloned());
+        self.enums.extend(other.enums.iter().cloned());
+        self.roots.extend(other.roots.iter().cloned());
+        self.builders.extend(other.builders.iter().cloned());
+    }
+
+    fn struct_def(&self, name: &str) -> Option<&StructDef> {
+        self.structs.iter().find(|s| s.name == name)
+    }
+
+    fn enum_def(&self, name: &str) -> Option<&EnumDef> {
+        self.enums.iter().find(|e| e.name == name)
+    }
+}
+
+/// A struct deriving `Parser`, `Args` or `StructOpt`.
+#[derive(Debug, Clone)]
+struct StructDef {
+    name: String,
+    fields: Vec<Field>,
+    /// `#[command(subcommand_required = true)]`.
+    subcommand_required: bool,
+}
+
+/// An enum deriving `Parser`, `Subcommand` or `StructOpt`.
+#[derive(Debug, Clone)]
+struct EnumDef {
+    name: String,
+    at: String,
+    variants: Vec<Variant>,
+    /// Derives `Subcommand` (not only `Parser`): listed even when no `parse()` call is found.
+    subcommand: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Variant {
+    name: String,
+    at: String,
+    /// The type of a one-field tuple variant: its arguments, or its nested subcommands.
+    child: Option<String>,
+    /// The fields of a struct variant: its arguments.
+    fields: Vec<Field>,
+    /// `#[command(flatten)]`: the child enum's variants are this level's.
+    flatten: bool,
+}
+
+/// One field of a derive struct or struct variant, with what its clap attributes say.
+#[derive(Debug, Clone, Default)]
+struct Field {
+    ident: String,
+    at: String,
+    /// The type's outer name (`Option`, `Vec`, `bool`, `PathBuf`, ...).
+    outer: String,
+    /// The type inside `Option<...>`/`Box<...>`, else the type's own name.
+    inner: String,
+    path_type: bool,
+    long: Option<String>,
+    short: bool,
+    default: bool,
+    env: bool,
+    subcommand: bool,
+    flatten: bool,
+    skip: bool,
+    required: Option<bool>,
+    value_name: Option<String>,
+    help: String,
+}
+
+/// A builder command: `Command::new("name")` (or clap 2's `App::new`/`SubCommand::with_name`).
+#[derive(Debug, Clone, Default)]
+struct Cmd {
+    name: String,
+    at: String,
+    args: Vec<BuilderArg>,
+    subs: Vec<SubRef>,
+    required: bool,
+}
+
+#[derive(Debug, Clone)]
+enum SubRef {
+    Inline(Cmd),
+    /// `.subcommand(serve_command())`: the command a function of that name builds.
+    Fn(String),
+}
+
+/// A builder argument: `Arg::new("name")` and its methods.
+#[derive(Debug, Clone, Default)]
+struct BuilderArg {
+    id: String,
+    at: String,
+    long: Option<String>,
+    short: bool,
+    required: bool,
+    default: bool,
+    env: bool,
+    path_type: bool,
+    flag: bool,
+    value_name: Option<String>,
+    help: String,
+}
+
+/// Names of a positional path that is what the server serves.
+const SERVE_NAMES: &[&str] = &[
+    "path",
+    "dir",
+    "directory",
+    "root",
+    "serve_path",
+    "serve_dir",
+    "webroot",
+    "www",
+    "docroot",
+    "document_root",
+    "public",
+];
+
+/// What an argument named `name` with `help` means.
+fn kind(name: &str, path_type: bool, help: &str) -> CliArgKind {
+    let lower = name.to_lowercase().replace('-', "_");
+    if lower.contains("config") || lower == "conf" || lower.ends_with("_conf") {
+        CliArgKind::ConfigFile
+    } else if path_type
+        && (SERVE_NAMES.contains(&lower.as_str()) || help.to_lowercase().contains("serve"))
+    {
+        CliArgKind::ServeDir
+    } else {
+        CliArgKind::Other
+    }
+}
+
+/// Joins the declarations into what the binary accepts: from each `parse()` root (derive) and
+/// each builder command that is no other's subcommand; with neither, every `Subcommand` enum's
+/// variants (not required: nothing says how they are reached).
+fn resolve(defs: &Defs) -> CliFacts {
+    let mut out = CliFacts::default();
+    let mut roots: Vec<&String> = Vec::new();
+    for r in &defs.roots {
+        if !roots.contains(&r) && (defs.struct_def(r).is_some() || defs.enum_def(r).is_some()) {
+            roots.push(r);
+        }
+    }
+    let referenced: Vec<&str> = defs.builders.iter().flat_map(|(_, c)| fn_refs(c)).collect();
+    let builders: Vec<&Cmd> = defs
+        .builders
+        .iter()
+        .filter(|(f, c)| {
+            !f.as_deref().is_some_and(|f| referenced.contains(&f))
+                && (!c.args.is_empty() || !c.subs.is_empty())
+        })
+        .map(|(_, c)| c)
+        .collect();
+    if roots.is_empty() && builders.is_empty() {
+        for e in defs.enums.iter().filter(|e| e.subcommand) {
+            walk_enum(defs, e, &[], &mut out, &mut Vec::new());
+        }
+        return out;
+    }
+    for r in roots {
+        if let Some(s) = defs.struct_def(r) {
+            walk_struct(defs, s, &[], &mut out, &mut Vec::new());
+        } else if let Some(e) = defs.enum_def(r) {
+            out.required_subcommand.push((Vec::new(), e.at.clone()));
+            walk_enum(defs, e, &[], &mut out, &mut Vec::new());
+        }
+    }
+    for c in builders {
+        walk_cmd(defs, c, &[], &mut out);
+    }
+    out
+}
+
+/// Nesting deeper than this is not followed.
+const MAX_DEPTH: usize = 8;
+
+fn fn_refs(c: &Cmd) -> Vec<&str> {
+    let mut out = Vec::new();
+    for s in &c.subs {
+        match s {
+            SubRef::Fn(f) => out.push(f.as_str()),
+            SubRef::Inline(c) => out.extend(fn_refs(c)),
+        }
+    }
+    out
+}
+
+fn walk_struct(
+    defs: &Defs,
+    s: &StructDef,
+    scope: &[String],
+    out: &mut CliFacts,
+    stack: &mut Vec<String>,
+) {
+    if stack.len() > MAX_DEPTH || stack.contains(&s.name) {
+        return;
+    }
+    stack.push(s.name.clone());
+    walk_fields(defs, &s.fields, s.subcommand_required, scope, out, stack);
+    stack.pop();
+}
+
+fn walk_fields(
+    defs: &Defs,
+    fields: &[Field],
+    subcommand_required: bool,
+    scope: &[String],
+    out: &mut CliFacts,
+    stack: &mut Vec<String>,
+) {
+    for f in fields {
+        if f.skip {
+            continue;
+        }
+        if f.subcommand {
+            if let Some(e) = defs.enum_def(&f.inner) {
+                if f.outer != "Option" || subcommand_required {
+                    out.required_subcommand.push((scope.to_vec(), f.at.clone()));
+                }
+                walk_enum(defs, e, scope, out, stack);
+            }
+            continue;
+        }
+        if f.flatten {
+            if let Some(s) = defs.struct_def(&f.inner) {
+                walk_struct(defs, s, scope, out, stack);
+            }
+            continue;
+        }
+        let positional = f.long.is_none() && !f.short;
+        let optional = matches!(f.outer.as_str(), "Option" | "Vec" | "bool") || f.default;
+        let name = if positional {
+            f.value_name
+                .clone()
+                .unwrap_or_else(|| f.ident.to_uppercase())
+        } else {
+            match &f.long {
+                Some(l) if !l.is_empty() => format!("--{l}"),
+                Some(_) => format!("--{}", f.ident.replace('_', "-")),
+                None => format!("-{}", f.ident.chars().next().unwrap_or('?')),
+            }
+        };
+        let meaning = f.value_name.as_deref().unwrap_or(&f.ident);
+        out.args.push(CliArg {
+            scope: scope.to_vec(),
+            required: f.required.unwrap_or(!optional) && !f.env && !f.default,
+            kind: kind(
+                if kind(meaning, false, "") == CliArgKind::ConfigFile {
+                    meaning
+                } else {
+                    &f.ident
+                },
+                f.path_type,
+                &f.help,
+            ),
+            name,
+            positional,
+            at: f.at.clone(),
+        });
+    }
+}
+
+fn walk_enum(
+    defs: &Defs,
+    e: &EnumDef,
+    scope: &[String],
+    out: &mut CliFacts,
+    stack: &mut Vec<String>,
+) {
+    if stack.len() > MAX_DEPTH || stack.contains(&e.name) {
+        return;
+    }
+    stack.push(e.name.clone());
+    for v in &e.variants {
+        if v.flatten {
+            if let Some(child) = v.child.as_deref().and_then(|c| defs.enum_def(c)) {
+                walk_enum(defs, child, scope, out, stack);
+            }
+            continue;
+        }
+        let mut words = scope.to_vec();
+        words.push(v.name.clone());
+        if !out.subcommands.iter().any(|s| s.words == words) {
+            out.subcommands.push(Subcommand {
+                name: v.name.clone(),
+                words: words.clone(),
+                at: v.at.clone(),
+            });
+        }
+        if let Some(child) = &v.child {
+            if let Some(nested) = defs.enum_def(child) {
+                out.required_subcommand.push((words.clone(), v.at.clone()));
+                walk_enum(defs, nested, &words, out, stack);
+            } else if let Some(s) = defs.struct_def(child) {
+                walk_struct(defs, s, &words, out, stack);
+            }
+        }
+        walk_fields(defs, &v.fields, false, &words, out, stack);
+    }
+    stack.pop();
+}
+
+fn walk_cmd(defs: &Defs, c: &Cmd, scope: &[String], out: &mut CliFacts) {
+    if scope.len() > MAX_DEPTH {
+        return;
+    }
+    if c.required && !c.subs.is_empty() {
+        out.required_subcommand.push((scope.to_vec(), c.at.clone()));
+    }
+    for a in &c.args {
+        let positional = a.long.is_none() && !a.short;
+        out.args.push(CliArg {
+            scope: scope.to_vec(),
+            name: match &a.long {
+                Some(l) => format!("--{l}"),
+                None if a.short => format!("-{}", a.id),
+                None => a.value_name.clone().unwrap_or_else(|| a.id.clone()),
+            },
+            positional,
+            required: a.required && !a.default && !a.env && !a.flag,
+            kind: kind(
+                a.value_name
+                    .as_deref()
+                    .filter(|v| kind(v, false, "") == CliArgKind::ConfigFile)
+                    .unwrap_or(&a.id),
+                a.path_type,
+                &a.help,
+            ),
+            at: a.at.clone(),
+        });
+    }
+    for s in &c.subs {
+        let sub = match s {
+            SubRef::Inline(c) => Some(c),
+            SubRef::Fn(f) => defs
+                .builders
+                .iter()
+                .find(|(name, _)| name.as_deref() == Some(f.as_str()))
+                .map(|(_, c)| c),
+        };
+        let Some(sub) = sub else { continue };
+        let mut words = scope.to_vec();
+        words.push(sub.name.clone());
+        if !out.subcommands.iter().any(|s| s.words == words) {
+            out.subcommands.push(Subcommand {
+                name: sub.name.clone(),
+                words: words.clone(),
+                at: sub.at.clone(),
+            });
+        }
+        walk_cmd(defs, sub, &words, out);
+    }
+}
+
+struct CliVisitor<'a> {
     file: &'a str,
-    found: Vec<Subcommand>,
+    defs: Defs,
+    /// `let app = Command::new(...)...;` and later `let app = app.arg(...)`: the command each
+    /// local builds, with the function it is in.
+    vars: BTreeMap<String, (Option<String>, Cmd)>,
+    fn_name: Option<String>,
 }
 
-impl<'ast> Visit<'ast> for SubcommandVisitor<'_> {
+impl CliVisitor<'_> {
+    fn at(&self, span: proc_macro2::Span) -> String {
+        format!("{}:{}", self.file, span.start().line)
+    }
+
+    fn field(
+        &self,
+        ident: String,
+        ty: &syn::Type,
+        attrs: &[syn::Attribute],
+        span: proc_macro2::Span,
+    ) -> Field {
+        let (outer, inner) = type_names(ty);
+        let tokens = ty.to_token_stream().to_string();
+        let mut f = Field {
+            ident,
+            at: self.at(span),
+            path_type: tokens.contains("PathBuf") || tokens.contains("OsString"),
+            outer,
+            inner,
+            help: doc(attrs),
+            ..Field::default()
+        };
+        for a in attrs.iter().filter(|a| is_clap_attr(a)) {
+            let _ = a.parse_nested_meta(|meta| {
+                let key = meta
+                    .path
+                    .get_ident()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let value: Option<syn::Expr> = if meta.input.peek(syn::Token![=]) {
+                    Some(meta.value()?.parse()?)
+                } else {
+                    if meta.input.peek(syn::token::Paren) {
+                        let content;
+                        syn::parenthesized!(content in meta.input);
+                        let inside: proc_macro2::TokenStream = content.parse()?;
+                        if key == "parse" && inside.to_string().contains("os_str") {
+                            f.path_type = true;
+                        }
+                    }
+                    None
+                };
+                let text = value.as_ref().map(lit_str);
+                match key.as_str() {
+                    "long" => f.long = Some(text.flatten().unwrap_or_default()),
+                    "short" => f.short = true,
+                    "env" => f.env = true,
+                    "subcommand" => f.subcommand = true,
+                    "flatten" => f.flatten = true,
+                    "skip" => f.skip = true,
+                    "required" => {
+                        f.required = Some(
+                            value
+                                .as_ref()
+                                .is_none_or(|v| v.to_token_stream().to_string() != "false"),
+                        )
+                    }
+                    "name" | "value_name" | "id" => {
+                        if let Some(Some(t)) = text {
+                            f.value_name = Some(t);
+                        }
+                    }
+                    "help" | "about" => {
+                        if let Some(Some(t)) = text {
+                            f.help.push(' ');
+                            f.help.push_str(&t);
+                        }
+                    }
+                    "value_hint" => {
+                        let hint = value
+                            .as_ref()
+                            .map(|v| v.to_token_stream().to_string())
+                            .unwrap_or_default();
+                        if hint.contains("DirPath") || hint.contains("AnyPath") {
+                            f.path_type = true;
+                        }
+                    }
+                    k if k.starts_with("default_value") || k == "default_missing_value" => {
+                        f.default = true
+                    }
+                    _ => {}
+                }
+                Ok(())
+            });
+        }
+        f
+    }
+
+    /// The builder command `e` builds, when it is a `Command::new(...)` chain or continues a
+    /// local's.
+    fn builder(&self, e: &syn::Expr) -> Option<(Option<String>, Cmd)> {
+        let (base, methods) = unwind(e);
+        let mut out = match base {
+            Base::New(name, span) => (
+                None,
+                Cmd {
+                    name,
+                    at: self.at(span),
+                    ..Cmd::default()
+                },
+            ),
+            Base::Var(v) => self.vars.get(&v).cloned()?,
+            Base::Other => return None,
+        };
+        for m in methods.iter().rev() {
+            self.apply(&mut out.1, m);
+        }
+        Some(out)
+    }
+
+    fn apply(&self, cmd: &mut Cmd, m: &syn::ExprMethodCall) {
+        let first = m.args.first();
+        match m.method.to_string().as_str() {
+            "arg" => {
+                if let Some(a) = first.and_then(|a| self.arg(a)) {
+                    cmd.args.push(a);
+                }
+            }
+            "args" => {
+                if let Some(list) = first {
+                    for a in elements(list) {
+                        if let Some(a) = self.arg(&a) {
+                            cmd.args.push(a);
+                        }
+                    }
+                }
+            }
+            "subcommand" => {
+                if let Some(s) = first.and_then(|s| self.sub(s)) {
+                    cmd.subs.push(s);
+                }
+            }
+            "subcommands" => {
+                if let Some(list) = first {
+                    for s in elements(list) {
+                        if let Some(s) = self.sub(&s) {
+                            cmd.subs.push(s);
+                        }
+                    }
+                }
+            }
+            "subcommand_required"
+                if first.is_some_and(|a| a.to_token_stream().to_string() == "true") =>
+            {
+                cmd.required = true;
+            }
+            "setting" | "settings" => {
+                let t = m.args.to_token_stream().to_string();
+                if t.contains("SubcommandRequired") {
+                    cmd.required = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn sub(&self, e: &syn::Expr) -> Option<SubRef> {
+        if let syn::Expr::Call(c) = e {
+            if let syn::Expr::Path(p) = &*c.func {
+                if c.args.is_empty() && p.path.segments.len() == 1 {
+                    return Some(SubRef::Fn(p.path.segments[0].ident.to_string()));
+                }
+            }
+        }
+        self.builder(e).map(|(_, c)| SubRef::Inline(c))
+    }
+
+    fn arg(&self, e: &syn::Expr) -> Option<BuilderArg> {
+        let (base, methods) = unwind_arg(e);
+        let (id, span) = base?;
+        let mut a = BuilderArg {
+            id,
+            at: self.at(span),
+            ..BuilderArg::default()
+        };
+        for m in methods.iter().rev() {
+            let first = m.args.first();
+            let text = first.and_then(lit_str);
+            let tokens = m.args.to_token_stream().to_string();
+            match m.method.to_string().as_str() {
+                "long" => a.long = Some(text.unwrap_or_else(|| a.id.clone())),
+                "short" => a.short = true,
+                "required" => a.required = tokens == "true",
+                "env" => a.env = true,
+                "value_name" => a.value_name = text,
+                "help" | "long_help" => {
+                    a.help.push(' ');
+                    a.help.push_str(&text.unwrap_or_default());
+                }
+                "value_parser" if tokens.contains("PathBuf") => a.path_type = true,
+                "value_hint" if tokens.contains("DirPath") || tokens.contains("AnyPath") => {
+                    a.path_type = true
+                }
+                "allow_invalid_utf8" => a.path_type = true,
+                "takes_value" if tokens == "false" => a.flag = true,
+                "action"
+                    if ["SetTrue", "SetFalse", "Count", "Help", "Version"]
+                        .iter()
+                        .any(|x| tokens.contains(x)) =>
+                {
+                    a.flag = true
+                }
+                m if m.starts_with("default_value") => a.default = true,
+                _ => {}
+            }
+        }
+        Some(a)
+    }
+}
+
+/// Where a builder chain starts.
+enum Base {
+    New(String, proc_macro2::Span),
+    Var(String),
+    Other,
+}
+
+/// The chain's start and its method calls, outermost first.
+fn unwind(e: &syn::Expr) -> (Base, Vec<&syn::ExprMethodCall>) {
+    let mut methods = Vec::new();
+    let mut e = e;
+    loop {
+        match e {
+            syn::Expr::MethodCall(m) => {
+                methods.push(m);
+                e = &m.receiver;
+            }
+            syn::Expr::Paren(p) => e = &p.expr,
+            syn::Expr::Call(c) => {
+                let syn::Expr::Path(p) = &*c.func else {
+                    return (Base::Other, methods);
+                };
+                let s = p.path.to_token_stream().to_string().replace(' ', "");
+                let ok = [
+                    "Command::new",
+                    "App::new",
+                    "SubCommand::with_name",
+                    "Command::with_name",
+                ]
+                .iter()
+                .any(|n| s == *n || s.ends_with(&format!("::{n}")));
+                if !ok {
+                    return (Base::Other, methods);
+                }
+                let name = c.args.first().and_then(lit_str).unwrap_or_default();
+                return (Base::New(name, p.path.segments[0].ident.span()), methods);
+            }
+            syn::Expr::Macro(m)
+                if m.mac
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "command") =>
+            {
+                return (
+                    Base::New(String::new(), m.mac.path.segments[0].ident.span()),
+                    methods,
+                );
+            }
+            syn::Expr::Path(p) if p.path.segments.len() == 1 => {
+                return (Base::Var(p.path.segments[0].ident.to_string()), methods)
+            }
+            _ => return (Base::Other, methods),
+        }
+    }
+}
+
+/// An `Arg::new("id")` chain: the id, where it is, and its methods outermost first.
+fn unwind_arg(
+    e: &syn::Expr,
+) -> (
+    Option<(String, proc_macro2::Span)>,
+    Vec<&syn::ExprMethodCall>,
+) {
+    let mut methods = Vec::new();
+    let mut e = e;
+    loop {
+        match e {
+            syn::Expr::MethodCall(m) => {
+                methods.push(m);
+                e = &m.receiver;
+            }
+            syn::Expr::Paren(p) => e = &p.expr,
+            syn::Expr::Call(c) => {
+                let syn::Expr::Path(p) = &*c.func else {
+                    return (None, methods);
+                };
+                let s = p.path.to_token_stream().to_string().replace(' ', "");
+                if !(s.ends_with("Arg::new") || s.ends_with("Arg::with_name")) {
+                    return (None, methods);
+                }
+                let id = c.args.first().and_then(lit_str);
+                return (id.map(|id| (id, p.path.segments[0].ident.span())), methods);
+            }
+            _ => return (None, methods),
+        }
+    }
+}
+
+/// The elements of `[a, b]`, `&[a, b]` or `vec![a, b]`.
+fn elements(e: &syn::Expr) -> Vec<syn::Expr> {
+    match e {
+        syn::Expr::Array(a) => a.elems.iter().cloned().collect(),
+        syn::Expr::Reference(r) => elements(&r.expr),
+        syn::Expr::Macro(m) => m
+            .mac
+            .parse_body_with(
+                syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated,
+            )
+            .map(|p| p.into_iter().collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// The string of a string literal expression.
+fn lit_str(e: &syn::Expr) -> Option<String> {
+    match e {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => Some(s.value()),
+        _ => None,
+    }
+}
+
+/// `(outer, inner)` names of a type: `Option<PathBuf>` is `("Option", "PathBuf")`.
+fn type_names(ty: &syn::Type) -> (String, String) {
+    let last = |ty: &syn::Type| -> Option<syn::PathSegment> {
+        match ty {
+            syn::Type::Path(p) => p.path.segments.last().cloned(),
+            _ => None,
+        }
+    };
+    let Some(seg) = last(ty) else {
+        return (String::new(), String::new());
+    };
+    let outer = seg.ident.to_string();
+    let inner = match &seg.arguments {
+        syn::PathArguments::AngleBracketed(a) if matches!(outer.as_str(), "Option" | "Box") => a
+            .args
+            .iter()
+            .find_map(|g| match g {
+                syn::GenericArgument::Type(t) => last(t).map(|s| s.ident.to_string()),
+                _ => None,
+            })
+            .unwrap_or_default(),
+        _ => outer.clone(),
+    };
+    (outer, inner)
+}
+
+/// The doc comment's text.
+fn doc(attrs: &[syn::Attribute]) -> String {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => lit_str(&nv.value),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn is_clap_attr(a: &syn::Attribute) -> bool {
+    ["arg", "clap", "structopt", "command"]
+        .iter()
+        .any(|n| a.path().is_ident(n))
+}
+
+impl<'ast> Visit<'ast> for CliVisitor<'_> {
     fn visit_item_mod(&mut self, m: &'ast syn::ItemMod) {
         if !cfg_test(&m.attrs) {
             syn::visit::visit_item_mod(self, m);
@@ -133,27 +888,131 @@ impl<'ast> Visit<'ast> for SubcommandVisitor<'_> {
     }
 
     fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
-        if !cfg_test(&f.attrs) {
-            syn::visit::visit_item_fn(self, f);
+        if cfg_test(&f.attrs)
+            || f.attrs
+                .iter()
+                .any(|a| a.path().segments.last().is_some_and(|s| s.ident == "test"))
+        {
+            return;
         }
+        let outer = self.fn_name.replace(f.sig.ident.to_string());
+        syn::visit::visit_item_fn(self, f);
+        self.fn_name = outer;
+    }
+
+    fn visit_item_struct(&mut self, s: &'ast syn::ItemStruct) {
+        if cfg_test(&s.attrs) || !derives(&s.attrs, &["Parser", "Args", "StructOpt"]) {
+            return;
+        }
+        let fields = match &s.fields {
+            syn::Fields::Named(n) => n
+                .named
+                .iter()
+                .filter_map(|f| {
+                    let ident = f.ident.as_ref()?;
+                    Some(self.field(ident.to_string(), &f.ty, &f.attrs, ident.span()))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        self.defs.structs.push(StructDef {
+            name: s.ident.to_string(),
+            fields,
+            subcommand_required: command_flag(&s.attrs, "subcommand_required"),
+        });
     }
 
     fn visit_item_enum(&mut self, e: &'ast syn::ItemEnum) {
-        if cfg_test(&e.attrs) || !derives_subcommand(&e.attrs) {
+        if cfg_test(&e.attrs) || !derives(&e.attrs, &["Parser", "Subcommand", "StructOpt"]) {
             return;
         }
         let case = command_value(&e.attrs, "rename_all").unwrap_or_else(|| "kebab-case".into());
+        let mut variants = Vec::new();
         for v in &e.variants {
             if command_flag(&v.attrs, "skip") || command_flag(&v.attrs, "external_subcommand") {
                 continue;
             }
             let name = command_value(&v.attrs, "name")
                 .unwrap_or_else(|| rename(&v.ident.to_string(), &case));
-            self.found.push(Subcommand {
+            let (child, fields) = match &v.fields {
+                syn::Fields::Unnamed(u) if u.unnamed.len() == 1 => {
+                    (Some(type_names(&u.unnamed[0].ty).1), Vec::new())
+                }
+                syn::Fields::Named(n) => (
+                    None,
+                    n.named
+                        .iter()
+                        .filter_map(|f| {
+                            let ident = f.ident.as_ref()?;
+                            Some(self.field(ident.to_string(), &f.ty, &f.attrs, ident.span()))
+                        })
+                        .collect(),
+                ),
+                _ => (None, Vec::new()),
+            };
+            variants.push(Variant {
                 name,
-                at: format!("{}:{}", self.file, v.ident.span().start().line),
+                at: self.at(v.ident.span()),
+                child,
+                fields,
+                flatten: command_flag(&v.attrs, "flatten"),
             });
         }
+        self.defs.enums.push(EnumDef {
+            name: e.ident.to_string(),
+            at: self.at(e.ident.span()),
+            variants,
+            subcommand: derives(&e.attrs, &["Subcommand", "StructOpt"]),
+        });
+    }
+
+    fn visit_local(&mut self, l: &'ast syn::Local) {
+        if let (syn::Pat::Ident(p), Some(init)) = (&l.pat, &l.init) {
+            if let Some((_, cmd)) = self.builder(&init.expr) {
+                self.vars
+                    .insert(p.ident.to_string(), (self.fn_name.clone(), cmd));
+                return;
+            }
+        }
+        syn::visit::visit_local(self, l);
+    }
+
+    fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+        let outer = syn::Expr::MethodCall(m.clone());
+        if let (Base::Var(v), _) = unwind(&outer) {
+            if self.vars.contains_key(&v) {
+                if let Some(found) = self.builder(&outer) {
+                    self.vars.insert(v, found);
+                    return;
+                }
+            }
+        }
+        if let (Base::New(..), _) = unwind(&outer) {
+            if let Some((_, cmd)) = self.builder(&outer) {
+                self.defs.builders.push((self.fn_name.clone(), cmd));
+                return;
+            }
+        }
+        syn::visit::visit_expr_method_call(self, m);
+    }
+
+    fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
+        if let syn::Expr::Path(p) = &*c.func {
+            let segs = &p.path.segments;
+            if segs.len() >= 2 {
+                let method = segs[segs.len() - 1].ident.to_string();
+                let ty = segs[segs.len() - 2].ident.to_string();
+                let arity = match method.as_str() {
+                    "parse" | "try_parse" | "from_args" => Some(0),
+                    "parse_from" | "try_parse_from" | "from_iter" => Some(1),
+                    _ => None,
+                };
+                if arity == Some(c.args.len()) && ty != "Self" {
+                    self.defs.roots.push(ty);
+                }
+            }
+        }
+        syn::visit::visit_expr_call(self, c);
     }
 }
 
@@ -164,8 +1023,8 @@ fn cfg_test(attrs: &[syn::Attribute]) -> bool {
     })
 }
 
-/// `#[derive(..., Subcommand, ...)]` or `clap::Subcommand`.
-fn derives_subcommand(attrs: &[syn::Attribute]) -> bool {
+/// `#[derive(...)]` names one of `names` (also by a path such as `clap::Subcommand`).
+fn derives(attrs: &[syn::Attribute], names: &[&str]) -> bool {
     attrs
         .iter()
         .filter(|a| a.path().is_ident("derive"))
@@ -174,9 +1033,11 @@ fn derives_subcommand(attrs: &[syn::Attribute]) -> bool {
                 syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
             )
             .is_ok_and(|paths| {
-                paths
-                    .iter()
-                    .any(|p| p.segments.last().is_some_and(|s| s.ident == "Subcommand"))
+                paths.iter().any(|p| {
+                    p.segments
+                        .last()
+                        .is_some_and(|s| names.iter().any(|n| s.ident == n))
+                })
             })
         })
 }
@@ -278,16 +1139,27 @@ fn rename(ident: &str, case: &str) -> String {
 mod tests {
     use super::*;
 
-    fn names(src: &str) -> Vec<String> {
+    fn facts(src: &str) -> CliFacts {
         let file = syn::parse_file(src).unwrap();
-        let mut v = SubcommandVisitor {
+        let mut v = CliVisitor {
             file: "src/main.rs",
-            found: Vec::new(),
+            defs: Defs::default(),
+            vars: BTreeMap::new(),
+            fn_name: None,
         };
         v.visit_file(&file);
-        v.found
+        let mut defs = v.defs;
+        for (_, (fn_name, cmd)) in v.vars {
+            defs.builders.push((fn_name, cmd));
+        }
+        resolve(&defs)
+    }
+
+    fn names(src: &str) -> Vec<String> {
+        facts(src)
+            .subcommands
             .into_iter()
-            .map(|s| format!("{} {}", s.name, s.at))
+            .map(|s| format!("{} {}", s.words.join(" "), s.at))
             .collect()
     }
 
@@ -323,6 +1195,41 @@ mod tests {
                 "web-server src/main.rs:10",
                 "reset_all src/main.rs:16",
             ]
+        );
+    }
+
+    #[test]
+    fn builder_subcommands_from_functions_and_a_cycle_of_enums() {
+        let src = r#"
+fn serve_cmd() -> App<'static, 'static> {
+    SubCommand::with_name("serve").arg(Arg::with_name("dir").help("directory to serve").required(true))
+}
+fn main() {
+    let m = App::new("x").setting(AppSettings::SubcommandRequiredElseHelp).subcommand(serve_cmd()).get_matches();
+}
+#[derive(Parser)]
+enum Loop { Again(Loop), Serve }
+"#;
+        let f = facts(src);
+        assert_eq!(
+            f.subcommands
+                .iter()
+                .map(|s| s.words.join(" "))
+                .collect::<Vec<_>>(),
+            ["serve"]
+        );
+        assert_eq!(
+            f.required_subcommand,
+            [(vec![], "src/main.rs:6".to_string())]
+        );
+        assert_eq!(f.args[0].name, "dir");
+        assert_eq!(f.args[0].scope, ["serve"]);
+        assert!(f.args[0].required);
+        let f = facts(&format!("{src}\nfn run() {{ let _ = Loop::parse(); }}"));
+        let words: Vec<String> = f.subcommands.iter().map(|s| s.words.join(" ")).collect();
+        assert!(
+            words.contains(&"again".to_string()) && words.contains(&"serve".to_string()),
+            "{words:?}"
         );
     }
 

@@ -285,7 +285,7 @@ fn read_package(
             .map(|f| f.keys().cloned().collect())
             .unwrap_or_default(),
         path_deps,
-        subcommands: Default::default(),
+        cli: Default::default(),
         source: Default::default(),
         name,
     })

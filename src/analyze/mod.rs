@@ -118,6 +118,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             .iter()
             .any(|p| root.join(&p.dir).join(".sqlx").is_dir());
     let config_port = source::scan_config_port(root);
+    let config_listen = source::scan_config_listen(root);
     let production_config = source::production_config(root);
     let linkers = source::scan_cargo_linkers(root);
     let existing_dockerfile = read_existing_dockerfile(root);
@@ -142,6 +143,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             sqlx_offline_data,
             top_dirs,
             config_port,
+            config_listen,
             production_config,
             linkers,
             existing_dockerfile,
@@ -176,7 +178,7 @@ fn scan_sources(root: &Path, packages: &mut [crate::model::Package]) {
             s.spawn(|| {
                 while let Some(pkg) = queue.lock().ok().and_then(|mut q| q.next()) {
                     pkg.source = source::scan_package(root, pkg);
-                    pkg.subcommands = commands::scan_subcommands(root, pkg);
+                    pkg.cli = commands::scan_cli(root, pkg);
                 }
             });
         }

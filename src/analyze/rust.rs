@@ -65,6 +65,8 @@ pub struct FileFindings {
     /// `Environment::with_prefix("APP")` / `envy::prefixed("APP_")`: env vars named
     /// `APP_<KEY>` override the config's keys.
     pub env_prefix: Option<String>,
+    /// The `config` crate's `Environment` source: prefix, separator, prefix separator, line.
+    pub config_env: Option<ConfigEnv>,
     /// `#[shuttle_runtime::main]` and the like: the line of an entry attribute that replaces main.
     pub foreign_main: Option<usize>,
     /// Clap flags of the listen address whose default is loopback and that no env var sets.
@@ -80,6 +82,15 @@ pub struct RawListenFlag {
     pub default: String,
     /// The field's type as written (`IpAddr`, `std::net::Ipv4Addr`, `String`).
     pub ty: String,
+    pub line: usize,
+}
+
+/// `config::Environment` as the code builds it.
+#[derive(Debug, Default, Clone)]
+pub struct ConfigEnv {
+    pub prefix: Option<String>,
+    pub separator: Option<String>,
+    pub prefix_separator: Option<String>,
     pub line: usize,
 }
 
@@ -144,6 +155,21 @@ fn is_test_attr(a: &Attribute) -> bool {
         return words.contains(&"test") && !words.contains(&"not");
     }
     false
+}
+
+/// `#[derive(...)]` names `name` (also by a path, `confik::Configuration`).
+fn derives(attrs: &[Attribute], name: &str) -> bool {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("derive"))
+        .any(|a| {
+            a.parse_args_with(Punctuated::<syn::Path, Token![,]>::parse_terminated)
+                .is_ok_and(|paths| {
+                    paths
+                        .iter()
+                        .any(|p| p.segments.last().is_some_and(|s| s.ident == name))
+                })
+        })
 }
 
 fn skip(attrs: &[Attribute]) -> bool {
@@ -491,6 +517,68 @@ impl Scan {
         }
     }
 
+    /// A confik `#[derive(Configuration)]` struct read through its `EnvSource`: each field of a
+    /// plain type is the env var of its name in upper case (`server_addr` is `SERVER_ADDR`),
+    /// required unless it is an `Option` or has `#[confik(default ...)]`. Fields of other
+    /// structs nest under `NAME__`, which this does not follow.
+    fn confik_fields(&mut self, s: &syn::ItemStruct) {
+        const PLAIN: &[&str] = &[
+            "String",
+            "str",
+            "u8",
+            "u16",
+            "u32",
+            "u64",
+            "usize",
+            "i32",
+            "i64",
+            "bool",
+            "f64",
+            "SocketAddr",
+            "IpAddr",
+            "PathBuf",
+            "Url",
+        ];
+        for f in &s.fields {
+            let Some(ident) = &f.ident else { continue };
+            let ty = f.ty.to_token_stream().to_string().replace(' ', "");
+            let optional = ty.starts_with("Option<");
+            let inner = ty
+                .trim_start_matches("Option<")
+                .trim_end_matches('>')
+                .rsplit("::")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if !PLAIN.contains(&inner.as_str()) {
+                continue;
+            }
+            let mut default = None;
+            let mut has_default = false;
+            for a in f.attrs.iter().filter(|a| a.path().is_ident("confik")) {
+                let _ = a.parse_nested_meta(|meta| {
+                    if meta.path.is_ident("default") {
+                        has_default = true;
+                        if meta.input.peek(Token![=]) {
+                            let e: Expr = meta.value()?.parse()?;
+                            default = eval(&e);
+                        }
+                    } else if meta.input.peek(Token![=]) {
+                        let _: Expr = meta.value()?.parse()?;
+                    }
+                    Ok(())
+                });
+            }
+            self.out.env.push(RawEnv {
+                name: Val::Str(ident.to_string().to_uppercase()),
+                default,
+                required: !optional && !has_default,
+                line: line(ident.span()),
+                port_field: false,
+            });
+        }
+    }
+
     /// A clap field: `#[arg(long, default_value = "N", env = "X")]` and friends.
     fn clap_field(&mut self, f: &syn::Field) {
         let Some(ident) = &f.ident else { return };
@@ -775,6 +863,9 @@ impl<'ast> Visit<'ast> for Scan {
         for f in &s.fields {
             self.clap_field(f);
         }
+        if derives(&s.attrs, "Configuration") {
+            self.confik_fields(s);
+        }
         if camel_words(&s.ident.to_string())
             .iter()
             .any(|w| crate::model::is_other_service_word(w))
@@ -913,6 +1004,18 @@ impl<'ast> Visit<'ast> for Scan {
             if ends("HttpServer::new") {
                 self.krate("actix_web", l);
             }
+            if ends("Environment::default")
+                || ends("Environment::new")
+                || ends("Environment::with_prefix")
+            {
+                let env = self.out.config_env.get_or_insert_with(ConfigEnv::default);
+                env.line = l;
+                if ends("Environment::with_prefix") {
+                    if let Some(Val::Str(p)) = c.args.first().and_then(eval) {
+                        env.prefix = Some(p);
+                    }
+                }
+            }
             if ends("with_prefix") || ends("prefixed") {
                 if let Some(Val::Str(prefix)) = c.args.first().and_then(eval) {
                     self.out.env_prefix.get_or_insert(prefix);
@@ -939,6 +1042,21 @@ impl<'ast> Visit<'ast> for Scan {
                 self.addr_args(&m.args, l);
             }
             "disable_signals" => self.out.signals_disabled = true,
+            "separator" | "prefix_separator" | "prefix"
+                if m.receiver
+                    .to_token_stream()
+                    .to_string()
+                    .contains("Environment") =>
+            {
+                if let Some(Val::Str(v)) = m.args.first().and_then(eval) {
+                    let env = self.out.config_env.get_or_insert_with(ConfigEnv::default);
+                    match name.as_str() {
+                        "separator" => env.separator = Some(v),
+                        "prefix_separator" => env.prefix_separator = Some(v),
+                        _ => env.prefix = Some(v),
+                    }
+                }
+            }
             "with_prefix" | "prefixed" => {
                 if let Some(Val::Str(p)) = m.args.first().and_then(eval) {
                     self.out.env_prefix.get_or_insert(p);

@@ -21,7 +21,7 @@ use std::sync::LazyLock;
 /// none of these says nothing the scan reads, so it is not parsed (its `mod` declarations and
 /// frameworks are read from the text). `serve` counts as a word start only (not `reserve`).
 static PREFILTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"env::var|var_os|dotenv|var\(|env\s*=|env\(|#\[(arg|clap|structopt)\b|builder\(default|default\s*=\s*"[a-z_:]*port|bind|TcpListener|UdpSocket|(?-u:\b)serve|HttpServer|launch|set_default|with_prefix|prefixed|signal|ctrl_c|ctrlc|SIGTERM|SIGINT|shuttle_runtime|0\.0\.0\.0|127\.0\.0\.1|localhost|\[::|"/(health|healthz|health_check|healthcheck|_health|livez|readyz|ping|_ping|alive|up)"|#\[(get|head|route|oai)\b|include_str|include_bytes|include_dir|migrate!|embed_migrations|RustEmbed|#\[folder|"(\./)?(config|configuration|static|assets|templates|public|resources|migrations)\b|_PORT|_ADDR|HTTP/1\."#).unwrap()
+    Regex::new(r#"env::var|var_os|dotenv|var\(|env\s*=|env\(|#\[(arg|clap|structopt)\b|builder\(default|default\s*=\s*"[a-z_:]*port|bind|TcpListener|UdpSocket|(?-u:\b)serve|HttpServer|launch|set_default|with_prefix|prefixed|signal|ctrl_c|ctrlc|SIGTERM|SIGINT|shuttle_runtime|0\.0\.0\.0|127\.0\.0\.1|localhost|\[::|"/(health|healthz|health_check|healthcheck|_health|livez|readyz|ping|_ping|alive|up)"|#\[(get|head|route|oai)\b|include_str|include_bytes|include_dir|migrate!|embed_migrations|RustEmbed|#\[folder|"(\./)?(config|configuration|static|assets|templates|public|resources|migrations)\b|_PORT|_ADDR|HTTP/1\.|derive\([^)]*Configuration|Environment::"#).unwrap()
 });
 /// A path through a known framework crate (`tonic::Status`, `#[rocket::main]`), or an
 /// `extern crate`: what the parser records of a file whose other prefilter words are all in
@@ -446,6 +446,15 @@ fn file_facts(rel: &str, found: &FileFindings, consts: &BTreeMap<String, Val>) -
             });
         }
     }
+    facts.config_env = found
+        .config_env
+        .as_ref()
+        .map(|e| crate::model::ConfigEnvSource {
+            prefix: e.prefix.clone(),
+            separator: e.separator.clone(),
+            prefix_separator: e.prefix_separator.clone(),
+            at: at(e.line),
+        });
     env_facts(&mut facts, &found_env, consts, &at);
     framework_facts(&mut facts, found, &at);
     facts.listen_flags = found
@@ -640,6 +649,93 @@ pub fn scan_config_port(root: &Path) -> Option<PortEvidence> {
                     kind: PortKind::ConfigFile,
                 });
             }
+        }
+    }
+    None
+}
+
+/// Keys whose value is a listen address (`host:port`).
+const ADDRESS_KEYS: &[&str] = &[
+    "address",
+    "addr",
+    "bind",
+    "bind_addr",
+    "bind_address",
+    "listen",
+    "listen_addr",
+    "listen_address",
+    "server_addr",
+    "http_addr",
+];
+
+/// The first listen address (`host:port`, the host a wildcard or loopback one) under an
+/// address-like key of the root configuration files (`config.toml`, `settings.toml`,
+/// `config.json`, then `config/` and `configuration/`, production first), with its key path.
+pub fn scan_config_listen(root: &Path) -> Option<crate::model::ConfigListen> {
+    let mut candidates: Vec<PathBuf> = ["config", "settings", "Settings", "app"]
+        .iter()
+        .flat_map(|stem| ["toml", "json"].map(|x| root.join(format!("{stem}.{x}"))))
+        .filter(|p| p.is_file())
+        .collect();
+    for dir in ["config", "configuration"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml" || x == "json"))
+            .collect();
+        files.sort_by_key(|p| (config_rank(p), p.clone()));
+        candidates.extend(files);
+    }
+    candidates.into_iter().find_map(|path| {
+        let text = std::fs::read_to_string(&path).ok()?;
+        let value: serde_json::Value = if path.extension().is_some_and(|x| x == "json") {
+            serde_json::from_str(&text).ok()?
+        } else {
+            serde_json::to_value(toml::from_str::<toml::Table>(&text).ok()?).ok()?
+        };
+        let (key, host, port) = find_address(&value, &mut Vec::new())?;
+        let leaf = key.last()?;
+        let line = text
+            .lines()
+            .position(|l| {
+                let l = l.trim_start().trim_start_matches('"');
+                l.starts_with(leaf.as_str()) && l.contains(&format!("{host}:{port}"))
+            })
+            .map_or(1, |i| i + 1);
+        Some(crate::model::ConfigListen {
+            key,
+            host,
+            port,
+            at: format!("{}:{line}", crate::paths::relative_or_whole(root, &path)),
+        })
+    })
+}
+
+/// The first address-like key holding `host:port` in `value`, depth first, keys in name order.
+fn find_address(
+    value: &serde_json::Value,
+    path: &mut Vec<String>,
+) -> Option<(Vec<String>, String, u16)> {
+    let serde_json::Value::Object(map) = value else {
+        return None;
+    };
+    for (k, v) in map {
+        path.push(k.clone());
+        let found = match v {
+            serde_json::Value::String(s) if ADDRESS_KEYS.contains(&k.to_lowercase().as_str()) => {
+                match crate::model::split_host(s) {
+                    Some((host, Some(port))) => Some((path.clone(), host, port)),
+                    _ => None,
+                }
+            }
+            serde_json::Value::Object(_) => find_address(v, path),
+            _ => None,
+        };
+        path.pop();
+        if found.is_some() {
+            return found;
         }
     }
     None

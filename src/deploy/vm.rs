@@ -176,6 +176,11 @@ impl Target for VmPlan {
             ));
         }
         let mut warnings = Vec::new();
+        if let Some(d) = &image.served_dir {
+            warnings.push(format!(
+                "the unit passes the directory to serve {d}, which the image creates but a server does not have; create it on the server or set `args` in imggen.toml"
+            ));
+        }
         if placeholder && proxy.is_some() {
             warnings.push(format!(
                 "{VM_DIR}/{} serves the placeholder domain {DEFAULT_DOMAIN}; set [vm] domain before deploying",

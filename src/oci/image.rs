@@ -206,8 +206,11 @@ pub fn rootfs(inputs: &Inputs) -> Result<(Files, Files)> {
         UserMethod::Builtin => {}
     }
     let mut app = Files::default();
-    if !plan.runtime_dirs.is_empty() {
+    if !plan.runtime_dirs.is_empty() || plan.served_dir.is_some() {
         app.dir(crate::plan::APP_DIR, 0o755)?;
+    }
+    if let Some(d) = &plan.served_dir {
+        app.dir(d, 0o755)?;
     }
     for (path, contents, mode) in &inputs.app_files {
         app.file(path, contents.clone(), *mode)?;
@@ -290,9 +293,13 @@ fn config(inputs: &Inputs, layers: &[Layer]) -> Result<ImageConfiguration> {
     if !ports.is_empty() {
         run = run.exposed_ports(ports);
     }
-    // The Docker path's WORKDIR: /app with run-time files, else the base's, else "/" (what
+    // The Docker path's CMD: the binary's arguments.
+    if !plan.args.is_empty() {
+        run = run.cmd(plan.args.clone());
+    }
+    // The Docker path's WORKDIR: /app with run-time files or a served directory, else the base's, else "/" (what
     // Docker records for an image that sets none).
-    let working_dir = if plan.runtime_dirs.is_empty() {
+    let working_dir = if plan.runtime_dirs.is_empty() && plan.served_dir.is_none() {
         base_config
             .as_ref()
             .and_then(|c| c.working_dir().clone())
@@ -568,6 +575,41 @@ mod tests {
             .join(base_layer.trim_start_matches("sha256:"))
             .is_file());
         assert_eq!(layout.digest, image.manifest.digest);
+    }
+
+    #[test]
+    fn a_served_directory_is_created_and_the_arguments_are_the_cmd() {
+        let fixture =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scan-serve-dir");
+        let loaded = crate::pipeline::load(&fixture, &crate::config::Config::default()).unwrap();
+        let plan = &loaded.plan.image;
+        assert_eq!(plan.served_dir.as_deref(), Some("/app/data"));
+        let dir = tempfile::tempdir().unwrap();
+        write_base(dir.path());
+        let base = BaseImage::from_layout(dir.path(), &plan.base.image, CpuArch::Amd64).unwrap();
+        let labels = BTreeMap::new();
+        let inputs = Inputs {
+            plan,
+            labels: &labels,
+            epoch: 1_700_000_000,
+            arch: CpuArch::Amd64,
+            binary: b"\x7fELF".to_vec(),
+            ca_bundle: Some(b"CA".to_vec()),
+            tini: Some(b"\x7fELF".to_vec()),
+            app_files: Vec::new(),
+            base: Some(&base),
+        };
+        let (_, app) = rootfs(&inputs).unwrap();
+        assert!(
+            app.entries()
+                .any(|(p, e)| p == "app/data" && *e == layer::Entry::Dir(0o755)),
+            "{:?}",
+            app.entries().map(|(p, _)| p).collect::<Vec<_>>()
+        );
+        let image = build(&inputs).unwrap();
+        let config: serde_json::Value = serde_json::from_slice(&image.config.bytes).unwrap();
+        assert_eq!(config["config"]["WorkingDir"], "/app");
+        assert_eq!(config["config"]["Cmd"], serde_json::json!(["/app/data"]));
     }
 
     #[test]

@@ -2,17 +2,26 @@
 //! Run's `args`, the VM unit's `ExecStart`) and the release task run once per deploy.
 //!
 //! Sources, strongest first: `args` in the configuration, the `Procfile`'s `web` process, the
-//! hand-written Dockerfile's `ENTRYPOINT`/`CMD`, a clap subcommand named like a server. Each is
-//! taken only when it runs the chosen binary; `$PORT` becomes the plan's port, because an
-//! exec-form command has no shell to expand it.
+//! hand-written Dockerfile's `ENTRYPOINT`/`CMD`, the framework's command, then the binary's clap
+//! command line: a subcommand named like a server (nested ones too) and a directory to serve.
+//! Each is taken only when it runs the chosen binary; `$PORT` becomes the plan's port, because
+//! an exec-form command has no shell to expand it. A command line the bare binary cannot start
+//! with (a required subcommand, argument or flag whose value cannot be known) is refused with
+//! what to set, rather than guessed.
 
 use super::{Notes, Planned, Topic};
 use crate::config::Config;
-use crate::model::{Located, ProjectModel, RequiredCommand, RunCommand, Subcommand};
-use anyhow::Result;
+use crate::model::{
+    CliArg, CliArgKind, CliFacts, Located, ProjectModel, RequiredCommand, RunCommand,
+};
+use anyhow::{bail, Result};
 
 /// Clap subcommand names that start a server, in the order one is preferred.
-pub const SERVER_SUBCOMMANDS: &[&str] = &["serve", "server", "start", "web", "run"];
+pub const SERVER_SUBCOMMANDS: &[&str] = &["serve", "server", "start", "web", "run", "daemon"];
+
+/// The directory the image creates and passes to a binary whose argument is a directory to
+/// serve (under the image's working directory `/app`).
+pub const SERVED_DIR: &str = "/app/data";
 
 /// How the reason of arguments taken from a hand-written Dockerfile starts (`init` pins them,
 /// since the generated Dockerfile replaces it).
@@ -22,33 +31,59 @@ pub const DOCKERFILE_ARGS: &str = "the existing Dockerfile's command";
 pub struct Run {
     pub args: Vec<String>,
     pub release: Option<Vec<String>>,
+    /// [`SERVED_DIR`] when the arguments pass it: the image creates it.
+    pub served_dir: Option<String>,
 }
 
-/// Decides the arguments and the release task for `bin` listening on `port`.
+/// Decides the arguments and the release task for `bin` listening on `port`; `port_known` is
+/// false when no source gave the port (it is imggen's fallback).
 pub(super) fn command(
     model: &ProjectModel,
-    subcommands: &[Subcommand],
+    cli: &CliFacts,
     required: Option<&RequiredCommand>,
     config: &Config,
-    (bin, port): (&str, u16),
+    (bin, port, port_known): (&str, u16, bool),
 ) -> Result<Planned<Run>> {
     let mut notes = Notes::default();
-    let args = config
+    let mut served_dir = None;
+    let explicit = config
         .args
         .as_ref()
         .map(|args| (args.clone(), config.source("args")))
-        .or_else(|| procfile_web(model, bin, port, &mut notes))
-        .or_else(|| match dockerfile(model, bin, port, &mut notes) {
-            // A Dockerfile that runs the bare binary leaves its arguments to `docker run`: a
-            // framework's command or a server-like subcommand says more.
-            Some((args, why)) if args.is_empty() => required
-                .map(|r| (r.args.clone(), r.why.clone()))
-                .or_else(|| subcommand(subcommands))
-                .or(Some((args, why))),
-            found => found,
-        })
-        .or_else(|| required.map(|r| (r.args.clone(), r.why.clone())))
-        .or_else(|| subcommand(subcommands));
+        .or_else(|| procfile_web(model, bin, port, &mut notes));
+    // A Dockerfile that runs the bare binary leaves its arguments to `docker run`: a
+    // framework's command or the clap command line says more.
+    let (explicit, bare) = match explicit {
+        Some(found) => (Some(found), None),
+        None => match dockerfile(model, bin, port, &mut notes) {
+            Some((args, why)) if args.is_empty() => (None, Some((args, why))),
+            found => (found, None),
+        },
+    };
+    let args = match explicit {
+        Some(found) => {
+            if !port_known {
+                if let Some(a) = config_arg(cli, &[]) {
+                    bail!(
+                        "{bin} reads its listen address from the configuration file given as its argument {} ({}) and its sources name no port; set `port` in imggen.toml or pass `--port`",
+                        a.name,
+                        a.at
+                    );
+                }
+            }
+            Some(found)
+        }
+        None => match required.map(|r| (r.args.clone(), r.why.clone())) {
+            Some(found) => Some(found),
+            None => match from_cli(cli, bin, port_known)? {
+                Some(found) => {
+                    served_dir = found.served_dir;
+                    Some((found.args, found.why))
+                }
+                None => bare,
+            },
+        },
+    };
     let args = match args {
         Some((args, why)) => {
             notes.decide(
@@ -72,7 +107,146 @@ pub(super) fn command(
         }
     };
     let release = release(model, bin, port, &mut notes);
-    Ok(notes.with(Run { args, release }))
+    Ok(notes.with(Run {
+        args,
+        release,
+        served_dir,
+    }))
+}
+
+/// The positional configuration-file argument of the binary or of the subcommand `scope`.
+fn config_arg<'a>(cli: &'a CliFacts, scope: &[String]) -> Option<&'a CliArg> {
+    cli.args
+        .iter()
+        .find(|a| scope.starts_with(&a.scope) && a.positional && a.kind == CliArgKind::ConfigFile)
+}
+
+/// Arguments found on the clap command line, why, and the directory the image must create.
+struct FromCli {
+    args: Vec<String>,
+    why: String,
+    served_dir: Option<String>,
+}
+
+/// The server-like subcommand at each level where there is one (the words, and where each is
+/// declared); `Err` when a level requires a subcommand and none is named like a server.
+fn server_subcommand<'a>(cli: &'a CliFacts, bin: &str) -> Result<(Vec<String>, Vec<&'a str>)> {
+    let mut scope: Vec<String> = Vec::new();
+    let mut chosen_at: Vec<&str> = Vec::new();
+    loop {
+        let children: Vec<_> = cli
+            .subcommands
+            .iter()
+            .filter(|s| s.words.len() == scope.len() + 1 && s.words.starts_with(&scope))
+            .collect();
+        let best = SERVER_SUBCOMMANDS
+            .iter()
+            .find_map(|w| children.iter().find(|s| s.name == *w));
+        if let Some(s) = best {
+            scope.clone_from(&s.words);
+            chosen_at.push(&s.at);
+            continue;
+        }
+        if let Some((_, at)) = cli.required_subcommand.iter().find(|(s, _)| *s == scope) {
+            if !children.is_empty() {
+                let names: Vec<&str> = children.iter().map(|s| s.name.as_str()).collect();
+                let typed: String = scope.iter().map(|w| format!("\"{w}\", ")).collect();
+                bail!(
+                    "{bin}{} needs a subcommand ({}; {at}) and none is named like a server ({}); set `args = [{typed}\"<subcommand>\"]` in imggen.toml or pass `--arg <subcommand>`",
+                    scope.iter().map(|w| format!(" {w}")).collect::<String>(),
+                    names.join(", "),
+                    SERVER_SUBCOMMANDS.join(", "),
+                );
+            }
+        }
+        return Ok((scope, chosen_at));
+    }
+}
+
+/// The arguments the clap command line needs: the server-like subcommand, then the directory
+/// to serve; `Err` when the bare binary cannot start and nothing says with what (a required
+/// subcommand with no server-like name, a required argument or flag, a configuration file
+/// that holds the unknown port).
+fn from_cli(cli: &CliFacts, bin: &str, port_known: bool) -> Result<Option<FromCli>> {
+    let (scope, chosen_at) = server_subcommand(cli, bin)?;
+    let in_scope: Vec<&CliArg> = cli
+        .args
+        .iter()
+        .filter(|a| scope.starts_with(&a.scope))
+        .collect();
+    if let Some(a) = config_arg(cli, &scope) {
+        if !port_known || a.required {
+            let unknown = |s: &'static str| if port_known { "" } else { s };
+            bail!(
+                "{bin} reads its settings{} from the configuration file given as its argument {} ({}){}; set `args` (the file's path in the image, with the flags the binary needs){} in imggen.toml, or pass `--arg`{}",
+                unknown(", the listen address among them,"),
+                a.name,
+                a.at,
+                unknown(" and its sources name no port"),
+                unknown(" and `port`"),
+                unknown(" and `--port`"),
+            );
+        }
+    }
+    if let Some(a) = in_scope
+        .iter()
+        .find(|a| a.required && a.kind != CliArgKind::ServeDir)
+    {
+        let example = if a.positional {
+            "\"<value>\"".to_string()
+        } else {
+            format!("\"{}\", \"<value>\"", a.name)
+        };
+        let typed: String = scope.iter().map(|w| format!("\"{w}\", ")).collect();
+        bail!(
+            "{bin} cannot start without its {} {} ({}), whose value imggen cannot know; set `args = [{typed}{example}]` in imggen.toml or pass `--arg`",
+            if a.positional { "argument" } else { "flag" },
+            a.name,
+            a.at
+        );
+    }
+    let mut why: Vec<String> = Vec::new();
+    match chosen_at.as_slice() {
+        [] => {}
+        [at] => why.push(format!(
+            "the clap subcommand `{}` ({at}) is named like a server",
+            scope.join(" ")
+        )),
+        ats => why.push(format!(
+            "the clap subcommands `{}` ({}) are named like a server",
+            scope.join(" "),
+            ats.join(", ")
+        )),
+    }
+    let mut args = scope;
+    let mut served_dir = None;
+    if let Some(a) = in_scope
+        .iter()
+        .find(|a| a.positional && a.kind == CliArgKind::ServeDir)
+    {
+        args.push(SERVED_DIR.to_string());
+        served_dir = Some(SERVED_DIR.to_string());
+        why.push(format!(
+            "its argument {} ({}) is the directory to serve: {SERVED_DIR}, which the image creates empty (mount a volume there)",
+            a.name, a.at
+        ));
+    }
+    if args.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(FromCli {
+        args,
+        why: format!(
+            "{}; set `args` {}",
+            why.join("; "),
+            if chosen_at.is_empty() {
+                "to serve another"
+            } else {
+                "if another one serves"
+            }
+        ),
+        served_dir,
+    }))
 }
 
 /// Words joined as a person would type them.
@@ -225,21 +399,6 @@ fn dockerfile(
     )
 }
 
-/// A clap subcommand named like a server, in [`SERVER_SUBCOMMANDS`] order.
-fn subcommand(subcommands: &[Subcommand]) -> Option<(Vec<String>, String)> {
-    SERVER_SUBCOMMANDS.iter().find_map(|want| {
-        subcommands.iter().find(|s| s.name == *want).map(|s| {
-            (
-                vec![s.name.clone()],
-                format!(
-                    "the clap subcommand `{}` ({}) is named like a server; set `args` if another one serves",
-                    s.name, s.at
-                ),
-            )
-        })
-    })
-}
-
 /// The `Procfile`'s `release` process, when it runs the binary.
 fn release(model: &ProjectModel, bin: &str, port: u16, notes: &mut Notes) -> Option<Vec<String>> {
     let p = model.files.procfile.as_ref()?;
@@ -264,7 +423,7 @@ fn release(model: &ProjectModel, bin: &str, port: u16, notes: &mut Notes) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ExistingDockerfile, Procfile};
+    use crate::model::{ExistingDockerfile, Procfile, Subcommand};
 
     fn words(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
@@ -287,7 +446,11 @@ mod tests {
     }
 
     fn run(m: &ProjectModel, subs: &[Subcommand], config: &Config) -> (Run, Notes) {
-        let p = command(m, subs, None, config, ("app", 8080)).unwrap();
+        let cli = CliFacts {
+            subcommands: subs.to_vec(),
+            ..CliFacts::default()
+        };
+        let p = command(m, &cli, None, config, ("app", 8080, true)).unwrap();
         (p.value, p.notes)
     }
 
@@ -359,6 +522,7 @@ mod tests {
         });
         let subs = [Subcommand {
             name: "serve".into(),
+            words: vec!["serve".into()],
             at: "src/main.rs:4".into(),
         }];
         let (r, notes) = run(&m, &subs, &Config::default());
@@ -402,6 +566,7 @@ mod tests {
         assert!(notes.decisions[0].why.contains("src/main.rs:4"));
         let migrate = [Subcommand {
             name: "migrate".into(),
+            words: vec!["migrate".into()],
             at: "src/main.rs:5".into(),
         }];
         assert!(run(&ProjectModel::default(), &migrate, &Config::default())

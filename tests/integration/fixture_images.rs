@@ -54,6 +54,26 @@ const IMAGES: &[(&str, &str, &str, Probe)] = &[
     ),
 ];
 
+/// The arguments imggen finds on the clap command line: each binary exits at once without them
+/// (a required subcommand; a directory to serve that must exist, which the image creates).
+const CLAP_IMAGES: &[(&str, &str, &str, Probe)] = &[
+    (
+        "scan-clap-parser-enum",
+        "scan-clap-parser-enum",
+        "",
+        Probe::Health,
+    ),
+    ("scan-clap-nested", "scan-clap-nested", "", Probe::Health),
+    // Its required `--region` comes from the environment.
+    (
+        "scan-clap-builder",
+        "scan-clap-builder",
+        "[env]\nBUILDER_REGION = \"eu\"\n",
+        Probe::Health,
+    ),
+    ("scan-serve-dir", "scan-serve-dir", "", Probe::Health),
+];
+
 /// Images whose build context or frontend stage is under test, with their own probes.
 const SERVING_IMAGES: &[(&str, &str, &str, Probe)] = &[
     ("monorepo", "monorepo/examples", "", Probe::ApiHello),
@@ -241,4 +261,12 @@ fn context_and_frontend_images_build_and_serve() {
         return;
     }
     build_all(SERVING_IMAGES);
+}
+
+#[test]
+fn clap_fixture_images_run_with_the_arguments_imggen_found() {
+    if !crate::harness::engine() {
+        return;
+    }
+    build_all(CLAP_IMAGES);
 }

@@ -41,6 +41,12 @@ pub const PLANNABLE: &[&str] = &[
     "scan-client-server",
     "scan-grpc-pair",
     "scan-listen-flag",
+    "scan-clap-parser-enum",
+    "scan-clap-nested",
+    "scan-clap-builder",
+    "scan-serve-dir",
+    "scan-config-env-file",
+    "scan-confik",
 ];
 
 /// Copies a directory tree (without `target/`).

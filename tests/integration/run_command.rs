@@ -200,3 +200,111 @@ fn plans_of_the_procfile_and_clap_fixtures_show_the_command_and_where_it_goes() 
         .stdout_has("(the clap subcommand `serve` (src/main.rs:16) is named like a server");
     insta::assert_snapshot!("clap-serve-all-platforms__plan", run.stdout);
 }
+
+/// The server-like subcommand in each form clap has (an enum deriving `Parser` renamed with
+/// `#[clap(name)]`, nested enums, the builder), and the directory to serve, which the image
+/// creates.
+#[test]
+fn clap_command_lines_give_the_server_subcommand_and_the_directory_to_serve() {
+    let run = Test::fixture("scan-clap-parser-enum").args(&["plan"]).run();
+    run.code(0).stdout_has("  args             run\n");
+    let run = Test::fixture("scan-clap-nested").args(&["plan"]).run();
+    run.code(0).stdout_has("  args             server start\n").stdout_has(
+        "the clap subcommands `server start` (src/main.rs:13, src/main.rs:21) are named like a server",
+    );
+    let run = Test::fixture("scan-clap-builder").args(&["plan"]).run();
+    run.code(0)
+        .stdout_has("  args             daemon /app/data\n")
+        .stdout_has("its argument root (src/main.rs:16) is the directory to serve: /app/data, which the image creates empty");
+    let t = Test::fixture("scan-serve-dir").args(&["generate"]);
+    t.run().code(0);
+    let dockerfile = t.read("Dockerfile");
+    assert!(
+        dockerfile.contains("&& mkdir -p /rootfs/app/data"),
+        "{dockerfile}"
+    );
+    assert!(dockerfile.contains("\nWORKDIR /app\n"), "{dockerfile}");
+    assert!(dockerfile.contains("CMD [\"/app/data\"]"), "{dockerfile}");
+    Test::fixture("scan-serve-dir")
+        .args(&["plan", "--platform", "vm"])
+        .run()
+        .code(0)
+        .stdout_has("  - the unit passes the directory to serve /app/data, which the image creates but a server does not have; create it on the server or set `args` in imggen.toml\n");
+}
+
+/// A command line the bare binary cannot start with is refused with what to set, and planned
+/// once it is set.
+#[test]
+fn command_lines_the_bare_binary_cannot_start_are_refused_with_what_to_set() {
+    Test::fixture("scan-clap-no-server")
+        .args(&["plan"])
+        .run()
+        .code(2)
+        .stderr_has("error: no-server-cli needs a subcommand (import, answer; src/main.rs:7) and none is named like a server (serve, server, start, web, run, daemon); set `args = [\"<subcommand>\"]` in imggen.toml or pass `--arg <subcommand>`")
+        .one_error_line();
+    Test::fixture("scan-clap-no-server")
+        .args(&["plan", "--arg", "answer", "--port", "4040"])
+        .run()
+        .code(0)
+        .stdout_has("  args             answer\n");
+    Test::fixture("scan-config-arg")
+        .args(&["plan"])
+        .run()
+        .code(2)
+        .stderr_has("error: config-arg-svc reads its settings, the listen address among them, from the configuration file given as its argument CONFIG (src/main.rs:11) and its sources name no port; set `args` (the file's path in the image, with the flags the binary needs) and `port` in imggen.toml, or pass `--arg` and `--port`")
+        .one_error_line();
+    Test::fixture("scan-config-arg")
+        .args(&["plan", "--arg", "--server", "--arg", "/config/tunnel.toml"])
+        .run()
+        .code(2)
+        .stderr_has("error: config-arg-svc reads its listen address from the configuration file given as its argument CONFIG (src/main.rs:11) and its sources name no port; set `port` in imggen.toml or pass `--port`")
+        .one_error_line();
+    Test::fixture("scan-config-arg")
+        .args(&[
+            "plan",
+            "--arg",
+            "--server",
+            "--arg",
+            "/config/tunnel.toml",
+            "--port",
+            "2333",
+        ])
+        .run()
+        .code(0)
+        .stdout_has("  args             --server /config/tunnel.toml\n");
+    Test::fixture("scan-required-flag")
+        .args(&["plan"])
+        .run()
+        .code(2)
+        .stderr_has("error: required-flag-svc cannot start without its flag --upstream (src/main.rs:10), whose value imggen cannot know; set `args = [\"--upstream\", \"<value>\"]` in imggen.toml or pass `--arg`")
+        .one_error_line();
+    Test::fixture("scan-required-flag")
+        .write(
+            "src/main.rs",
+            "use clap::Parser;\n#[derive(Parser)]\nstruct Cli {\n    /// Name of the shard to serve.\n    shard: String,\n}\nfn main() {\n    let cli = Cli::parse();\n    let _ = std::net::TcpListener::bind((\"0.0.0.0\", 9090)).map(|_| cli.shard);\n}\n",
+        )
+        .args(&["plan"])
+        .run()
+        .code(2)
+        .stderr_has("error: required-flag-svc cannot start without its argument SHARD (src/main.rs:5), whose value imggen cannot know; set `args = [\"<value>\"]` in imggen.toml or pass `--arg`")
+        .one_error_line();
+}
+
+/// Configuration read from the environment by the `config` crate (a `__` separator over a
+/// config file's nested key) and by confik (`#[derive(Configuration)]` field names).
+#[test]
+fn config_crate_and_confik_environment_names_move_the_listen_address() {
+    Test::fixture("scan-config-env-file")
+        .args(&["plan"])
+        .run()
+        .code(0)
+        .stdout_has("  port             8300\n")
+        .stdout_has("  listen env       SERVER__ADDRESS=0.0.0.0:8300\n")
+        .stdout_has("(config.toml:4 sets `server.address` to the loopback 127.0.0.1:8300; the config crate's environment source (src/main.rs:8) reads SERVER__ADDRESS over it)");
+    Test::fixture("scan-confik")
+        .args(&["plan"])
+        .run()
+        .code(0)
+        .stdout_has("  listen env       SERVER_ADDR=0.0.0.0:8080\n")
+        .stdout_has("(the app reads SERVER_ADDR at src/main.rs:9; read with no default: the image sets it to port 8080)");
+}
