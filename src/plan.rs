@@ -1732,6 +1732,26 @@ fn files(
         );
         runtime_dirs.push(RuntimeDir { from, to });
     }
+    // The configuration file the listen address came from is read at run time too: without it
+    // in the image the app starts on its built-in defaults or not at all.
+    if let Some(l) = config_listen(model, facts) {
+        let path = l.at.rsplit_once(':').map_or(l.at.as_str(), |(f, _)| f);
+        // A file in `config/` brings its directory, as a run-time directory would.
+        let file = path.split('/').next().unwrap_or(path);
+        let covered = runtime_dirs.iter().any(|d| d.from == file);
+        if !covered {
+            let to = format!("{APP_DIR}/{file}");
+            notes.decide(
+                Topic::RuntimeFiles,
+                file.to_string(),
+                format!("the configuration file the listen address is read from, at run time; copied to {to}"),
+            );
+            runtime_dirs.push(RuntimeDir {
+                from: file.to_string(),
+                to,
+            });
+        }
+    }
     for d in &facts.compile_time_dirs {
         notes.decide(
             Topic::BuildInput,

@@ -478,7 +478,11 @@ fn app_files(root: &Path, plan: &crate::plan::ImagePlan) -> Result<Vec<(String, 
                 .map(|m| m.permissions().mode() & 0o111 != 0)
                 .unwrap_or(false);
             files.push((
-                format!("{}/{rel}", dir.to.trim_end_matches('/')),
+                if rel.is_empty() {
+                    dir.to.clone()
+                } else {
+                    format!("{}/{rel}", dir.to.trim_end_matches('/'))
+                },
                 contents,
                 if executable { 0o755 } else { 0o644 },
             ));
