@@ -1,6 +1,7 @@
 //! `imggen build --push --arch amd64,arm64` on the real engine and the registry on
 //! 127.0.0.1:5000: skopeo sees an index with both platforms, the engine pulls and runs the
-//! amd64 image, and the arm64 binary fetched through the registry is an aarch64 ELF.
+//! amd64 image, the layers are gzip, and the arm64 binary fetched through the registry is an
+//! aarch64 ELF.
 
 use crate::docker::{assert_serves_and_stops, docker_ok};
 use crate::engine::{build, printed_digest, unique};
@@ -38,8 +39,12 @@ async fn file_in_image(client: &Client, repo: &str, tag: &str, arch: &str, path:
     let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
     for layer in manifest["layers"].as_array().unwrap() {
         let desc: Descriptor = serde_json::from_value(layer.clone()).unwrap();
+        assert_eq!(
+            desc.media_type, "application/vnd.oci.image.layer.v1.tar+gzip",
+            "the {arch} image's layers are pushed gzip-compressed"
+        );
         let blob = client.get_blob(repo, &desc).await.unwrap();
-        let mut archive = tar::Archive::new(&blob[..]);
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&blob[..]));
         for entry in archive.entries().unwrap() {
             let mut entry = entry.unwrap();
             if entry
