@@ -1,7 +1,7 @@
 //! `imggen build --push --arch amd64,arm64` on the real engine and the registry on
 //! 127.0.0.1:5000: skopeo sees an index with both platforms, the engine pulls and runs the
-//! amd64 image, the layers are gzip, and the arm64 binary fetched through the registry is an
-//! aarch64 ELF.
+//! amd64 image, the layers are gzip (the same images give the same index digest again), and
+//! the arm64 binary fetched through the registry is an aarch64 ELF.
 
 use crate::docker::{assert_serves_and_stops, docker_ok};
 use crate::engine::{build, printed_digest, unique};
@@ -134,9 +134,13 @@ fn musl_static_for_amd64_and_arm64_is_one_index_whose_amd64_image_serves_and_who
     );
     let t = t.args(&["generate"]);
     t.run().code(0);
-    let (_, run) = build(t, &["--push", "--no-sbom", "--tag", &reference]);
+    let (t, run) = build(t, &["--push", "--no-sbom", "--tag", &reference]);
     run.code(0);
     let digest = printed_digest(&run, &reference);
+    // The same images exported again compress to the same blobs: the same index digest.
+    let (_, again) = build(t, &["--push", "--no-sbom", "--tag", &reference]);
+    again.code(0);
+    assert_eq!(printed_digest(&again, &reference), digest);
 
     let out = Command::new("skopeo")
         .args(["inspect", "--raw", "--tls-verify=false"])
