@@ -8,6 +8,7 @@ def goal: 1.2;
 
 . as $all
 | ($all | map(select(.kind == "oci-meta")) | first) as $m
+| ($all | map(select(.kind == "oci-engine")) | first | .docker?) as $docker
 | [$all[] | select(.kind == "oci-time")] as $t
 | def host($p; $r): [$t[] | select(.engine == "host" and .project == $p and .rep == $r)] | first;
   def ratios($e; $p): [$t[] | select(.engine == $e and .project == $p) | . as $x | host($p; $x.rep) as $h
@@ -19,7 +20,7 @@ def goal: 1.2;
 [
   "## Daemonless path: edit to pushed image (`bench/oci.sh`)",
   "",
-  "Run \($m.date) (`\($m.run)`) at commit `\($m.git_rev)`, `bench/oci.sh` of commit `\($m.script_rev)`\(if ($m.uncommitted_files // 0) > 0 then " (with \($m.uncommitted_files) uncommitted files under bench/oci.sh, src/ or templates/)" else "" end); \($m.cpus) CPUs; host \($m.host_rustc)\(if ($m.docker // "") != "" then "; Docker \($m.docker)" else "" end); pushed to \($m.registry). Rounds finished: \([$t[] | select(.engine != "host") | .rep] | unique | length) of \($m.repeat); load average while timing: median \([$t[].load1] | median | f2) (\([$t[].load1] | min | f2)–\([$t[].load1] | max | f2)).",
+  "Run \($m.date) (`\($m.run)`) at commit `\($m.git_rev)`, `bench/oci.sh` of commit `\($m.script_rev)`\(if ($m.uncommitted_files // 0) > 0 then " (with \($m.uncommitted_files) uncommitted files under bench/oci.sh, src/ or templates/)" else "" end); \($m.cpus) CPUs; host \($m.host_rustc)\(if $docker then "; Docker \($docker)" else "" end); pushed to \($m.registry). Rounds finished: \([$t[] | select(.engine != "host") | .rep] | unique | length) of \($m.repeat); load average while timing: median \([$t[].load1] | median | f2) (\([$t[].load1] | min | f2)–\([$t[].load1] | max | f2)).",
   "",
   "Each cell: the time from a one-line edit to the image pushed (`imggen build --engine E --push`, SBOM attached) over the host's incremental `cargo build` of the same edit with the plan's profile and target, **median** ✓/✗ against the goal of \(goal)x (min–max over the rounds); then the median seconds of each side and the crates compiled.",
   "",

@@ -18,6 +18,7 @@
 #   BENCH_REGISTRY      registry pushed to, default 127.0.0.1:5000 (no auth)
 #   BENCH_OCI_OUT       output prefix, default bench/results-oci (.ndjson records, .md table)
 #   BENCH_KEEP=1        keep the work directory (every build log)
+#   BENCH_WAIT_WHILE    a path: before the first use of the Docker engine, wait while it exists
 #   DOCKER, DOCKER_UP
 set -euo pipefail
 
@@ -37,13 +38,14 @@ die() { log "error: $*"; exit 1; }
 for tool in jq curl cargo awk tar; do command -v "$tool" >/dev/null || die "$tool is required"; done
 uses_docker() { [[ " $ENGINES " == *" docker "* ]]; }
 
+ENGINE_READY=0
 WORK=$(mktemp -d /tmp/imggen-bench-oci.XXXXXX)
 REC=$OUT.ndjson
 : >"$REC"
 cleanup() {
   local rc=$?
   set +e
-  if uses_docker; then
+  if [ "$ENGINE_READY" = 1 ]; then
     "$DOCKER" images --format '{{.Repository}}:{{.Tag}}' | grep -E "(^|/)$PFX" | xargs -r -n1 "$DOCKER" rmi -f >/dev/null 2>&1
   fi
   if [ "${BENCH_KEEP:-0}" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
@@ -140,6 +142,23 @@ report() {
   if [ "$OUT" = "$ROOT/bench/results-oci" ]; then bash "$ROOT/bench/report.sh" || log "warning: report failed"; fi
 }
 
+# Before the first use of the Docker engine: wait while BENCH_WAIT_WHILE (a path) exists (a
+# machine's sign that the engine is busy), then start it and seed the base images the generated
+# Dockerfiles name (nothing can be pulled on this project's machines).
+engine_ready() {
+  [ "$ENGINE_READY" = 0 ] || return 0
+  [ -x "$DOCKER" ] || die "$DOCKER not found"
+  if [ -n "${BENCH_WAIT_WHILE:-}" ] && [ -e "$BENCH_WAIT_WHILE" ]; then
+    log "waiting until $BENCH_WAIT_WHILE is gone"
+    while [ -e "$BENCH_WAIT_WHILE" ]; do sleep 10; done
+  fi
+  local seed=() p
+  for p in $PROJECTS; do seed+=(--seed-from "$WORK/$p-docker/Dockerfile"); done
+  bash "$DOCKER_UP" "${seed[@]}" >"$WORK/docker-up.log" 2>&1 || { tail "$WORK/docker-up.log" >&2; die "docker-up failed"; }
+  ENGINE_READY=1
+  record --arg docker "$("$DOCKER" version --format '{{.Server.Version}}')" '{kind: "oci-engine", docker: $docker}'
+}
+
 # --- set-up ---------------------------------------------------------------------------------------
 log "work directory $WORK; projects: $PROJECTS; engines: $ENGINES; rounds: $REPEAT"
 (cd "$ROOT" && cargo build --release --locked --quiet --bin imggen)
@@ -149,20 +168,16 @@ for p in $PROJECTS; do
   for side in host $ENGINES; do
     d=$WORK/$p-$side
     mkdir -p "$d"; cp -r "$(fixture_of "$p")/." "$d/"; rm -rf "$d/target"
-    "$IMGGEN" generate "$d" >/dev/null
+    "$IMGGEN" generate "$d" >"$WORK/generate.log" 2>&1 || { cat "$WORK/generate.log" >&2; die "imggen generate failed in $d"; }
     (cd "$WORK" && "$IMGGEN" plan --format json "$d" >"$d/plan.json")
   done
 done
-if uses_docker; then
-  [ -x "$DOCKER" ] || die "$DOCKER not found"
-  seed=(); for p in $PROJECTS; do seed+=(--seed-from "$WORK/$p-docker/Dockerfile"); done
-  bash "$DOCKER_UP" "${seed[@]}" >"$WORK/docker-up.log" 2>&1 || { tail "$WORK/docker-up.log" >&2; die "docker-up failed"; }
-fi
 # The oci engine's glibc base comes through the registry as a mirror of Docker Hub.
 if [[ " $PROJECTS " == *" glibc "* ]] && [[ " $ENGINES " == *" oci "* ]] &&
   ! curl -sf -o /dev/null "http://$REGISTRY/v2/library/debian/manifests/bookworm-slim" \
     -H 'Accept: application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json'; then
   uses_docker || die "the registry has no library/debian:bookworm-slim; copy it there (skopeo copy docker-daemon:debian:bookworm-slim docker://$REGISTRY/library/debian:bookworm-slim --dest-tls-verify=false)"
+  engine_ready
   skopeo copy --quiet docker-daemon:debian:bookworm-slim "docker://$REGISTRY/library/debian:bookworm-slim" --dest-tls-verify=false ||
     die "cannot put debian:bookworm-slim in $REGISTRY"
 fi
@@ -171,16 +186,20 @@ record --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg rev "$(git -C "$ROOT" r
   --argjson dirty "$(git -C "$ROOT" status --porcelain -- bench/oci.sh src templates | wc -l)" \
   --arg rustc "$(rustc -V)" --argjson cpus "$(nproc)" --arg projects "$PROJECTS" --arg engines "$ENGINES" \
   --argjson repeat "$REPEAT" --arg run "$RUN_ID" --arg registry "$REGISTRY" \
-  --arg docker "$(if uses_docker; then "$DOCKER" version --format '{{.Server.Version}}'; fi)" \
   '{kind: "oci-meta", date: $date, git_rev: $rev, script_rev: $script_rev, uncommitted_files: $dirty, host_rustc: $rustc,
     cpus: $cpus, projects: ($projects | split(" ")), engines: ($engines | split(" ")), repeat: $repeat, run: $run,
-    registry: $registry, docker: $docker}'
+    registry: $registry}'
 
 # --- warm: every side builds (and pushes) once, so each round measures an incremental build ------
-for p in $PROJECTS; do
-  step host "$p" 0 warm "$WORK/$p-host-warm.log" host_build "$WORK/$p-host"
-  for e in $ENGINES; do
-    step "$e" "$p" 0 warm "$WORK/$p-$e-warm.log" imggen_build "$WORK/$p-$e" "$e" "$REGISTRY/$PFX/$p-$e:warm"
+# (the engine last: BENCH_WAIT_WHILE holds only what needs it)
+for side in host $ENGINES; do
+  [ "$side" != docker ] || engine_ready
+  for p in $PROJECTS; do
+    if [ "$side" = host ]; then
+      step host "$p" 0 warm "$WORK/$p-host-warm.log" host_build "$WORK/$p-host"
+    else
+      step "$side" "$p" 0 warm "$WORK/$p-$side-warm.log" imggen_build "$WORK/$p-$side" "$side" "$REGISTRY/$PFX/$p-$side:warm"
+    fi
   done
 done
 
