@@ -99,10 +99,10 @@ imggen_build() {
 }
 
 # size ENGINE PROJECT TAG BASE BIN: what the registry holds for the pushed image (compressed
-# layers and config; the base's layers, known by their diff ids, apart), beside the binary and
-# the CA bundle inside its own layers (uncompressed).
+# layers and config; the base's layers, known by their diff ids, apart), and the image's own
+# layers uncompressed beside the binary and the CA bundle they carry.
 size() {
-  local engine=$1 p=$2 tag=$3 base=$4 bin_name=$5 repo ref manifest config base_ids='[]' own layer f bin=0 ca=0
+  local engine=$1 p=$2 tag=$3 base=$4 bin_name=$5 repo ref manifest config base_ids='[]' own layer f bin=0 ca=0 plain=0
   local accept='application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json'
   repo=${tag#"$REGISTRY"/}; ref=${repo##*:}; repo=${repo%:*}
   manifest=$(curl -sf -H "Accept: $accept" "http://$REGISTRY/v2/$repo/manifests/$ref") || die "cannot read the manifest of $tag"
@@ -122,18 +122,21 @@ size() {
     f=$WORK/layer.tar
     curl -sf "http://$REGISTRY/v2/$repo/blobs/$layer" -o "$f.raw" || die "cannot fetch layer $layer of $tag"
     if gzip -t "$f.raw" 2>/dev/null; then gzip -dc "$f.raw" >"$f"; else mv "$f.raw" "$f"; fi
+    plain=$((plain + $(wc -c <"$f")))
     bin=$((bin + $(tar -tvf "$f" | awk -v b="usr/local/bin/$bin_name" '{ n = $6; sub(/^\.\//, "", n) } n == b { s += $3 } END { print s + 0 }')))
     ca=$((ca + $(tar -tvf "$f" | awk '{ n = $6; sub(/^\.\//, "", n) } n == "etc/ssl/certs/ca-certificates.crt" { s += $3 } END { print s + 0 }')))
     rm -f "$f" "$f.raw"
   done
   record --arg e "$engine" --arg p "$p" --argjson m "$manifest" --argjson own "$own" \
-    --argjson bin "$bin" --argjson ca "$ca" \
+    --argjson bin "$bin" --argjson ca "$ca" --argjson plain "$plain" \
     '{kind: "oci-size", engine: $e, project: $p,
       image_bytes: ([$m.layers[].size] | add + $m.config.size),
       own_bytes: ([$own[] as $i | $m.layers[$i].size] | add + $m.config.size),
       layers: ($m.layers | length), own_layers: ($own | length),
-      layer_media_types: ([$m.layers[].mediaType] | unique), binary_bytes: $bin, ca_bundle_bytes: $ca}
-     | .base_bytes = (.image_bytes - .own_bytes) | .own_over_binary_and_ca = (.own_bytes - .binary_bytes - .ca_bundle_bytes)'
+      own_uncompressed_bytes: $plain, layer_media_types: ([$m.layers[].mediaType] | unique),
+      binary_bytes: $bin, ca_bundle_bytes: $ca}
+     | .base_bytes = (.image_bytes - .own_bytes)
+     | .own_uncompressed_over_binary_and_ca = (.own_uncompressed_bytes / (.binary_bytes + .ca_bundle_bytes) * 1000 | round / 1000)'
 }
 
 # The section of this run ($OUT.md); for the default prefix, bench/results.md again with it.
