@@ -94,8 +94,11 @@ host_build() {
 }
 # imggen_build DIR ENGINE TAG: the image built and pushed (with its SBOM); the oci engine pulls a
 # glibc base through the registry, as from a Docker Hub mirror, into a cache of this run.
+# (Build steps on the engine use the host's network, as this project's machines require.)
 imggen_build() {
-  (cd "$1" && IMGGEN_BASE_MIRROR=$REGISTRY XDG_CACHE_HOME=$WORK/cache "$IMGGEN" build --engine "$2" --push --tag "$3" .)
+  local net=()
+  [ "$2" != docker ] || net=(--network host)
+  (cd "$1" && IMGGEN_BASE_MIRROR=$REGISTRY XDG_CACHE_HOME=$WORK/cache "$IMGGEN" build --engine "$2" --push --tag "$3" "${net[@]}" .)
 }
 
 # size ENGINE PROJECT TAG BASE BIN: what the registry holds for the pushed image (compressed
