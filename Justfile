@@ -22,9 +22,10 @@ hadolint:
     xargs -r -n1 hadolint --failure-threshold style < target/hadolint.list
     echo "hadolint: $(wc -l < target/hadolint.list) Dockerfiles clean"
 
-# Benchmarks: the generated Dockerfiles against the host's own cargo build (bench/README.md).
+# Benchmarks: the generated Dockerfiles, then the daemonless path, against the host's own cargo build (bench/README.md).
 bench:
     bash bench/run.sh
+    bash bench/oci.sh
 
 # Build and probe every corpus entry that boots alone (slow: real repositories); results in corpus/builds.md.
 corpus-build *NAMES:

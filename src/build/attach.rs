@@ -9,8 +9,9 @@ use crate::pipeline::Loaded;
 use crate::reference::Reference;
 use anyhow::{bail, Result};
 
-/// The SPDX JSON document of the loaded project's binary, created at `SOURCE_DATE_EPOCH`
-/// (else now).
+/// The SPDX JSON document of the loaded project's binary, created at the epoch the oci engine
+/// stamps its images with (`SOURCE_DATE_EPOCH`, else the last git commit, else 0), so the same
+/// source gives the same document and the same artifact digest.
 pub fn document(loaded: &Loaded) -> Result<String> {
     let Some(graph) = &loaded.model.lock_graph else {
         bail!(
@@ -18,10 +19,11 @@ pub fn document(loaded: &Loaded) -> Result<String> {
             loaded.root.display()
         );
     };
-    let created = super::meta::created(
+    let (epoch, _) = crate::compile::source_date_epoch(
+        &loaded.root,
         std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
-        chrono::Utc::now(),
     )?;
+    let created = crate::oci::image::created(epoch)?;
     let image = &loaded.plan.image;
     crate::sbom::spdx_json(
         graph,

@@ -13,9 +13,10 @@ use std::path::Path;
 
 /// Media type of an image config.
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-/// Media type of an uncompressed layer: the engine exports layers as plain tars, whose digests
-/// are the image's diff ids, so the config stays valid as it is.
-const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+/// Media type of a gzip layer. The engine exports layers as plain tars (their digests are the
+/// config's diff ids, which compression leaves as they are); each is pushed gzip-compressed with
+/// `oci::layer::gzip`'s fixed header, so the same export gives the same blob.
+const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 /// One platform's image as an OCI manifest and the blobs it names.
 #[derive(Debug, Clone)]
@@ -38,7 +39,8 @@ pub fn platform(arch: &str) -> PlatformSpec {
 }
 
 /// Reads an image the engine exported (`docker save`'s tar: manifest.json, the config and the
-/// layer tars) into an OCI manifest for `arch`; refuses an image of another architecture.
+/// layer tars) into an OCI manifest for `arch` with gzip layers; refuses an image of another
+/// architecture.
 pub fn from_saved(saved: &[u8], arch: &str) -> Result<PlatformImage> {
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut archive = tar::Archive::new(saved);
@@ -87,8 +89,13 @@ pub fn from_saved(saved: &[u8], arch: &str) -> Result<PlatformImage> {
     }
     let mut blobs = vec![(Descriptor::of(OCI_CONFIG, &config), config)];
     for layer in &saved.layers {
-        let data = take(layer)?.clone();
-        blobs.push((Descriptor::of(OCI_LAYER_TAR, &data), data));
+        let data = take(layer)?;
+        let data = if data.starts_with(&[0x1f, 0x8b]) {
+            data.clone()
+        } else {
+            crate::oci::layer::gzip(data)?
+        };
+        blobs.push((Descriptor::of(OCI_LAYER_GZIP, &data), data));
     }
     let manifest = serde_json::json!({
         "schemaVersion": 2,
@@ -290,10 +297,24 @@ mod tests {
         let amd = from_saved(&saved("amd64"), "amd64").unwrap();
         let arm = from_saved(&saved("arm64"), "arm64").unwrap();
         assert_eq!(arm.blobs.len(), 2);
-        assert_eq!(arm.blobs[1].0.media_type, OCI_LAYER_TAR);
+        let (layer, blob) = &arm.blobs[1];
+        assert_eq!(layer.media_type, OCI_LAYER_GZIP);
+        assert_eq!(layer.digest, crate::oci::layer::sha256(blob));
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(blob.as_slice())
+            .read_to_end(&mut plain)
+            .unwrap();
         assert_eq!(
-            arm.blobs[1].0.digest,
-            crate::oci::layer::sha256(b"layer bytes")
+            plain, b"layer bytes",
+            "the blob is the exported tar, gzipped"
+        );
+        assert_eq!(
+            from_saved(&saved("arm64"), "arm64")
+                .unwrap()
+                .manifest
+                .digest,
+            arm.manifest.digest,
+            "the same export gives the same manifest"
         );
         assert_eq!(
             arm.manifest.platform.as_ref().unwrap().variant.as_deref(),

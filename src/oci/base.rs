@@ -135,49 +135,56 @@ impl BaseImage {
     }
 
     /// The base's `/etc/passwd` and `/etc/group` (the last layer that has them wins; empty
-    /// when none does).
+    /// when none does). Layers are read from the last, and a layer's reading stops once both
+    /// files are known, so a base's big layer is not decompressed whole on every build.
     pub fn passwd_and_group(&self) -> Result<(String, String)> {
-        let mut passwd = String::new();
-        let mut group = String::new();
-        for layer in self.manifest.layers() {
+        let mut passwd: Option<String> = None;
+        let mut group: Option<String> = None;
+        for layer in self.manifest.layers().iter().rev() {
+            if passwd.is_some() && group.is_some() {
+                break;
+            }
             let blob = read_blob(&self.dir, layer.digest().as_ref())?;
             let reader: Box<dyn Read> = if blob.starts_with(&[0x1f, 0x8b]) {
                 Box::new(flate2::read::GzDecoder::new(blob.as_slice()))
             } else {
                 Box::new(blob.as_slice())
             };
-            let mut archive = tar::Archive::new(reader);
-            let entries = archive.entries().with_context(|| {
+            let not_a_tar = || {
                 format!(
                     "{}: the layer {} is not a tar",
                     self.dir.display(),
                     layer.digest()
                 )
-            })?;
-            for entry in entries {
-                let mut entry = entry.with_context(|| {
-                    format!(
-                        "{}: the layer {} is not a tar",
-                        self.dir.display(),
-                        layer.digest()
-                    )
-                })?;
+            };
+            let mut archive = tar::Archive::new(reader);
+            let (mut found_passwd, mut found_group) = (None, None);
+            for entry in archive.entries().with_context(not_a_tar)? {
+                let mut entry = entry.with_context(not_a_tar)?;
                 let path = entry
                     .path()
                     .map(|p| p.to_string_lossy().trim_start_matches("./").to_string())
                     .unwrap_or_default();
                 let slot = match path.as_str() {
-                    "etc/passwd" => &mut passwd,
-                    "etc/group" => &mut group,
+                    "etc/passwd" if passwd.is_none() => &mut found_passwd,
+                    "etc/group" if group.is_none() => &mut found_group,
                     _ => continue,
                 };
-                slot.clear();
-                entry.read_to_string(slot).with_context(|| {
+                let mut text = String::new();
+                entry.read_to_string(&mut text).with_context(|| {
                     format!("{}: cannot read /{path} of the base", self.dir.display())
                 })?;
+                *slot = Some(text);
+                if (passwd.is_some() || found_passwd.is_some())
+                    && (group.is_some() || found_group.is_some())
+                {
+                    break;
+                }
             }
+            passwd = passwd.or(found_passwd);
+            group = group.or(found_group);
         }
-        Ok((passwd, group))
+        Ok((passwd.unwrap_or_default(), group.unwrap_or_default()))
     }
 }
 
@@ -187,5 +194,76 @@ fn oci_layer_type(docker: &str) -> Option<MediaType> {
         "application/vnd.docker.image.rootfs.diff.tar.gzip" => Some(MediaType::ImageLayerGzip),
         "application/vnd.docker.image.rootfs.diff.tar" => Some(MediaType::ImageLayer),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oci::layer::{layer, Files};
+    use oci_spec::image::{DescriptorBuilder, ImageConfigurationBuilder, ImageManifestBuilder};
+    use std::str::FromStr as _;
+
+    /// A base whose layers hold these (path, text) files, in order, in `dir`.
+    fn base(dir: &Path, layers: &[&[(&str, &str)]]) -> BaseImage {
+        let mut descriptors = Vec::new();
+        for files in layers {
+            let mut f = Files::default();
+            for (path, text) in *files {
+                f.file(path, text.as_bytes().to_vec(), 0o644).unwrap();
+            }
+            let l = layer(&f, 0).unwrap();
+            let path = blob_path(dir, &l.digest).unwrap();
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &l.blob).unwrap();
+            descriptors.push(
+                DescriptorBuilder::default()
+                    .media_type(MediaType::ImageLayerGzip)
+                    .size(l.blob.len() as u64)
+                    .digest(oci_spec::image::Digest::from_str(&l.digest).unwrap())
+                    .build()
+                    .unwrap(),
+            );
+        }
+        let config = DescriptorBuilder::default()
+            .media_type(MediaType::ImageConfig)
+            .size(2u64)
+            .digest(oci_spec::image::Digest::from_str(&sha256(b"{}")).unwrap())
+            .build()
+            .unwrap();
+        BaseImage {
+            name: "base".into(),
+            digest: sha256(b"base"),
+            manifest: ImageManifestBuilder::default()
+                .schema_version(2u32)
+                .config(config)
+                .layers(descriptors)
+                .build()
+                .unwrap(),
+            config: ImageConfigurationBuilder::default().build().unwrap(),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    #[test]
+    fn passwd_and_group_come_from_the_last_layer_that_has_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = base(
+            dir.path(),
+            &[
+                &[("/etc/passwd", "old-passwd\n"), ("/etc/group", "group\n")],
+                &[("/etc/passwd", "new-passwd\n"), ("/usr/bin/x", "x")],
+                &[("/srv/file", "y")],
+            ],
+        );
+        assert_eq!(
+            b.passwd_and_group().unwrap(),
+            ("new-passwd\n".to_string(), "group\n".to_string())
+        );
+        let none = base(dir.path(), &[&[("/srv/file", "y")]]);
+        assert_eq!(
+            none.passwd_and_group().unwrap(),
+            (String::new(), String::new())
+        );
     }
 }

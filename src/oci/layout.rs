@@ -141,7 +141,24 @@ impl Layout {
         write(tmp.path().join("oci-layout"), OCI_LAYOUT.as_bytes())?;
         write(tmp.path().join("index.json"), &self.index_json)?;
         for (digest, source) in &self.blobs {
-            write(blob_path(tmp.path(), digest)?, &Self::bytes(source)?)?;
+            let path = blob_path(tmp.path(), digest)?;
+            match source {
+                Source::Bytes(bytes) => write(path, bytes)?,
+                // A base's blob (tens of MB) is copied file to file (in the kernel where it
+                // can), not through memory; the new file gets the usual mode, not the cache's.
+                Source::File(from) => {
+                    let copied = std::fs::File::open(from).and_then(|mut src| {
+                        std::io::copy(&mut src, &mut std::fs::File::create(&path)?)
+                    });
+                    copied.with_context(|| {
+                        format!(
+                            "{}: cannot copy the base image's blob to {}; pull it again",
+                            from.display(),
+                            path.display()
+                        )
+                    })?;
+                }
+            }
         }
         if dir.exists() {
             std::fs::remove_dir_all(dir)

@@ -1,6 +1,7 @@
 //! `imggen build --push --arch amd64,arm64` on the real engine and the registry on
 //! 127.0.0.1:5000: skopeo sees an index with both platforms, the engine pulls and runs the
-//! amd64 image, and the arm64 binary fetched through the registry is an aarch64 ELF.
+//! amd64 image, the layers are gzip (the same layers give the same blobs when pushed again),
+//! and the arm64 binary fetched through the registry is an aarch64 ELF.
 
 use crate::docker::{assert_serves_and_stops, docker_ok};
 use crate::engine::{build, printed_digest, unique};
@@ -18,6 +19,25 @@ const EM_AARCH64: u16 = 183;
 fn elf_machine(data: &[u8]) -> Option<u16> {
     let is_elf64_le = data.len() >= 20 && data[..4] == *b"\x7fELF" && data[4] == 2 && data[5] == 1;
     is_elf64_le.then(|| u16::from_le_bytes([data[18], data[19]]))
+}
+
+/// The layer digests of every platform manifest the index `repo:tag` names, in order.
+async fn layer_digests(client: &Client, repo: &str, tag: &str) -> Vec<String> {
+    let (_, index) = client.get_manifest(repo, tag).await.unwrap();
+    let index: serde_json::Value = serde_json::from_slice(&index).unwrap();
+    let mut digests = Vec::new();
+    for child in index["manifests"].as_array().unwrap() {
+        let (_, manifest) = client
+            .get_manifest(repo, child["digest"].as_str().unwrap())
+            .await
+            .unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+        for layer in manifest["layers"].as_array().unwrap() {
+            digests.push(layer["digest"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(!digests.is_empty(), "no layers in {index}");
+    digests
 }
 
 /// The platform manifest for `arch` named by the index `repo:tag`, fetched through the
@@ -38,8 +58,12 @@ async fn file_in_image(client: &Client, repo: &str, tag: &str, arch: &str, path:
     let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
     for layer in manifest["layers"].as_array().unwrap() {
         let desc: Descriptor = serde_json::from_value(layer.clone()).unwrap();
+        assert_eq!(
+            desc.media_type, "application/vnd.oci.image.layer.v1.tar+gzip",
+            "the {arch} image's layers are pushed gzip-compressed"
+        );
         let blob = client.get_blob(repo, &desc).await.unwrap();
-        let mut archive = tar::Archive::new(&blob[..]);
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&blob[..]));
         for entry in archive.entries().unwrap() {
             let mut entry = entry.unwrap();
             if entry
@@ -129,9 +153,20 @@ fn musl_static_for_amd64_and_arm64_is_one_index_whose_amd64_image_serves_and_who
     );
     let t = t.args(&["generate"]);
     t.run().code(0);
-    let (_, run) = build(t, &["--push", "--no-sbom", "--tag", &reference]);
+    let (t, run) = build(t, &["--push", "--no-sbom", "--tag", &reference]);
     run.code(0);
-    let digest = printed_digest(&run, &reference);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = Client::new(REGISTRY, Auth::Anonymous, Options::default()).unwrap();
+    let first_layers = runtime.block_on(layer_digests(&client, &repo, "1"));
+    // The same layers exported again compress to the same blobs (the config differs: its
+    // `created` label is the build's time).
+    let (_, again) = build(t, &["--push", "--no-sbom", "--tag", &reference]);
+    again.code(0);
+    assert_eq!(
+        runtime.block_on(layer_digests(&client, &repo, "1")),
+        first_layers
+    );
+    let digest = printed_digest(&again, &reference);
 
     let out = Command::new("skopeo")
         .args(["inspect", "--raw", "--tls-verify=false"])
@@ -164,8 +199,6 @@ fn musl_static_for_amd64_and_arm64_is_one_index_whose_amd64_image_serves_and_who
     let user = docker_ok(&["image", "inspect", "-f", "{{.Config.User}}", &reference]);
     assert_eq!(user.trim(), "10001:10001");
 
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let client = Client::new(REGISTRY, Auth::Anonymous, Options::default()).unwrap();
     let bin = "usr/local/bin/tiny-static";
     let arm = runtime.block_on(file_in_image(&client, &repo, "1", "arm64", bin));
     assert_eq!(

@@ -186,3 +186,53 @@ fn sbom_without_a_lockfile_is_one_error() {
         .stderr_has("no Cargo.lock")
         .one_error_line();
 }
+
+/// `imggen sbom` of a copy of `fixture` without `SOURCE_DATE_EPOCH`.
+fn sbom_without_epoch(t: Test) -> (Test, String) {
+    let t = t.args(&["sbom", "."]).env("SOURCE_DATE_EPOCH", "");
+    let run = t.run();
+    run.code(0);
+    (t, run.stdout.clone())
+}
+
+fn created(text: &str) -> String {
+    let doc: Value = serde_json::from_str(text).unwrap();
+    doc["creationInfo"]["created"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn sbom_of_the_same_source_is_the_same_without_source_date_epoch() {
+    // Two copies, seconds apart, outside any git work tree: the image's epoch is 0.
+    let (_, a) = sbom_without_epoch(Test::fixture("axum-single"));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (_, b) = sbom_without_epoch(Test::fixture("axum-single"));
+    assert_eq!(a, b, "two SBOMs of the same source differ");
+    assert_eq!(created(&a), "1970-01-01T00:00:00Z");
+
+    // In a git work tree: the last commit's time, as the oci engine stamps the image.
+    let t = Test::fixture("axum-single");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(t.path())
+            .args([
+                "-c",
+                "user.name=imggen",
+                "-c",
+                "user.email=imggen@example.com",
+            ])
+            .args(args)
+            .env("GIT_COMMITTER_DATE", "@1600000000 +0000")
+            .env("GIT_AUTHOR_DATE", "@1600000000 +0000")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "fixture"]);
+    let (t, c) = sbom_without_epoch(t);
+    assert_eq!(created(&c), "2020-09-13T12:26:40Z");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(sbom_without_epoch(t).1, c);
+}
