@@ -35,6 +35,45 @@ pub fn unique(label: &str) -> String {
     format!("{label}-{}-{nanos:x}", std::process::id())
 }
 
+/// `imggen generate` in a copy of `fixture` whose image is named `name` (`[image] name`, which
+/// names the default Dockerfile's target cache mount): a build that must compile its
+/// dependencies gets an empty mount no earlier run filled (`--no-cache` empties no cache mount).
+pub fn generated_with_own_mount(fixture: &str, name: &str) -> Test {
+    let t = Test::fixture(fixture);
+    let config = std::fs::read_to_string(t.path().join("imggen.toml"))
+        .unwrap_or_else(|_| "version = 1\n".into());
+    assert!(
+        !config.contains("[image]"),
+        "{fixture}: imggen.toml has [image]"
+    );
+    let t = t
+        .write(
+            "imggen.toml",
+            &format!("{config}\n[image]\nname = \"{name}\"\n"),
+        )
+        .args(&["generate"]);
+    t.run().code(0);
+    assert!(
+        t.read("Dockerfile")
+            .contains(&format!("id=imggen-target-{name}-")),
+        "{fixture}: the target mount is not named {name}"
+    );
+    t
+}
+
+/// `imggen generate` in a copy of `fixture` with `cache_mounts = false`: the layers-only
+/// Dockerfile the classic builder builds.
+pub fn generated_classic(fixture: &str) -> Test {
+    let t = Test::fixture(fixture);
+    let config = std::fs::read_to_string(t.path().join("imggen.toml"))
+        .unwrap_or_else(|_| "version = 1\n".into());
+    let t = t
+        .write("imggen.toml", &format!("cache_mounts = false\n{config}"))
+        .args(&["generate"]);
+    t.run().code(0);
+    t
+}
+
 /// `imggen generate` in a copy of `fixture`.
 pub fn generated(fixture: &str) -> Test {
     let t = Test::fixture(fixture).args(&["generate"]);
@@ -288,7 +327,7 @@ fn workspace_builds_with_the_classic_builder_and_runs_the_chosen_binary() {
     if !crate::harness::engine() {
         return;
     }
-    let t = generated("workspace").env("DOCKER_BUILDKIT", "0");
+    let t = generated_classic("workspace").env("DOCKER_BUILDKIT", "0");
     let (t, run) = build(t, &["--tag", "imggen-test/engine-workspace:classic"]);
     run.code(0).stderr_has("with the classic builder");
     let top = assert_serves_and_stops("imggen-test/engine-workspace:classic", "/healthz");
@@ -312,14 +351,11 @@ fn workspace_builds_with_the_classic_builder_and_runs_the_chosen_binary() {
 }
 
 #[test]
-fn cache_mounts_need_buildkit_and_build_with_it() {
+fn the_default_dockerfile_needs_buildkit_and_builds_with_it() {
     if !crate::harness::engine() {
         return;
     }
-    let t = Test::fixture("workspace").write(
-        "imggen.toml",
-        "version = 1\nbin = \"api\"\ncache_mounts = true\n",
-    );
+    let t = Test::fixture("workspace").write("imggen.toml", "version = 1\nbin = \"api\"\n");
     let t = t.args(&["generate"]);
     t.run().code(0);
     assert!(t.read("Dockerfile").contains("RUN --mount=type=cache"));
@@ -327,7 +363,10 @@ fn cache_mounts_need_buildkit_and_build_with_it() {
         t.env("DOCKER_BUILDKIT", "0"),
         &["--tag", "imggen-test/engine-workspace:mounts"],
     );
-    run.code(2).one_error_line().stderr_has("needs BuildKit");
+    run.code(2)
+        .one_error_line()
+        .stderr_has("BuildKit cache mounts")
+        .stderr_has("set cache_mounts = false in imggen.toml");
     let (_, run) = build(
         t.env("DOCKER_BUILDKIT", "1"),
         &["--tag", "imggen-test/engine-workspace:mounts"],
