@@ -375,6 +375,82 @@ fn the_default_dockerfile_needs_buildkit_and_builds_with_it() {
     assert_serves_and_stops("imggen-test/engine-workspace:mounts", "/healthz");
 }
 
+/// The crates a plain-progress build log says were compiled in the step whose title contains
+/// `step`, by name.
+fn compiled_in_step(run: &Run, step: &str) -> Vec<String> {
+    let Some(id) = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with('#') && l.contains(step))
+        .and_then(|l| l.split_whitespace().next())
+    else {
+        panic!("no step `{step}` in:\n{}", run.stderr);
+    };
+    let prefix = format!("{id} ");
+    run.stderr
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .filter_map(|l| l.split_once("Compiling ").map(|(_, rest)| rest))
+        .filter_map(|rest| rest.split_whitespace().next().map(String::from))
+        .collect()
+}
+
+#[test]
+fn the_default_dockerfile_keeps_compiled_dependencies_across_an_edit_and_a_new_dependency() {
+    if !crate::harness::engine() {
+        return;
+    }
+    let id = unique("warm");
+    let tag = format!("imggen-test/engine-warm:{id}");
+    let t = generated_with_own_mount("axum-single", &id);
+    let (t, run) = build(t, &["--tag", &tag]);
+    run.code(0);
+    assert!(
+        compiled_in_step(&run, "cargo chef cook").contains(&"tokio".to_string()),
+        "{}",
+        run.stderr
+    );
+
+    // A one-line edit: the dependency layer is reused and only the service compiles, from its
+    // edited source (no stale binary).
+    let source = t.read("src/main.rs").replacen("\"ok\"", "\"ok-edited\"", 1);
+    let t = t.write("src/main.rs", &source);
+    let (t, run) = build(t, &["--tag", &tag]);
+    run.code(0);
+    assert_eq!(
+        compiled_in_step(&run, "find . -path ./target"),
+        ["hello-axum"],
+        "{}",
+        run.stderr
+    );
+    let port = free_port();
+    let c = crate::docker::run_container(&tag, port);
+    let got = crate::docker::http_get(port, "/health", Duration::from_secs(30));
+    assert_eq!(got.map(|g| g.1), Some("ok-edited".to_string()));
+    drop(c);
+
+    // A dependency added: the recipe changed, so the cook runs again, in the warm target mount:
+    // it compiles the new crate (and cargo-chef's stub of the service), no other dependency.
+    let added = Command::new("cargo")
+        .args(["add", "hex@0.4"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    let (_t, run) = build(t, &["--tag", &tag]);
+    run.code(0);
+    let mut cooked = compiled_in_step(&run, "cargo chef cook");
+    cooked.sort();
+    assert_eq!(cooked, ["hello-axum", "hex"], "{}", run.stderr);
+    assert_eq!(
+        compiled_in_step(&run, "find . -path ./target"),
+        ["hello-axum"],
+        "{}",
+        run.stderr
+    );
+    let _ = docker().args(["rmi", &tag]).output();
+}
+
 #[test]
 fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
     if !crate::harness::engine() {
