@@ -179,6 +179,15 @@ impl Mounts {
     }
 }
 
+/// Cache mounts are built with BuildKit only: Podman 4.3's builder hung on the default
+/// Dockerfile's in imggen's tests, so a Podman engine gets a sentence naming the setting instead.
+pub fn refuse_cache_mounts_on_podman(info: &EngineInfo, dockerfile: &str) -> Result<()> {
+    if info.podman && dockerfile.contains("--mount=type=cache") {
+        bail!("the Dockerfile uses cache mounts (RUN --mount=type=cache, imggen's default), which imggen builds with BuildKit only, and the engine at {} is Podman; set cache_mounts = false in imggen.toml and run `imggen generate`", info.host);
+    }
+    Ok(())
+}
+
 /// Picks the builder: `DOCKER_BUILDKIT=0|1` decides when set, else BuildKit where the engine
 /// offers it. `RUN --mount` options make BuildKit required on Docker; Podman's builder handles
 /// mounts on the classic path.

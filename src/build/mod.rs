@@ -373,6 +373,7 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let engine = runtime.block_on(docker::connect(&endpoint))?;
+    docker::refuse_cache_mounts_on_podman(&engine.info, &dockerfile_text)?;
     let kind = docker::choose_builder(
         &engine.info,
         std::env::var("DOCKER_BUILDKIT").ok().as_deref(),
