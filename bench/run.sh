@@ -8,14 +8,13 @@
 #
 # Environment (all optional):
 #   BENCH_PROJECTS   default "single ws": tests/fixtures/axum-single, bench/fixtures/axum-ws
-#   BENCH_VARIANTS   default "default mounts chef hybrid" (all built with BuildKit)
-#                    default  imggen's default Dockerfile (`imggen generate`)
-#                    mounts   imggen with `cache_mounts = true`
+#   BENCH_VARIANTS   default "default classic chef" (all built with BuildKit)
+#                    default  imggen's default Dockerfile (`imggen generate`): planner, cook and
+#                             build on cache mounts, the cooked target/ kept in the cook layer for a
+#                             registry cache, only changed sources touched (`hybrid` is its old name)
+#                    classic  imggen with `cache_mounts = false`: layers only (the default before)
 #                    chef     cargo-chef's README recipe, bench/baselines/cargo-chef-readme.Dockerfile
-#                    hybrid   the candidate: imggen's default with cache mounts on the planner, cook
-#                             and build, the cooked target/ kept in the cook layer for a registry
-#                             cache, and only changed sources touched (see hybrid_dockerfile)
-#   BENCH_REGISTRY_VARIANTS  variants of the fresh-engine registry-cache step, default "default hybrid"
+#   BENCH_REGISTRY_VARIANTS  variants of the fresh-engine registry-cache step, default "default classic"
 #   BENCH_REPEAT     rounds, default 3 (each round: every project, variant and step)
 #   BENCH_REGISTRY   registry for the cache step, default 127.0.0.1:5000 (no auth)
 #   BENCH_NEW_DEP    the dependency line the dependency step adds, default 'hex = "0.4"'
@@ -34,8 +33,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DOCKER=${DOCKER:-/usr/bin/docker}
 DOCKER_UP=${DOCKER_UP:-$ROOT/../shared/scripts/docker-up.sh}
 PROJECTS=${BENCH_PROJECTS:-single ws}
-VARIANTS=${BENCH_VARIANTS:-default mounts chef hybrid}
-REG_VARIANTS=${BENCH_REGISTRY_VARIANTS:-default hybrid}
+VARIANTS=${BENCH_VARIANTS:-default classic chef}
+REG_VARIANTS=${BENCH_REGISTRY_VARIANTS:-default classic}
 REPEAT=${BENCH_REPEAT:-3}
 REGISTRY=${BENCH_REGISTRY:-127.0.0.1:5000}
 NEW_DEP=${BENCH_NEW_DEP:-hex = \"0.4\"}
@@ -164,40 +163,13 @@ one_line() {
 }
 
 # --- variants -------------------------------------------------------------------------------------
-# The candidate default, from imggen's default Dockerfile:
-# - planner: the cargo registry on a cache mount, so `cargo chef prepare` downloads nothing twice;
-# - cook: registry and target/ on cache mounts, so a changed recipe (a dependency added) rebuilds
-#   only what changed; the cooked target/ is also copied into the layer (/deps), which a registry
-#   cache carries to a fresh builder; the record of built sources is dropped (cook builds stubs);
-# - build: same mounts; an empty target mount (fresh builder) starts from /deps; only the files
-#   whose content differs from the last build's are touched (cargo compares mtimes), not all.
-hybrid_dockerfile() { # FILE PKG
-  local reg="--mount=type=cache,id=imggen-cargo-registry,target=/usr/local/cargo/registry,sharing=locked"
-  local tgt="--mount=type=cache,id=imggen-target-$2-native-release,target=/app/target,sharing=locked"
-  awk -v reg="$reg" -v tgt="$tgt" '
-    /^RUN cargo chef prepare / { sub(/^RUN /, "RUN " reg " \\\n    "); print; next }
-    /^RUN cargo chef cook / { sub(/^RUN /, "RUN " reg " \\\n    " tgt " \\\n    ");
-      print $0 " \\\n    && rm -f target/.imggen-sources && rm -rf /deps && cp -a target /deps"; next }
-    /^RUN find \. -path \.\/target -prune -o -name .\*\.rs. -exec touch \{\} \+ \\$/ {
-      print "RUN " reg " \\\n    " tgt " \\"
-      print "    { [ -d target/release ] || cp -a /deps/. target/; } \\"
-      print "    && find . -path ./target -prune -o -type f -print0 | xargs -0 sha256sum | LC_ALL=C sort > /tmp/sources \\"
-      print "    && if [ -f target/.imggen-sources ]; then LC_ALL=C comm -23 /tmp/sources target/.imggen-sources | cut -c 67- | tr \"\\n\" \"\\0\" | xargs -0 -r touch; \\"
-      print "       else find . -path ./target -prune -o -name \x27*.rs\x27 -exec touch {} +; fi \\"
-      seen = 1; next }
-    seen == 1 && /^    && cargo build / { print; print "    && cp /tmp/sources target/.imggen-sources \\"; seen = 2; next }
-    { print }
-    END { if (seen != 2) exit 1 }' "$1" >"$1.new" && mv "$1.new" "$1"
-  grep -q 'cp -a target /deps' "$1" || return 1
-}
 BUILDER_IMAGE=""
 # make_variant DIR PROJECT VARIANT PKG: the variant's Dockerfile and .dockerignore in DIR.
 make_variant() {
   local d=$1 p=$2 v=$3 pkg=$4
   case $v in
-    default) "$IMGGEN" generate "$d" >/dev/null ;;
-    mounts) printf 'version = 1\ncache_mounts = true\n' >"$d/imggen.toml"; "$IMGGEN" generate "$d" >/dev/null ;;
-    hybrid) "$IMGGEN" generate "$d" >/dev/null; hybrid_dockerfile "$d/Dockerfile" "$pkg" || die "hybrid transform failed" ;;
+    default | hybrid) "$IMGGEN" generate "$d" >/dev/null ;;
+    classic) printf 'version = 1\ncache_mounts = false\n' >"$d/imggen.toml"; "$IMGGEN" generate "$d" >/dev/null ;;
     chef)
       sed -e "s/@PKG@/$pkg/g" -e "s|@BUILDER@|$BUILDER_IMAGE|g" "$ROOT/bench/baselines/cargo-chef-readme.Dockerfile" >"$d/Dockerfile"
       printf 'target\n.git\n' >"$d/.dockerignore" ;;
@@ -322,9 +294,9 @@ for rep in $(seq 1 "$REPEAT"); do
       measure "$v" "$p" cold "$rep" "$L/cold.log" docker_build "$D" "$tag"
       hd=$(downloaded "$L/host-cold.log"); hc=$(compiled "$L/host-cold.log")
       dd=$(downloaded "$L/cold.log"); dc=$(compiled "$L/cold.log")
-      # hybrid downloads in its planner (`cargo chef prepare`, silent) into a registry cache mount
+      # default downloads in its planner (`cargo chef prepare`, silent) into a registry cache mount
       # that is new (its id names this package): its cook has nothing left to download.
-      [ "$v" != hybrid ] || dd=$hd
+      case $v in default | hybrid) dd=$hd ;; esac
       if [ "$hd" -eq 0 ] || [ "$dd" -lt "$hd" ] || [ "$dc" -lt "$hc" ]; then
         die "$id cold is not cold: docker downloaded $dd and compiled $dc crates, the host $hd and $hc"
       fi

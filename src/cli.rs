@@ -72,9 +72,12 @@ pub struct ProjectArgs {
     /// Rust version of the builder image.
     #[arg(long)]
     pub rust_version: Option<String>,
-    /// Use BuildKit cache mounts for the cargo registry and target/.
-    #[arg(long)]
+    /// Use BuildKit cache mounts for the cargo registry and target/ (the default).
+    #[arg(long, conflicts_with = "no_cache_mounts")]
     pub cache_mounts: bool,
+    /// Layers only, no cache mounts: a Dockerfile the classic builder builds (cache_mounts = false).
+    #[arg(long)]
+    pub no_cache_mounts: bool,
     #[arg(
         long = "platform",
         help = platform_help(),
@@ -127,7 +130,11 @@ impl ProjectArgs {
             features: (!self.features.is_empty()).then(|| self.features.clone()),
             no_default_features: self.no_default_features.then_some(true),
             rust_version: self.rust_version.clone(),
-            cache_mounts: self.cache_mounts.then_some(true),
+            cache_mounts: if self.no_cache_mounts {
+                Some(false)
+            } else {
+                self.cache_mounts.then_some(true)
+            },
             args: (!self.args.is_empty()).then(|| self.args.clone()),
             env: if self.env.is_empty() {
                 None

@@ -258,6 +258,8 @@ pub struct Config {
     pub health_path: Option<String>,
     pub stop_signal: Option<String>,
     pub init: Option<bool>,
+    /// Cache mounts for the cargo registry and `target/` (unset: true, needs BuildKit); false
+    /// writes the layers-only Dockerfile the classic builder builds.
     pub cache_mounts: Option<bool>,
     /// Build secrets (ids) mounted on the steps that fetch dependencies (`--secret id=...`).
     pub secrets: Option<Vec<String>>,

@@ -113,6 +113,17 @@ struct DockerfileValues {
     early_copy: String,
     /// `--mount=` options (secrets, SSH agent) of the steps that fetch dependencies.
     dep_mounts: String,
+    /// One build step on cache mounts, no planner or cook: a context above the project root,
+    /// whose path dependencies cargo-chef cannot cook.
+    mounts_only: bool,
+    /// The cargo registry's cache mount option (empty without cache mounts).
+    registry_mount: String,
+    /// The `target/` cache mount option, one per app, target and profile (empty without).
+    target_mount: String,
+    /// cargo's output directory of this target and profile, shell-quoted when computed.
+    profile_dir: String,
+    /// The sha256 list of the sources the last build in the target mount compiled.
+    sources_record: String,
     /// Assignments before cargo in those steps.
     cargo_env: String,
     /// `KEY="value"` of every listen env var, in name order.
@@ -237,6 +248,45 @@ fn cross(plan: &ImagePlan) -> ImagePlan {
     plan
 }
 
+/// The `--mount=type=cache` options of the cargo registry and of `target/` (empty strings
+/// without cache mounts). Both are `sharing=locked`: cargo's own registry lock lives outside the
+/// mounted directory, and the steps around cargo read and write the target mount's record.
+/// Builds of another checkout of the same app, or of another app of the same name, share the
+/// target mount; the record of built sources (or touching every source) keeps them apart.
+fn cache_mount_lines(plan: &ImagePlan, workdir: &str) -> (String, String) {
+    if !plan.cache_mounts {
+        return (String::new(), String::new());
+    }
+    let registry = "--mount=type=cache,id=imggen-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \\\n    ".to_string();
+    let target = format!(
+        "--mount=type=cache,id=imggen-target-{}-{}-{},target={workdir}/target,sharing=locked \\\n    ",
+        plan.name,
+        plan.cargo.target.as_deref().unwrap_or("native"),
+        plan.cargo.profile
+    );
+    (registry, target)
+}
+
+/// cargo's output directory of the plan's target and profile, relative to the working directory:
+/// the binary's directory (quoted with the shell's `$(cat /rust-target)` when cross-compiling).
+fn profile_dir(plan: &ImagePlan) -> String {
+    let path = &plan.cargo.binary_path;
+    let suffix = format!("/{}", plan.bin);
+    match path.strip_suffix(&format!("{suffix}\"")) {
+        Some(dir) => format!("{dir}\""),
+        None => path.strip_suffix(&suffix).unwrap_or(path).to_string(),
+    }
+}
+
+/// The record of built sources in a profile directory (kept per target, so the builds of each
+/// architecture in a shared mount compare with their own).
+fn record_path(profile_dir: &str) -> String {
+    match profile_dir.strip_suffix('"') {
+        Some(dir) => format!("{dir}/.imggen-sources\""),
+        None => format!("{profile_dir}/.imggen-sources"),
+    }
+}
+
 fn dockerfile(plan: &ImagePlan) -> Result<String> {
     let cross_plan;
     let plan = if plan.arch.is_empty() {
@@ -253,7 +303,19 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
     }
     entry.push(format!("/usr/local/bin/{}", plan.bin));
     let (builder_setup, early_copy, dep_mounts, cargo_env) = builder_lines(&plan.builder);
+    let workdir = if plan.context.root_in_context.is_empty() {
+        "/app".to_string()
+    } else {
+        format!("/app/{}", plan.context.root_in_context)
+    };
+    let (registry_mount, target_mount) = cache_mount_lines(plan, &workdir);
+    let profile_dir = profile_dir(plan);
     let v = DockerfileValues {
+        mounts_only: plan.cache_mounts && !plan.context.root_in_context.is_empty(),
+        registry_mount,
+        target_mount,
+        sources_record: record_path(&profile_dir),
+        profile_dir,
         builder_setup,
         early_copy,
         dep_mounts,
@@ -270,11 +332,7 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
             .collect(),
         frontend_embedded: plan.frontend.as_ref().is_some_and(|f| f.embedded),
         frontend_served: plan.frontend.as_ref().is_some_and(|f| !f.embedded),
-        workdir: if plan.context.root_in_context.is_empty() {
-            "/app".to_string()
-        } else {
-            format!("/app/{}", plan.context.root_in_context)
-        },
+        workdir,
         entrypoint: exec_form(&entry),
         cmd: (!plan.args.is_empty()).then(|| exec_form(&plan.args)),
         env: plan

@@ -156,7 +156,7 @@ fn entries(plan: &ImagePlan, flags: &Config) -> Vec<Entry> {
             flags.features.as_ref().map(|f| toml_list(f)),
         ),
         (
-            "BuildKit cache mounts for the registry and target/: faster rebuilds, needs BuildKit."
+            "BuildKit cache mounts for the registry and target/, the cooked dependencies also in a layer for a registry cache; false: layers only, for the classic builder."
                 .into(),
             "cache_mounts",
             plan.cache_mounts.to_string(),

@@ -67,6 +67,10 @@ pub struct ImagePlan {
     /// Directories copied to `/app/<name>` in the image: (path in the project, name in /app).
     pub runtime_dirs: Vec<RuntimeDir>,
     pub sqlx_offline: bool,
+    /// BuildKit cache mounts for the cargo registry and `target/` (the default). With the
+    /// project root as context: planner, cook and build on the mounts, the cooked `target/` also
+    /// kept in the cook layer for a registry cache. Above it: one build step on the mounts.
+    /// False: layers only (planner, cook, build), for the classic builder and Podman.
     pub cache_mounts: bool,
     /// The build context and the Dockerfile's place in it.
     pub context: ContextPlan,
@@ -611,13 +615,14 @@ fn with_listen_env(
 }
 
 /// The build context: the project root, or the directory above it holding its path
-/// dependencies. cargo-chef cannot cook path dependencies outside the workspace root, so such a
-/// context builds with cache mounts (and so needs BuildKit); also returns `cache_mounts`.
+/// dependencies; also returns `cache_mounts`, true unless `cache_mounts = false` (the layers-only
+/// Dockerfile for the classic builder). cargo-chef cannot cook path dependencies outside the
+/// workspace root, so such a context builds on cache mounts alone, without planner and cook.
 fn context(model: &ProjectModel, config: &Config) -> Result<Planned<(ContextPlan, bool)>> {
     let mut notes = Notes::default();
     let facts = &model.files.context;
     let rel = facts.root_in_context.clone();
-    let mut cache_mounts = config.cache_mounts.unwrap_or(false);
+    let cache_mounts = config.cache_mounts.unwrap_or(true);
     let plan = if rel.is_empty() {
         ContextPlan {
             root_in_context: rel,
@@ -635,7 +640,6 @@ fn context(model: &ProjectModel, config: &Config) -> Result<Planned<(ContextPlan
                 facts.outside.join(", ")
             );
         }
-        cache_mounts = true;
         notes.decide(
             Topic::Context,
             from_root.clone(),
@@ -647,7 +651,7 @@ fn context(model: &ProjectModel, config: &Config) -> Result<Planned<(ContextPlan
         notes.decide(
             Topic::CacheMounts,
             "true",
-            "cargo-chef cannot cook path dependencies outside the workspace root, so dependencies are cached in BuildKit cache mounts",
+            "cargo-chef cannot cook path dependencies outside the workspace root, so dependencies are cached in BuildKit cache mounts only (no planner or cook step)",
         );
         ContextPlan {
             dockerfile: format!("{rel}/Dockerfile"),

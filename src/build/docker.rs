@@ -156,13 +156,45 @@ fn api_at_least(api: &str, min: (u32, u32)) -> bool {
     }
 }
 
+/// What a Dockerfile's `RUN --mount` options are for: each makes BuildKit required on Docker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mounts {
+    None,
+    /// Cache mounts only (imggen's default Dockerfile): `cache_mounts = false` drops them.
+    Cache,
+    /// Build secrets or the SSH agent (`secrets`, `ssh`), with or without cache mounts.
+    Credentials,
+}
+
+impl Mounts {
+    /// The mounts a Dockerfile's text uses.
+    pub fn of(dockerfile: &str) -> Mounts {
+        if dockerfile.contains("--mount=type=secret") || dockerfile.contains("--mount=type=ssh") {
+            Mounts::Credentials
+        } else if dockerfile.contains("--mount=") {
+            Mounts::Cache
+        } else {
+            Mounts::None
+        }
+    }
+}
+
+/// Cache mounts are built with BuildKit only: Podman 4.3's builder hung on the default
+/// Dockerfile's in imggen's tests, so a Podman engine gets a sentence naming the setting instead.
+pub fn refuse_cache_mounts_on_podman(info: &EngineInfo, dockerfile: &str) -> Result<()> {
+    if info.podman && dockerfile.contains("--mount=type=cache") {
+        bail!("the Dockerfile uses cache mounts (RUN --mount=type=cache, imggen's default), which imggen builds with BuildKit only, and the engine at {} is Podman; set cache_mounts = false in imggen.toml and run `imggen generate`", info.host);
+    }
+    Ok(())
+}
+
 /// Picks the builder: `DOCKER_BUILDKIT=0|1` decides when set, else BuildKit where the engine
-/// offers it. `needs_mounts` (the Dockerfile uses `RUN --mount`) makes BuildKit required on
-/// Docker; Podman's builder handles mounts on the classic path.
+/// offers it. `RUN --mount` options make BuildKit required on Docker; Podman's builder handles
+/// mounts on the classic path.
 pub fn choose_builder(
     info: &EngineInfo,
     docker_buildkit: Option<&str>,
-    needs_mounts: bool,
+    mounts: Mounts,
 ) -> Result<BuilderKind> {
     let offered = !info.podman && info.linux && api_at_least(&info.api_version, BUILDKIT_MIN_API);
     let wanted = match docker_buildkit.map(str::trim) {
@@ -184,14 +216,22 @@ pub fn choose_builder(
         None if offered => BuilderKind::BuildKit,
         None => BuilderKind::Classic,
     };
-    if needs_mounts && kind == BuilderKind::Classic && !info.podman {
-        bail!(
-            "the Dockerfile uses RUN --mount (cache_mounts = true), which needs BuildKit, and the engine at {} (Docker {}, API {}) {}; set cache_mounts = false in imggen.toml and run `imggen generate`, or use Docker 18.09 or newer",
+    if mounts != Mounts::None && kind == BuilderKind::Classic && !info.podman {
+        let engine = format!(
+            "the engine at {} (Docker {}, API {}) {}",
             info.host,
             info.version,
             info.api_version,
-            if wanted == Some(false) { "is told DOCKER_BUILDKIT=0; unset it" } else { "does not offer it" }
+            if wanted == Some(false) {
+                "is told DOCKER_BUILDKIT=0 (unset it)"
+            } else {
+                "does not offer it"
+            }
         );
+        if mounts == Mounts::Cache {
+            bail!("the Dockerfile uses BuildKit cache mounts (RUN --mount=type=cache, imggen's default) and {engine}; set cache_mounts = false in imggen.toml and run `imggen generate` for a Dockerfile the classic builder builds, or use Docker 18.09 or newer");
+        }
+        bail!("the Dockerfile mounts build secrets or the SSH agent (RUN --mount, from secrets or ssh in imggen.toml), which needs BuildKit, and {engine}; use Docker 18.09 or newer");
     }
     Ok(kind)
 }
@@ -675,39 +715,68 @@ mod tests {
     }
 
     #[test]
+    fn mounts_of_a_dockerfile() {
+        assert_eq!(Mounts::of("RUN cargo build\n"), Mounts::None);
+        assert_eq!(
+            Mounts::of("RUN --mount=type=cache,id=x,target=/t \\\n    cargo build\n"),
+            Mounts::Cache
+        );
+        assert_eq!(
+            Mounts::of("RUN --mount=type=cache,id=x,target=/t \\\n    --mount=type=secret,id=s,required=true \\\n    cargo build\n"),
+            Mounts::Credentials
+        );
+        assert_eq!(
+            Mounts::of("RUN --mount=type=ssh,required=true cargo build\n"),
+            Mounts::Credentials
+        );
+    }
+
+    #[test]
     fn builder_choice() {
         let docker20 = info("20.10.24", "1.41", false);
         assert_eq!(
-            choose_builder(&docker20, None, false).unwrap(),
+            choose_builder(&docker20, None, Mounts::None).unwrap(),
             BuilderKind::BuildKit
         );
         assert_eq!(
-            choose_builder(&docker20, Some("0"), false).unwrap(),
+            choose_builder(&docker20, Some("0"), Mounts::None).unwrap(),
             BuilderKind::Classic
         );
-        let err = choose_builder(&docker20, Some("0"), true)
+        let err = choose_builder(&docker20, Some("0"), Mounts::Cache)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("BuildKit") && err.contains("DOCKER_BUILDKIT=0"),
+            err.contains("BuildKit")
+                && err.contains("DOCKER_BUILDKIT=0")
+                && err.contains("cache_mounts = false"),
             "{err}"
         );
         let old = info("18.06", "1.38", false);
         assert_eq!(
-            choose_builder(&old, None, false).unwrap(),
+            choose_builder(&old, None, Mounts::None).unwrap(),
             BuilderKind::Classic
         );
-        assert!(choose_builder(&old, None, true)
+        let err = choose_builder(&old, None, Mounts::Cache)
             .unwrap_err()
-            .to_string()
-            .contains("cache_mounts"));
-        assert!(choose_builder(&old, Some("1"), false).is_err());
+            .to_string();
+        assert!(
+            err.contains("set cache_mounts = false in imggen.toml") && !err.contains('\n'),
+            "{err}"
+        );
+        let err = choose_builder(&old, None, Mounts::Credentials)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("secrets or ssh") && !err.contains("cache_mounts"),
+            "{err}"
+        );
+        assert!(choose_builder(&old, Some("1"), Mounts::None).is_err());
         let podman = info("4.9.3", "1.41", true);
         assert_eq!(
-            choose_builder(&podman, None, true).unwrap(),
+            choose_builder(&podman, None, Mounts::Cache).unwrap(),
             BuilderKind::Classic
         );
-        assert!(choose_builder(&docker20, Some("maybe"), false)
+        assert!(choose_builder(&docker20, Some("maybe"), Mounts::None)
             .unwrap_err()
             .to_string()
             .contains("DOCKER_BUILDKIT=maybe"));

@@ -360,7 +360,7 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
             dockerfile_path.display()
         )
     })?;
-    let needs_mounts = loaded.plan.image.cache_mounts || dockerfile_text.contains("--mount=");
+    let mounts = docker::Mounts::of(&dockerfile_text);
     let job = prepare(loaded, args, &dockerfile_text)?;
     let attachables =
         session::Attachables::resolve(&args.secrets, &args.ssh, &|k| std::env::var(k).ok())?;
@@ -373,10 +373,11 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let engine = runtime.block_on(docker::connect(&endpoint))?;
+    docker::refuse_cache_mounts_on_podman(&engine.info, &dockerfile_text)?;
     let kind = docker::choose_builder(
         &engine.info,
         std::env::var("DOCKER_BUILDKIT").ok().as_deref(),
-        needs_mounts,
+        mounts,
     )?;
     let ctx = &loaded.plan.image.context;
     let context = pack_context(

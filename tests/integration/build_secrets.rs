@@ -188,7 +188,7 @@ fn private_git_dependency_is_fetched_with_a_build_secret_that_is_in_no_layer() {
     let dockerfile = t.read("Dockerfile");
     assert!(
         dockerfile.contains(
-            "RUN --mount=type=secret,id=git-credentials,required=true \\\n    GIT_CONFIG_COUNT=1"
+            "sharing=locked \\\n    --mount=type=secret,id=git-credentials,required=true \\\n    GIT_CONFIG_COUNT=1"
         ) && dockerfile.contains("cargo chef cook"),
         "{dockerfile}"
     );

@@ -2,7 +2,7 @@
 //! engine: components and targets the image lacks are installed, and dependencies compile once,
 //! in `cargo chef cook`, with the flags and vendored sources of the final build.
 
-use crate::engine::{build, generated};
+use crate::engine::{build, generated, generated_with_own_mount, unique};
 
 /// The lines of the plain build log printed by the step whose title contains `step`.
 fn step_lines<'a>(log: &'a str, step: &str) -> Vec<&'a str> {
@@ -66,12 +66,12 @@ fn toolchain_components_and_targets_are_installed_in_the_builder() {
 
 #[test]
 fn cargo_config_is_present_when_dependencies_compile_and_they_compile_once() {
-    let t = generated("cargo-config");
+    let t = generated_with_own_mount("cargo-config", &unique("cargo-config"));
     let dockerfile = t.read("Dockerfile");
     for line in [
         "ENV RUSTC_WRAPPER=\"\" CARGO_NET_GIT_FETCH_WITH_CLI=true\n",
         "COPY .cargo/config.toml .cargo/config.toml\nCOPY vendor vendor\n",
-        "RUN cargo chef cook --release --locked --offline",
+        "    cargo chef cook --release --locked --offline",
         "&& cargo build --release --locked --offline",
     ] {
         assert!(dockerfile.contains(line), "{line} in {dockerfile}");
@@ -92,7 +92,7 @@ fn cargo_config_is_present_when_dependencies_compile_and_they_compile_once() {
     let (_t, run) = build(t, &["--tag", &tag, "--no-cache"]);
     run.code(0);
     let log = run.stderr.clone();
-    let cook = step_lines(&log, "RUN cargo chef cook");
+    let cook = step_lines(&log, "cargo chef cook --release");
     assert!(cook.iter().any(|l| l.contains("Compiling itoa")), "{log}");
     let final_build = step_lines(&log, "&& cargo build");
     assert!(
@@ -125,21 +125,34 @@ fn registries_ssh_git_dependencies_and_declared_secrets_get_mounts_on_the_fetchi
         format!("{lock}\n[[package]]\nname = \"internal\"\nversion = \"0.1.0\"\nsource = \"git+ssh://git@git.corp.example/internal.git#0123456789abcdef0123456789abcdef01234567\"\n"),
     )
     .unwrap();
-    std::fs::write(
-        t.path().join("imggen.toml"),
-        "version = 1\nsecrets = [\"npm-token\"]\n",
-    )
-    .unwrap();
-    t.run().code(0);
-    let dockerfile = t.read("Dockerfile");
     let mounts = "--mount=type=secret,id=npm-token,required=true \\\n    --mount=type=secret,id=cargo-registry-corp-crates,required=true \\\n    --mount=type=ssh,required=true \\\n    ";
-    for step in ["cargo chef prepare", "cargo chef cook", "find . -path"] {
-        let line = dockerfile
-            .split("\nRUN ")
-            .find(|run| run.contains(step))
-            .unwrap_or_default();
-        assert!(line.starts_with(mounts), "{step}: {dockerfile}");
+    // Both Dockerfiles: the credentials follow the cache mounts (the default) or open the step.
+    for cache_mounts in ["", "cache_mounts = false\n"] {
+        std::fs::write(
+            t.path().join("imggen.toml"),
+            format!("version = 1\nsecrets = [\"npm-token\"]\n{cache_mounts}"),
+        )
+        .unwrap();
+        t.run().code(0);
+        let dockerfile = t.read("Dockerfile");
+        for step in ["cargo chef prepare", "cargo chef cook", "find . -path"] {
+            let line = dockerfile
+                .split("\nRUN ")
+                .find(|run| run.contains(step))
+                .unwrap_or_default();
+            let options = &line[..line.find(step).unwrap_or(0)];
+            if cache_mounts.is_empty() {
+                assert!(
+                    options.starts_with("--mount=type=cache,id=imggen-cargo-registry,")
+                        && options.contains(&format!("sharing=locked \\\n    {mounts}")),
+                    "{step}: {dockerfile}"
+                );
+            } else {
+                assert!(options.starts_with(mounts), "{step}: {dockerfile}");
+            }
+        }
     }
+    let dockerfile = t.read("Dockerfile");
     assert!(
         dockerfile.contains("CARGO_REGISTRIES_CORP_CRATES_TOKEN=\"$(cat /run/secrets/cargo-registry-corp-crates)\" GIT_SSH_COMMAND='ssh -o StrictHostKeyChecking=accept-new' cargo chef cook"),
         "{dockerfile}"

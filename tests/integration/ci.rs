@@ -7,7 +7,9 @@
 //! build then recomputes), selected by id; records in use are never removed.
 
 use crate::docker::{assert_serves_and_stops, docker, docker_ok, free_port};
-use crate::engine::{build, generated, printed_digest, registry_digest, unique, Untag};
+use crate::engine::{
+    build, generated, generated_with_own_mount, printed_digest, registry_digest, unique, Untag,
+};
 use crate::harness::Run;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -68,8 +70,17 @@ fn outcomes(run: &Run, number: &str) -> Vec<String> {
         .collect()
 }
 
-const COOK: &str = "RUN cargo chef cook";
-const COMPILE: &str = "RUN find . -path ./target";
+const COOK: &str = "cargo chef cook --release";
+const COMPILE: &str = "find . -path ./target";
+
+/// The lines the plain-progress step `number` printed.
+fn step_output<'a>(run: &'a Run, number: &str) -> Vec<&'a str> {
+    let prefix = format!("{number} ");
+    run.stderr
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .collect()
+}
 
 #[test]
 fn a_pushed_cache_image_makes_a_clean_rebuild_reuse_the_compiled_dependencies() {
@@ -82,8 +93,9 @@ fn a_pushed_cache_image_makes_a_clean_rebuild_reuse_the_compiled_dependencies() 
     let cache = image("buildcache");
     let _untag = Untag(["1", "2", "3", "buildcache"].map(image).to_vec());
     // A feature of its own gives this project a cargo-chef recipe no other build has, so its
-    // dependency layers can only come from this test's own builds or its cache image.
-    let t = generated("axum-single");
+    // dependency layers can only come from this test's own builds or its cache image; an image
+    // name of its own gives it a target cache mount of its own, which the clean machine loses.
+    let t = generated_with_own_mount("axum-single", &format!("ci-{id}"));
     let manifest = t.read("Cargo.toml") + &format!("\n[features]\nci-{id} = []\n");
     let t = t.write("Cargo.toml", &manifest);
     let before = build_cache_ids();
@@ -138,10 +150,21 @@ fn a_pushed_cache_image_makes_a_clean_rebuild_reuse_the_compiled_dependencies() 
         "the dependency step was rebuilt:\n{}",
         run.stderr
     );
+    let compile = step_number(&run, COMPILE);
     assert_eq!(
-        outcomes(&run, &step_number(&run, COMPILE))[0],
+        outcomes(&run, &compile)[0],
         "DONE",
         "the changed service was not compiled:\n{}",
+        run.stderr
+    );
+    // The empty target mount starts from the cook layer's compiled dependencies.
+    let compiled: Vec<&str> = step_output(&run, &compile)
+        .into_iter()
+        .filter(|l| l.contains("Compiling "))
+        .collect();
+    assert!(
+        compiled.len() == 1 && compiled[0].contains("Compiling hello-axum "),
+        "the build compiled more than the service: {compiled:#?}\n{}",
         run.stderr
     );
     eprintln!("rebuild with a changed source and the cache image: {rebuild:?}");

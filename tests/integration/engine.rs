@@ -35,6 +35,45 @@ pub fn unique(label: &str) -> String {
     format!("{label}-{}-{nanos:x}", std::process::id())
 }
 
+/// `imggen generate` in a copy of `fixture` whose image is named `name` (`[image] name`, which
+/// names the default Dockerfile's target cache mount): a build that must compile its
+/// dependencies gets an empty mount no earlier run filled (`--no-cache` empties no cache mount).
+pub fn generated_with_own_mount(fixture: &str, name: &str) -> Test {
+    let t = Test::fixture(fixture);
+    let config = std::fs::read_to_string(t.path().join("imggen.toml"))
+        .unwrap_or_else(|_| "version = 1\n".into());
+    assert!(
+        !config.contains("[image]"),
+        "{fixture}: imggen.toml has [image]"
+    );
+    let t = t
+        .write(
+            "imggen.toml",
+            &format!("{config}\n[image]\nname = \"{name}\"\n"),
+        )
+        .args(&["generate"]);
+    t.run().code(0);
+    assert!(
+        t.read("Dockerfile")
+            .contains(&format!("id=imggen-target-{name}-")),
+        "{fixture}: the target mount is not named {name}"
+    );
+    t
+}
+
+/// `imggen generate` in a copy of `fixture` with `cache_mounts = false`: the layers-only
+/// Dockerfile the classic builder builds.
+pub fn generated_classic(fixture: &str) -> Test {
+    let t = Test::fixture(fixture);
+    let config = std::fs::read_to_string(t.path().join("imggen.toml"))
+        .unwrap_or_else(|_| "version = 1\n".into());
+    let t = t
+        .write("imggen.toml", &format!("cache_mounts = false\n{config}"))
+        .args(&["generate"]);
+    t.run().code(0);
+    t
+}
+
 /// `imggen generate` in a copy of `fixture`.
 pub fn generated(fixture: &str) -> Test {
     let t = Test::fixture(fixture).args(&["generate"]);
@@ -288,7 +327,7 @@ fn workspace_builds_with_the_classic_builder_and_runs_the_chosen_binary() {
     if !crate::harness::engine() {
         return;
     }
-    let t = generated("workspace").env("DOCKER_BUILDKIT", "0");
+    let t = generated_classic("workspace").env("DOCKER_BUILDKIT", "0");
     let (t, run) = build(t, &["--tag", "imggen-test/engine-workspace:classic"]);
     run.code(0).stderr_has("with the classic builder");
     let top = assert_serves_and_stops("imggen-test/engine-workspace:classic", "/healthz");
@@ -312,14 +351,11 @@ fn workspace_builds_with_the_classic_builder_and_runs_the_chosen_binary() {
 }
 
 #[test]
-fn cache_mounts_need_buildkit_and_build_with_it() {
+fn the_default_dockerfile_needs_buildkit_and_builds_with_it() {
     if !crate::harness::engine() {
         return;
     }
-    let t = Test::fixture("workspace").write(
-        "imggen.toml",
-        "version = 1\nbin = \"api\"\ncache_mounts = true\n",
-    );
+    let t = Test::fixture("workspace").write("imggen.toml", "version = 1\nbin = \"api\"\n");
     let t = t.args(&["generate"]);
     t.run().code(0);
     assert!(t.read("Dockerfile").contains("RUN --mount=type=cache"));
@@ -327,13 +363,92 @@ fn cache_mounts_need_buildkit_and_build_with_it() {
         t.env("DOCKER_BUILDKIT", "0"),
         &["--tag", "imggen-test/engine-workspace:mounts"],
     );
-    run.code(2).one_error_line().stderr_has("needs BuildKit");
+    run.code(2)
+        .one_error_line()
+        .stderr_has("BuildKit cache mounts")
+        .stderr_has("set cache_mounts = false in imggen.toml");
     let (_, run) = build(
         t.env("DOCKER_BUILDKIT", "1"),
         &["--tag", "imggen-test/engine-workspace:mounts"],
     );
     run.code(0).stderr_has("with BuildKit");
     assert_serves_and_stops("imggen-test/engine-workspace:mounts", "/healthz");
+}
+
+/// The crates a plain-progress build log says were compiled in the step whose title contains
+/// `step`, by name.
+fn compiled_in_step(run: &Run, step: &str) -> Vec<String> {
+    let Some(id) = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with('#') && l.contains(step))
+        .and_then(|l| l.split_whitespace().next())
+    else {
+        panic!("no step `{step}` in:\n{}", run.stderr);
+    };
+    let prefix = format!("{id} ");
+    run.stderr
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .filter_map(|l| l.split_once("Compiling ").map(|(_, rest)| rest))
+        .filter_map(|rest| rest.split_whitespace().next().map(String::from))
+        .collect()
+}
+
+#[test]
+fn the_default_dockerfile_keeps_compiled_dependencies_across_an_edit_and_a_new_dependency() {
+    if !crate::harness::engine() {
+        return;
+    }
+    let id = unique("warm");
+    let tag = format!("imggen-test/engine-warm:{id}");
+    let t = generated_with_own_mount("axum-single", &id);
+    let (t, run) = build(t, &["--tag", &tag]);
+    run.code(0);
+    assert!(
+        compiled_in_step(&run, "cargo chef cook").contains(&"tokio".to_string()),
+        "{}",
+        run.stderr
+    );
+
+    // A one-line edit: the dependency layer is reused and only the service compiles, from its
+    // edited source (no stale binary).
+    let source = t.read("src/main.rs").replacen("\"ok\"", "\"ok-edited\"", 1);
+    let t = t.write("src/main.rs", &source);
+    let (t, run) = build(t, &["--tag", &tag]);
+    run.code(0);
+    assert_eq!(
+        compiled_in_step(&run, "find . -path ./target"),
+        ["hello-axum"],
+        "{}",
+        run.stderr
+    );
+    let port = free_port();
+    let c = crate::docker::run_container(&tag, port);
+    let got = crate::docker::http_get(port, "/health", Duration::from_secs(30));
+    assert_eq!(got.map(|g| g.1), Some("ok-edited".to_string()));
+    drop(c);
+
+    // A dependency added: the recipe changed, so the cook runs again, in the warm target mount:
+    // it compiles the new crate (and cargo-chef's stub of the service), no other dependency.
+    let added = Command::new("cargo")
+        .args(["add", "hex@0.4"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    let (_t, run) = build(t, &["--tag", &tag]);
+    run.code(0);
+    let mut cooked = compiled_in_step(&run, "cargo chef cook");
+    cooked.sort();
+    assert_eq!(cooked, ["hello-axum", "hex"], "{}", run.stderr);
+    assert_eq!(
+        compiled_in_step(&run, "find . -path ./target"),
+        ["hello-axum"],
+        "{}",
+        run.stderr
+    );
+    let _ = docker().args(["rmi", &tag]).output();
 }
 
 #[test]

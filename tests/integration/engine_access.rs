@@ -155,6 +155,24 @@ fn build_through_a_podman_socket() {
     let t = Test::fixture("zero2prod").args(&["generate"]);
     t.run().code(0);
     seed_podman(&t.read("Dockerfile"));
+    // The default Dockerfile's cache mounts are refused there, naming the setting that drops them.
+    let t = t.env("DOCKER_HOST", &address).args(&[
+        "build",
+        "--network",
+        "host",
+        "--tag",
+        "imggen-test/podman-engine:never",
+    ]);
+    t.run()
+        .code(2)
+        .one_error_line()
+        .stderr_has("set cache_mounts = false");
+    let config = std::fs::read_to_string(t.path().join("imggen.toml"))
+        .unwrap_or_else(|_| "version = 1\n".into());
+    let t = t
+        .write("imggen.toml", &format!("cache_mounts = false\n{config}"))
+        .args(&["generate"]);
+    t.run().code(0);
     let run = t
         .env("DOCKER_HOST", &address)
         .args(&[

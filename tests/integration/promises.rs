@@ -443,9 +443,13 @@ fn every_configuration_key_and_flag_changes_the_output_as_documented() {
             ],
         ),
         (
-            "cache_mounts = true\n",
-            &["--cache-mounts"],
-            &["RUN --mount=type=cache"],
+            "cache_mounts = false\n",
+            &["--no-cache-mounts"],
+            &[
+                "RUN cargo chef prepare",
+                "RUN cargo chef cook",
+                "RUN find . -path ./target -prune",
+            ],
         ),
         (
             "builder_image = \"lukemathwalker/cargo-chef:0.1.73-rust-1.91.0-bookworm\"\n",
@@ -501,7 +505,7 @@ fn every_configuration_key_and_flag_changes_the_output_as_documented() {
         ("base = \"distroless-cc\"\n", "IMGGEN_BASE", "distroless-cc"),
         ("rust_version = \"1.90\"\n", "IMGGEN_RUST_VERSION", "1.90"),
         ("port = 4000\n", "IMGGEN_PORT", "4000"),
-        ("cache_mounts = true\n", "IMGGEN_CACHE_MOUNTS", "true"),
+        ("cache_mounts = false\n", "IMGGEN_CACHE_MOUNTS", "false"),
         (
             "builder_image = \"lukemathwalker/cargo-chef:0.1.73-rust-1.91.0-bookworm\"\n",
             "IMGGEN_BUILDER_IMAGE",

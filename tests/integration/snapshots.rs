@@ -28,9 +28,14 @@ fn variants() -> Vec<(String, &'static str, &'static str)> {
     let mut v: Vec<(String, &str, &str)> =
         PLANNABLE.iter().map(|f| (f.to_string(), *f, "")).collect();
     v.push((
-        "axum-single-cache-mounts".into(),
+        "axum-single-classic".into(),
         "axum-single",
-        "cache_mounts = true\n",
+        "cache_mounts = false\n",
+    ));
+    v.push((
+        "musl-static-multiarch-classic".into(),
+        "musl-static",
+        "cache_mounts = false\n[build]\narch = [\"arm64\", \"amd64\"]\n",
     ));
     v.push((
         "axum-single-distroless".into(),
