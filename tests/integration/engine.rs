@@ -81,6 +81,16 @@ pub fn generated(fixture: &str) -> Test {
     t
 }
 
+/// `imggen generate` in a copy of `fixture` after writing its imggen.toml: settings the
+/// Dockerfile depends on (the image name names the target cache mount) are in place first.
+pub fn generated_with_config(fixture: &str, config: &str) -> Test {
+    let t = Test::fixture(fixture)
+        .write("imggen.toml", config)
+        .args(&["generate"]);
+    t.run().code(0);
+    t
+}
+
 /// Runs `imggen build ARGS --progress plain` in the project, on the host network (the test
 /// engine runs without a bridge).
 pub fn build(t: Test, args: &[&str]) -> (Test, Run) {
@@ -156,13 +166,12 @@ fn axum_builds_with_buildkit_through_the_api_then_serves_as_non_root() {
     if !crate::harness::engine() {
         return;
     }
-    let t = generated("axum-single")
-        .write(
-            "imggen.toml",
-            "version = 1\n\n[image]\nname = \"imggen-test/engine-axum\"\n",
-        )
-        .write("target/release/big.bin", &"x".repeat(8 * 1024 * 1024))
-        .env("SOURCE_DATE_EPOCH", "1700000000");
+    let t = generated_with_config(
+        "axum-single",
+        "version = 1\n\n[image]\nname = \"imggen-test/engine-axum\"\n",
+    )
+    .write("target/release/big.bin", &"x".repeat(8 * 1024 * 1024))
+    .env("SOURCE_DATE_EPOCH", "1700000000");
     let git = |args: &[&str]| {
         let ok = Command::new("git")
             .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])

@@ -856,8 +856,8 @@ fn image_name_and_tags_name_the_built_image() {
     let tag = unique("tags");
     let name = "imggen-test/promises-tags";
     let _untag = Untag(vec![format!("{name}:{tag}"), format!("{name}:{tag}-b")]);
-    let t = crate::engine::generated("axum-single").write(
-        "imggen.toml",
+    let t = crate::engine::generated_with_config(
+        "axum-single",
         &format!("version = 1\n\n[image]\nname = \"{name}\"\ntags = [\"{tag}\", \"{tag}-b\"]\n"),
     );
     let (_, run) = build(t, &[]);
