@@ -48,6 +48,24 @@ while IFS=$'\t' read -r name repo commit path bin port args; do
   sized+="$size"$'\t'"$name"$'\t'"$repo"$'\t'"$commit"$'\t'"$path"$'\t'"$bin"$'\t'"$port"$'\t'"$args"$'\n'
 done <<<"$entries"
 
+# Writes the table of the entries tried so far (after each one, so a stopped run keeps its rows).
+write_table() {
+  {
+    echo "# Corpus builds"
+    echo
+    echo "\`just corpus-build\` (corpus/build.sh): every corpus entry that boots alone and should get an"
+    echo "image, built with \`imggen init\` + \`imggen build --network host\` at its pinned commit, then run"
+    echo "with \`--network host\` and probed (TCP connect) on the entry's declared port. The image runs"
+    echo "the command the plan chose (arguments and environment included)."
+    echo
+    echo "Score: $served served / $built built / $tried tried ($(date -u +%Y-%m-%d), imggen $(git -C "$root" rev-parse --short HEAD))."
+    echo
+    echo "| entry | init | build | port (declared / planned) | probe | source size |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s' "$rows"
+  } >"$out"
+}
+
 rows=""
 built=0
 served=0
@@ -109,20 +127,9 @@ while IFS=$'\t' read -r size name repo commit path bin port args; do
   fi
   rows+="| $name | $init | $build | $port / $plan_port${args:+ (args: $args)} | $probe | $(numfmt --to=iec "$size") |"$'\n'
   rm -rf "$work"
+  write_table
 done < <(sort -n <<<"$sized")
 
-{
-  echo "# Corpus builds"
-  echo
-  echo "\`just corpus-build\` (corpus/build.sh): every corpus entry that boots alone and should get an"
-  echo "image, built with \`imggen init\` + \`imggen build --network host\` at its pinned commit, then run"
-  echo "with \`--network host\` and probed (TCP connect) on the entry's declared port. imggen passes no"
-  echo "arguments, so an entry with \`args\` serves only if it needs none to listen."
-  echo
-  echo "Score: $served served / $built built / $tried tried ($(date -u +%Y-%m-%d), imggen $(git -C "$root" rev-parse --short HEAD))."
-  echo
-  echo "| entry | init | build | port (declared / planned) | probe | source size |"
-  echo "|---|---|---|---|---|---|"
-  printf '%s' "$rows"
-} >"$out"
+write_table
+
 cat "$out"
