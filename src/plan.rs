@@ -18,7 +18,7 @@ mod environment;
 mod listen_flag;
 mod run;
 
-pub use environment::{looks_secret, secret_name, EnvVar};
+pub use environment::{secret_name, EnvVar};
 pub use run::{shown as shown_args, DOCKERFILE_ARGS, SERVER_SUBCOMMANDS};
 
 /// Rust used when neither imggen.toml, rust-toolchain.toml nor `package.rust-version` says.

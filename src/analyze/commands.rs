@@ -726,8 +726,9 @@ enum Base {
     Other,
 }
 
-/// The chain's start and its method calls, outermost first.
-fn unwind(e: &syn::Expr) -> (Base, Vec<&syn::ExprMethodCall>) {
+/// A method chain's receiver at its start (parentheses looked through) and its method calls,
+/// outermost first.
+fn chain(e: &syn::Expr) -> (&syn::Expr, Vec<&syn::ExprMethodCall>) {
     let mut methods = Vec::new();
     let mut e = e;
     loop {
@@ -737,43 +738,56 @@ fn unwind(e: &syn::Expr) -> (Base, Vec<&syn::ExprMethodCall>) {
                 e = &m.receiver;
             }
             syn::Expr::Paren(p) => e = &p.expr,
-            syn::Expr::Call(c) => {
-                let syn::Expr::Path(p) = &*c.func else {
-                    return (Base::Other, methods);
-                };
-                let s = p.path.to_token_stream().to_string().replace(' ', "");
-                let ok = [
+            _ => return (e, methods),
+        }
+    }
+}
+
+/// A call of a path function at the start of a chain: the path as written without spaces, the
+/// call, and the span of the path's first segment.
+fn path_call(e: &syn::Expr) -> Option<(String, &syn::ExprCall, proc_macro2::Span)> {
+    let syn::Expr::Call(c) = e else { return None };
+    let syn::Expr::Path(p) = &*c.func else {
+        return None;
+    };
+    let s = p.path.to_token_stream().to_string().replace(' ', "");
+    Some((s, c, p.path.segments[0].ident.span()))
+}
+
+/// The chain's start and its method calls, outermost first.
+fn unwind(e: &syn::Expr) -> (Base, Vec<&syn::ExprMethodCall>) {
+    let (start, methods) = chain(e);
+    let base = match start {
+        syn::Expr::Call(_) => match path_call(start) {
+            Some((s, c, span))
+                if [
                     "Command::new",
                     "App::new",
                     "SubCommand::with_name",
                     "Command::with_name",
                 ]
                 .iter()
-                .any(|n| s == *n || s.ends_with(&format!("::{n}")));
-                if !ok {
-                    return (Base::Other, methods);
-                }
-                let name = c.args.first().and_then(lit_str).unwrap_or_default();
-                return (Base::New(name, p.path.segments[0].ident.span()), methods);
-            }
-            syn::Expr::Macro(m)
-                if m.mac
-                    .path
-                    .segments
-                    .last()
-                    .is_some_and(|s| s.ident == "command") =>
+                .any(|n| s == *n || s.ends_with(&format!("::{n}"))) =>
             {
-                return (
-                    Base::New(String::new(), m.mac.path.segments[0].ident.span()),
-                    methods,
-                );
+                Base::New(c.args.first().and_then(lit_str).unwrap_or_default(), span)
             }
-            syn::Expr::Path(p) if p.path.segments.len() == 1 => {
-                return (Base::Var(p.path.segments[0].ident.to_string()), methods)
-            }
-            _ => return (Base::Other, methods),
+            _ => Base::Other,
+        },
+        syn::Expr::Macro(m)
+            if m.mac
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "command") =>
+        {
+            Base::New(String::new(), m.mac.path.segments[0].ident.span())
         }
-    }
+        syn::Expr::Path(p) if p.path.segments.len() == 1 => {
+            Base::Var(p.path.segments[0].ident.to_string())
+        }
+        _ => Base::Other,
+    };
+    (base, methods)
 }
 
 /// An `Arg::new("id")` chain: the id, where it is, and its methods outermost first.
@@ -783,29 +797,11 @@ fn unwind_arg(
     Option<(String, proc_macro2::Span)>,
     Vec<&syn::ExprMethodCall>,
 ) {
-    let mut methods = Vec::new();
-    let mut e = e;
-    loop {
-        match e {
-            syn::Expr::MethodCall(m) => {
-                methods.push(m);
-                e = &m.receiver;
-            }
-            syn::Expr::Paren(p) => e = &p.expr,
-            syn::Expr::Call(c) => {
-                let syn::Expr::Path(p) = &*c.func else {
-                    return (None, methods);
-                };
-                let s = p.path.to_token_stream().to_string().replace(' ', "");
-                if !(s.ends_with("Arg::new") || s.ends_with("Arg::with_name")) {
-                    return (None, methods);
-                }
-                let id = c.args.first().and_then(lit_str);
-                return (id.map(|id| (id, p.path.segments[0].ident.span())), methods);
-            }
-            _ => return (None, methods),
-        }
-    }
+    let (start, methods) = chain(e);
+    let id = path_call(start)
+        .filter(|(s, ..)| s.ends_with("Arg::new") || s.ends_with("Arg::with_name"))
+        .and_then(|(_, c, span)| c.args.first().and_then(lit_str).map(|id| (id, span)));
+    (id, methods)
 }
 
 /// The elements of `[a, b]`, `&[a, b]` or `vec![a, b]`.

@@ -5,6 +5,7 @@
 use super::{Notes, Planned, Topic};
 use crate::config::Config;
 use crate::model::SourceFacts;
+use crate::validate::is_secret_env;
 use anyhow::{bail, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -31,12 +32,6 @@ const CONFIGURED: &str = "the `env` setting";
 /// Variable values by name.
 type Values = BTreeMap<String, String>;
 
-/// True when a variable's name looks like a credential (the product's one rule,
-/// [`crate::validate::is_secret_env`]).
-pub fn looks_secret(name: &str) -> bool {
-    crate::validate::is_secret_env(name)
-}
-
 /// The environment of the image and the platform files: `RUST_LOG`, `[env]`, and the code's
 /// reads (values only for non-secret defaults); `[env]` may not set PORT, K_* or a credential.
 pub(super) fn environment(
@@ -52,7 +47,7 @@ pub(super) fn environment(
                 config.source("env")
             );
         }
-        if looks_secret(k) || facts.env.iter().any(|e| e.name == *k && e.secret) {
+        if is_secret_env(k) || facts.env.iter().any(|e| e.name == *k && e.secret) {
             bail!(
                 "{} sets {k}, which looks like a credential, in a file that is committed; remove it and set it on the platform (fly secrets set, Secret Manager, Render's dashboard, the VM's env file)",
                 config.source("env")
@@ -71,7 +66,7 @@ pub(super) fn environment(
         if vars.iter().any(|v| v.name == e.name) || e.name == "RUST_LOG" {
             continue;
         }
-        let secret = e.secret || looks_secret(&e.name);
+        let secret = e.secret || is_secret_env(&e.name);
         let value = e.default.clone().filter(|_| !secret);
         if let Some(v) = &value {
             values.insert(e.name.clone(), v.clone());
@@ -196,6 +191,6 @@ mod tests {
                 .to_string();
             assert!(err.contains(name), "{err}");
         }
-        assert!(!looks_secret("RUST_LOG") && !looks_secret("KEYBOARD"));
+        assert!(!is_secret_env("RUST_LOG") && !is_secret_env("KEYBOARD"));
     }
 }

@@ -39,20 +39,13 @@ pub fn unique(label: &str) -> String {
 /// names the default Dockerfile's target cache mount): a build that must compile its
 /// dependencies gets an empty mount no earlier run filled (`--no-cache` empties no cache mount).
 pub fn generated_with_own_mount(fixture: &str, name: &str) -> Test {
-    let t = Test::fixture(fixture);
-    let config = std::fs::read_to_string(t.path().join("imggen.toml"))
+    let config = std::fs::read_to_string(crate::harness::fixture_path(fixture).join("imggen.toml"))
         .unwrap_or_else(|_| "version = 1\n".into());
     assert!(
         !config.contains("[image]"),
         "{fixture}: imggen.toml has [image]"
     );
-    let t = t
-        .write(
-            "imggen.toml",
-            &format!("{config}\n[image]\nname = \"{name}\"\n"),
-        )
-        .args(&["generate"]);
-    t.run().code(0);
+    let t = generated_with_config(fixture, &format!("{config}\n[image]\nname = \"{name}\"\n"));
     assert!(
         t.read("Dockerfile")
             .contains(&format!("id=imggen-target-{name}-")),
