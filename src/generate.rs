@@ -120,8 +120,9 @@ struct DockerfileValues {
     registry_mount: String,
     /// The `target/` cache mount option, one per app, target and profile (empty without).
     target_mount: String,
-    /// cargo's output directory of this target and profile, shell-quoted when computed.
-    profile_dir: String,
+    /// The cook's own target cache mount: cargo-chef's stubs of the local crates stay out of the
+    /// build's mount.
+    cook_mount: String,
     /// The sha256 list of the sources the last build in the target mount compiled.
     sources_record: String,
     /// Assignments before cargo in those steps.
@@ -248,23 +249,26 @@ fn cross(plan: &ImagePlan) -> ImagePlan {
     plan
 }
 
-/// The `--mount=type=cache` options of the cargo registry and of `target/` (empty strings
-/// without cache mounts). Both are `sharing=locked`: cargo's own registry lock lives outside the
-/// mounted directory, and the steps around cargo read and write the target mount's record.
-/// Builds of another checkout of the same app, or of another app of the same name, share the
-/// target mount; the record of built sources (or touching every source) keeps them apart.
-fn cache_mount_lines(plan: &ImagePlan, workdir: &str) -> (String, String) {
+/// The `--mount=type=cache` options of the cargo registry, of the build's `target/` and of the
+/// cook's `target/` (empty strings without cache mounts). All are `sharing=locked`: cargo's own
+/// registry lock lives outside the mounted directory, and the steps around cargo read and write
+/// the target mount's record. Builds of another checkout of the same app, or of another app of
+/// the same name, share the target mounts; the record of built sources (or touching every
+/// source) keeps them apart.
+fn cache_mount_lines(plan: &ImagePlan, workdir: &str) -> (String, String, String) {
     if !plan.cache_mounts {
-        return (String::new(), String::new());
+        return (String::new(), String::new(), String::new());
     }
     let registry = "--mount=type=cache,id=imggen-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \\\n    ".to_string();
-    let target = format!(
-        "--mount=type=cache,id=imggen-target-{}-{}-{},target={workdir}/target,sharing=locked \\\n    ",
-        plan.name,
-        plan.cargo.target.as_deref().unwrap_or("native"),
-        plan.cargo.profile
-    );
-    (registry, target)
+    let target = |kind: &str| {
+        format!(
+            "--mount=type=cache,id=imggen-{kind}-{}-{}-{},target={workdir}/target,sharing=locked \\\n    ",
+            plan.name,
+            plan.cargo.target.as_deref().unwrap_or("native"),
+            plan.cargo.profile
+        )
+    };
+    (registry, target("target"), target("cook"))
 }
 
 /// cargo's output directory of the plan's target and profile, relative to the working directory:
@@ -308,14 +312,13 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
     } else {
         format!("/app/{}", plan.context.root_in_context)
     };
-    let (registry_mount, target_mount) = cache_mount_lines(plan, &workdir);
-    let profile_dir = profile_dir(plan);
+    let (registry_mount, target_mount, cook_mount) = cache_mount_lines(plan, &workdir);
     let v = DockerfileValues {
         mounts_only: plan.cache_mounts && !plan.context.root_in_context.is_empty(),
         registry_mount,
         target_mount,
-        sources_record: record_path(&profile_dir),
-        profile_dir,
+        cook_mount,
+        sources_record: record_path(&profile_dir(plan)),
         builder_setup,
         early_copy,
         dep_mounts,

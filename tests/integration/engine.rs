@@ -453,6 +453,50 @@ fn the_default_dockerfile_keeps_compiled_dependencies_across_an_edit_and_a_new_d
     let _ = docker().args(["rmi", &tag]).output();
 }
 
+/// A dependency added to one crate of a workspace: the cook compiles it (and cargo-chef's stubs)
+/// in its own mount, and the build recompiles only that crate, not the library it uses, whose
+/// real build stays in the build's mount; the image serves the library's real code.
+#[test]
+fn a_dependency_added_to_one_workspace_crate_rebuilds_only_that_crate() {
+    if !crate::harness::engine() {
+        return;
+    }
+    let id = unique("wsdep");
+    let tag = format!("imggen-test/engine-wsdep:{id}");
+    let t = generated_with_own_mount("workspace", &id);
+    let (t, run) = build(t, &["--tag", &tag]);
+    run.code(0);
+    let mut built = compiled_in_step(&run, "find . -path ./target");
+    built.sort();
+    assert_eq!(built, ["api", "shared"], "{}", run.stderr);
+
+    let added = Command::new("cargo")
+        .args(["add", "hex@0.4", "--package", "api"])
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    let (_t, run) = build(t, &["--tag", &tag]);
+    run.code(0);
+    assert!(
+        compiled_in_step(&run, "cargo chef cook").contains(&"hex".to_string()),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        compiled_in_step(&run, "find . -path ./target"),
+        ["api"],
+        "{}",
+        run.stderr
+    );
+    let port = free_port();
+    let c = crate::docker::run_container(&tag, port);
+    let got = crate::docker::http_get(port, "/api/hello", Duration::from_secs(30));
+    assert_eq!(got.map(|g| g.1), Some("hello".to_string()));
+    drop(c);
+    let _ = docker().args(["rmi", &tag]).output();
+}
+
 #[test]
 fn push_prints_the_registry_digest_with_each_kind_of_credentials() {
     if !crate::harness::engine() {
