@@ -116,6 +116,10 @@ struct DockerfileValues {
     /// One build step on cache mounts, no planner or cook: a context above the project root,
     /// whose path dependencies cargo-chef cannot cook.
     mounts_only: bool,
+    /// The planner's COPY lines and the start of its RUN (stand-ins of the targets' entry
+    /// files) when the plan names its inputs; empty: it copies the whole context.
+    planner_copy: String,
+    planner_stand_ins: String,
     /// The cargo registry's cache mount option (empty without cache mounts).
     registry_mount: String,
     /// The `target/` cache mount option, one per app, target and profile (empty without).
@@ -313,8 +317,29 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
         format!("/app/{}", plan.context.root_in_context)
     };
     let (registry_mount, target_mount, cook_mount) = cache_mount_lines(plan, &workdir);
+    let (planner_copy, planner_stand_ins) = match &plan.planner_inputs {
+        Some(inputs) => {
+            let copies: String = inputs
+                .member_dirs
+                .iter()
+                .map(|d| format!("COPY {d}/Cargo.toml {d}/\n"))
+                .collect();
+            let mkdir = if inputs.stand_in_dirs.is_empty() {
+                String::new()
+            } else {
+                format!("mkdir -p {} \\\n    && ", inputs.stand_in_dirs.join(" "))
+            };
+            (
+                format!("COPY Cargo.toml Cargo.lock ./\n{copies}"),
+                format!("{mkdir}touch {} \\\n    && ", inputs.stand_ins.join(" ")),
+            )
+        }
+        None => (String::new(), String::new()),
+    };
     let v = DockerfileValues {
         mounts_only: plan.cache_mounts && !plan.context.root_in_context.is_empty(),
+        planner_copy,
+        planner_stand_ins,
         registry_mount,
         target_mount,
         cook_mount,

@@ -49,6 +49,10 @@ pub struct Package {
     pub default_run: Option<String>,
     pub has_lib: bool,
     pub bins: Vec<BinTarget>,
+    /// Entry files of the targets cargo must find to load the manifest (library, binaries,
+    /// build script, declared examples, tests and benches), relative to the project root.
+    #[serde(skip)]
+    pub target_files: Vec<String>,
     /// `[features]` names (the values are not needed by any decision).
     pub features: Vec<String>,
     /// Names of workspace members this package depends on by path (for source scanning).

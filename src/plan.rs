@@ -11,7 +11,7 @@ use crate::model::{
 use crate::profiles::{self, BaseProfile, UserMethod};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 mod environment;
@@ -72,6 +72,10 @@ pub struct ImagePlan {
     /// kept in the cook layer for a registry cache. Above it: one build step on the mounts.
     /// False: layers only (planner, cook, build), for the classic builder and Podman.
     pub cache_mounts: bool,
+    /// What the planner copies instead of the whole context, with cache mounts at the project
+    /// root when every local package is a workspace member: None copies everything.
+    #[serde(skip)]
+    pub planner_inputs: Option<PlannerInputs>,
     /// The build context and the Dockerfile's place in it.
     pub context: ContextPlan,
     /// The Node.js stage that builds the frontend, when the Rust side serves or embeds one.
@@ -502,7 +506,6 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         environment::environment(&facts, config)?,
         &listen_env,
     ));
-    let user = user_plan(&base);
     let plan = ImagePlan {
         name: image_name(config, bin),
         package: pkg.name.clone(),
@@ -512,6 +515,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         rust_version,
         builder_image,
         builder,
+        user: user_plan(&base),
         base,
         build_packages,
         runtime_packages,
@@ -523,9 +527,9 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         env_reads: facts.env.clone(),
         health_path,
         signal,
-        user,
         runtime_dirs,
         sqlx_offline: model.files.sqlx_offline_data,
+        planner_inputs: planner_inputs(model, cache_mounts && context.root_in_context.is_empty()),
         cache_mounts,
         context,
         frontend,
@@ -2270,6 +2274,66 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_planner_names_its_inputs_only_when_every_local_package_is_a_member() {
+        let member = |name: &str, dir: &str, files: &[&str]| Package {
+            name: name.into(),
+            dir: dir.into(),
+            target_files: files.iter().map(|f| f.to_string()).collect(),
+            ..Default::default()
+        };
+        let local = |name: &str| crate::model::LockEntry {
+            name: name.into(),
+            version: "0.1.0".into(),
+            ..Default::default()
+        };
+        let mut model = ProjectModel {
+            packages: vec![
+                member(
+                    "api",
+                    "crates/api",
+                    &["crates/api/src/main.rs", "crates/api/build.rs"],
+                ),
+                member("core", "crates/core", &["crates/core/src/lib.rs"]),
+            ],
+            lock_graph: Some(crate::model::LockGraph {
+                entries: vec![local("api"), local("core")],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let inputs = planner_inputs(&model, true).expect("members only");
+        assert_eq!(inputs.member_dirs, ["crates/api", "crates/core"]);
+        assert_eq!(
+            inputs.stand_in_dirs,
+            ["crates/api", "crates/api/src", "crates/core/src"]
+        );
+        assert_eq!(
+            inputs.stand_ins,
+            [
+                "crates/api/build.rs",
+                "crates/api/src/main.rs",
+                "crates/core/src/lib.rs"
+            ]
+        );
+        assert_eq!(
+            planner_inputs(&model, false),
+            None,
+            "not for this Dockerfile"
+        );
+
+        // A path dependency that is not a member: cargo loads its manifest, so the planner
+        // copies the whole context.
+        let graph = model.lock_graph.as_mut().unwrap();
+        graph.entries.push(local("vendored-helper"));
+        assert_eq!(planner_inputs(&model, true), None);
+        model.lock_graph.as_mut().unwrap().entries.pop();
+
+        // A path the Dockerfile cannot name bare.
+        model.packages[1].target_files = vec!["crates/core/src/my lib.rs".into()];
+        assert_eq!(planner_inputs(&model, true), None);
+    }
+
     fn model_with(bins: &[&str], facts: SourceFacts) -> ProjectModel {
         ProjectModel {
             root_name: "demo".into(),
@@ -2423,4 +2487,70 @@ mod tests {
         );
         assert!(version_lt("1.75.0", (1, 78)) && !version_lt("1.78", (1, 78)));
     }
+}
+
+/// The recipe's inputs: the directories of the member manifests besides the root's, and the
+/// targets' entry files the planner creates empty (cargo-chef reads their paths, not their
+/// contents), so an edit to a source does not run the planner again.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PlannerInputs {
+    pub member_dirs: Vec<String>,
+    pub stand_in_dirs: Vec<String>,
+    pub stand_ins: Vec<String>,
+}
+
+/// The planner's inputs when they can be named: a Cargo.lock whose every local package is a
+/// workspace member (a path dependency or patch outside the members needs the whole context),
+/// with paths the Dockerfile can name bare (no space, quote, glob or `..`); only for the
+/// cache-mount Dockerfile at the project root (`applies`).
+fn planner_inputs(model: &ProjectModel, applies: bool) -> Option<PlannerInputs> {
+    if !applies {
+        return None;
+    }
+    let graph = model.lock_graph.as_ref()?;
+    let members: BTreeSet<&str> = model.packages.iter().map(|p| p.name.as_str()).collect();
+    if graph
+        .entries
+        .iter()
+        .any(|e| e.source.is_none() && !members.contains(e.name.as_str()))
+    {
+        return None;
+    }
+    let bare = |p: &str| {
+        !p.is_empty()
+            && !p.starts_with('-')
+            && !p.split('/').any(|c| c == "..")
+            && p.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | '@')
+            })
+    };
+    let mut member_dirs: Vec<String> = model
+        .packages
+        .iter()
+        .filter(|p| !p.dir.is_empty())
+        .map(|p| p.dir.clone())
+        .collect();
+    member_dirs.sort();
+    member_dirs.dedup();
+    let mut stand_ins: Vec<String> = model
+        .packages
+        .iter()
+        .flat_map(|p| p.target_files.iter().cloned())
+        .collect();
+    stand_ins.sort();
+    stand_ins.dedup();
+    if stand_ins.is_empty() || !member_dirs.iter().chain(&stand_ins).all(|p| bare(p)) {
+        return None;
+    }
+    let mut stand_in_dirs: Vec<String> = stand_ins
+        .iter()
+        .filter_map(|f| f.rsplit_once('/').map(|(d, _)| d.to_string()))
+        .collect();
+    stand_in_dirs.sort();
+    stand_in_dirs.dedup();
+    Some(PlannerInputs {
+        member_dirs,
+        stand_in_dirs,
+        stand_ins,
+    })
 }

@@ -268,6 +268,8 @@ fn read_package(
         }
     }
     let path_deps = path_deps(manifest, ws_deps);
+    let has_lib = manifest.contains_key("lib") || exists("src/lib.rs");
+    let target_files = target_files(root, dir, manifest, pkg, has_lib, &bins);
 
     Ok(Package {
         version: field("version")?,
@@ -277,8 +279,9 @@ fn read_package(
         repository: field("repository")?,
         dir: dir.to_string(),
         default_run,
-        has_lib: manifest.contains_key("lib") || exists("src/lib.rs"),
+        has_lib,
         bins,
+        target_files,
         features: manifest
             .get("features")
             .and_then(|f| f.as_table())
@@ -289,6 +292,64 @@ fn read_package(
         source: Default::default(),
         name,
     })
+}
+
+/// The entry files cargo needs to load a manifest: the library's, every binary's, the build
+/// script (`build`, else `build.rs` when present) and those of the declared `[[example]]`,
+/// `[[test]]` and `[[bench]]` targets (their `path`, else cargo's `<dir>/<name>.rs` or
+/// `<dir>/<name>/main.rs` that exists), joined to the package's directory.
+fn target_files(
+    root: &Path,
+    dir: &str,
+    manifest: &toml::Table,
+    pkg: &toml::Table,
+    has_lib: bool,
+    bins: &[BinTarget],
+) -> Vec<String> {
+    let exists = |p: &str| root.join(dir).join(p).is_file();
+    let mut files = Vec::new();
+    if has_lib {
+        let declared = manifest
+            .get("lib")
+            .and_then(|l| l.get("path"))
+            .and_then(|p| p.as_str());
+        files.push(declared.unwrap_or("src/lib.rs").to_string());
+    }
+    match pkg.get("build") {
+        Some(toml::Value::String(b)) => files.push(b.clone()),
+        Some(_) => {}
+        None if exists("build.rs") => files.push("build.rs".into()),
+        None => {}
+    }
+    for (key, folder) in [
+        ("example", "examples"),
+        ("test", "tests"),
+        ("bench", "benches"),
+    ] {
+        for target in manifest
+            .get(key)
+            .and_then(|t| t.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(path) = target.get("path").and_then(|p| p.as_str()) {
+                files.push(path.to_string());
+            } else if let Some(name) = target.get("name").and_then(|n| n.as_str()) {
+                let single = format!("{folder}/{name}.rs");
+                let nested = format!("{folder}/{name}/main.rs");
+                if exists(&single) {
+                    files.push(single);
+                } else if exists(&nested) {
+                    files.push(nested);
+                }
+            }
+        }
+    }
+    let mut files: Vec<String> = files.iter().map(|f| join(dir, f)).collect();
+    files.extend(bins.iter().map(|b| b.path.clone()));
+    files.sort();
+    files.dedup();
+    files
 }
 
 /// The `[[bin]]` targets of a manifest, with cargo's default paths.
@@ -398,7 +459,44 @@ fn path_deps(manifest: &toml::Table, ws_deps: Option<&toml::Table>) -> Vec<Strin
 
 #[cfg(test)]
 mod tests {
-    use super::glob_component;
+    use super::{glob_component, read_packages};
+
+    #[test]
+    fn target_files_are_every_entry_file_cargo_must_find() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |p: &str, text: &str| {
+            let path = root.join(p);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write(
+            "Cargo.toml",
+            "[package]\nname = \"svc\"\nversion = \"0.1.0\"\n\n[lib]\npath = \"lib/mod.rs\"\n\n[[example]]\nname = \"demo\"\n\n[[bench]]\nname = \"speed\"\npath = \"perf/speed.rs\"\n",
+        );
+        for f in [
+            "lib/mod.rs",
+            "src/main.rs",
+            "src/bin/tool/main.rs",
+            "build.rs",
+        ] {
+            write(f, "");
+        }
+        write("examples/demo/main.rs", "");
+        write("tests/auto.rs", "");
+        let packages = read_packages(root).unwrap();
+        assert_eq!(
+            packages[0].target_files,
+            [
+                "build.rs",
+                "examples/demo/main.rs",
+                "lib/mod.rs",
+                "perf/speed.rs",
+                "src/bin/tool/main.rs",
+                "src/main.rs"
+            ]
+        );
+    }
 
     #[test]
     fn member_globs() {

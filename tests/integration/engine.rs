@@ -397,6 +397,19 @@ fn compiled_in_step(run: &Run, step: &str) -> Vec<String> {
         .collect()
 }
 
+/// True when the plain-progress build log says the step whose title contains `step` was cached.
+fn step_cached(run: &Run, step: &str) -> bool {
+    let Some(id) = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with('#') && l.contains(step))
+        .and_then(|l| l.split_whitespace().next())
+    else {
+        panic!("no step `{step}` in:\n{}", run.stderr);
+    };
+    run.stderr.lines().any(|l| l == format!("{id} CACHED"))
+}
+
 #[test]
 fn the_default_dockerfile_keeps_compiled_dependencies_across_an_edit_and_a_new_dependency() {
     if !crate::harness::engine() {
@@ -425,6 +438,10 @@ fn the_default_dockerfile_keeps_compiled_dependencies_across_an_edit_and_a_new_d
         "{}",
         run.stderr
     );
+    // The planner reads the manifests and the entry files' paths only: an edit runs neither it
+    // nor the cook.
+    assert!(step_cached(&run, "cargo chef prepare"), "{}", run.stderr);
+    assert!(step_cached(&run, "cargo chef cook"), "{}", run.stderr);
     let port = free_port();
     let c = crate::docker::run_container(&tag, port);
     let got = crate::docker::http_get(port, "/health", Duration::from_secs(30));
