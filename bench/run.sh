@@ -175,8 +175,8 @@ make_variant() {
       printf 'target\n.git\n' >"$d/.dockerignore" ;;
     *) die "unknown variant $v" ;;
   esac
-  # Cache mounts of the cargo registry get this package's id: no other variant or run shares them.
-  sed -i "s/id=imggen-cargo-registry,/id=imggen-cargo-registry-$pkg,/g" "$d/Dockerfile"
+  # Cargo's home cache mount gets this package's id: no other variant or run shares it.
+  sed -i "s/id=imggen-cargo-home,/id=imggen-cargo-home-$pkg,/g" "$d/Dockerfile"
 }
 docker_build() { # DIR TAG [flags]
   local dir=$1 tag=$2; shift 2

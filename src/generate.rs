@@ -253,17 +253,24 @@ fn cross(plan: &ImagePlan) -> ImagePlan {
     plan
 }
 
-/// The `--mount=type=cache` options of the cargo registry, of the build's `target/` and of the
-/// cook's `target/` (empty strings without cache mounts). All are `sharing=locked`: cargo's own
-/// registry lock lives outside the mounted directory, and the steps around cargo read and write
-/// the target mount's record. Builds of another checkout of the same app, or of another app of
-/// the same name, share the target mounts; the record of built sources (or touching every
-/// source) keeps them apart.
+/// Cargo's home in the builder with cache mounts: a cache mount shared by every build, with
+/// cargo's own lock files inside it, so builds of different apps download and extract crates
+/// side by side (cargo locks the registry) instead of waiting for each other.
+const CARGO_HOME: &str = "/usr/local/cargo-home";
+
+/// The `--mount=type=cache` options of cargo's home (registry and git checkouts), of the build's
+/// `target/` and of the cook's `target/` (empty strings without cache mounts). Cargo's home is
+/// `sharing=shared` (cargo locks it itself); the target mounts are `sharing=locked`: the steps
+/// around cargo read and write their record. Builds of another checkout of the same app, or of
+/// another app of the same name, share the target mounts; the record of built sources (or
+/// touching every source) keeps them apart.
 fn cache_mount_lines(plan: &ImagePlan, workdir: &str) -> (String, String, String) {
     if !plan.cache_mounts {
         return (String::new(), String::new(), String::new());
     }
-    let registry = "--mount=type=cache,id=imggen-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \\\n    ".to_string();
+    let registry = format!(
+        "--mount=type=cache,id=imggen-cargo-home,target={CARGO_HOME},sharing=shared \\\n    "
+    );
     let target = |kind: &str| {
         format!(
             "--mount=type=cache,id=imggen-{kind}-{}-{}-{},target={workdir}/target,sharing=locked \\\n    ",
@@ -295,29 +302,10 @@ fn record_path(profile_dir: &str) -> String {
     }
 }
 
-fn dockerfile(plan: &ImagePlan) -> Result<String> {
-    let cross_plan;
-    let plan = if plan.arch.is_empty() {
-        plan
-    } else {
-        cross_plan = cross(plan);
-        &cross_plan
-    };
-    let (build_packages, build_package_names) = package_lists(&plan.build_packages);
-    let (runtime_packages, runtime_package_names) = package_lists(&plan.runtime_packages);
-    let mut entry: Vec<String> = Vec::new();
-    if plan.signal.init {
-        entry.extend(["/usr/bin/tini".to_string(), "--".to_string()]);
-    }
-    entry.push(format!("/usr/local/bin/{}", plan.bin));
-    let (builder_setup, early_copy, dep_mounts, cargo_env) = builder_lines(&plan.builder);
-    let workdir = if plan.context.root_in_context.is_empty() {
-        "/app".to_string()
-    } else {
-        format!("/app/{}", plan.context.root_in_context)
-    };
-    let (registry_mount, target_mount, cook_mount) = cache_mount_lines(plan, &workdir);
-    let (planner_copy, planner_stand_ins) = match &plan.planner_inputs {
+/// The planner's COPY lines and the stand-ins at the start of its RUN, when the plan names its
+/// inputs (empty strings: the whole context is copied).
+fn planner_lines(inputs: Option<&crate::plan::PlannerInputs>) -> (String, String) {
+    match inputs {
         Some(inputs) => {
             let copies: String = inputs
                 .member_dirs
@@ -335,7 +323,37 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
             )
         }
         None => (String::new(), String::new()),
+    }
+}
+
+fn dockerfile(plan: &ImagePlan) -> Result<String> {
+    let cross_plan;
+    let plan = if plan.arch.is_empty() {
+        plan
+    } else {
+        cross_plan = cross(plan);
+        &cross_plan
     };
+    let (build_packages, build_package_names) = package_lists(&plan.build_packages);
+    let (runtime_packages, runtime_package_names) = package_lists(&plan.runtime_packages);
+    let mut entry: Vec<String> = Vec::new();
+    if plan.signal.init {
+        entry.extend(["/usr/bin/tini".to_string(), "--".to_string()]);
+    }
+    entry.push(format!("/usr/local/bin/{}", plan.bin));
+    let (mut builder_setup, early_copy, dep_mounts, cargo_env) = builder_lines(&plan.builder);
+    if plan.cache_mounts {
+        builder_setup.push_str(&format!(
+            "# Cargo's home is a cache mount shared by every build (cargo locks it itself).\nENV CARGO_HOME={CARGO_HOME}\n"
+        ));
+    }
+    let workdir = if plan.context.root_in_context.is_empty() {
+        "/app".to_string()
+    } else {
+        format!("/app/{}", plan.context.root_in_context)
+    };
+    let (registry_mount, target_mount, cook_mount) = cache_mount_lines(plan, &workdir);
+    let (planner_copy, planner_stand_ins) = planner_lines(plan.planner_inputs.as_ref());
     let v = DockerfileValues {
         mounts_only: plan.cache_mounts && !plan.context.root_in_context.is_empty(),
         planner_copy,

@@ -143,8 +143,8 @@ fn registries_ssh_git_dependencies_and_declared_secrets_get_mounts_on_the_fetchi
             let options = &line[..line.find(step).unwrap_or(0)];
             if cache_mounts.is_empty() {
                 assert!(
-                    options.starts_with("--mount=type=cache,id=imggen-cargo-registry,")
-                        && options.contains(&format!("sharing=locked \\\n    {mounts}")),
+                    options.starts_with("--mount=type=cache,id=imggen-cargo-home,")
+                        && options.contains(&format!(" \\\n    {mounts}")),
                     "{step}: {dockerfile}"
                 );
             } else {
