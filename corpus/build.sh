@@ -4,8 +4,10 @@
 # mirrored as a git directory under $MIRROR (default /work/.mirror/OWNER+NAME/repo), it unpacks
 # the pinned commit, runs `imggen init` and `imggen build --network host`, starts the container
 # on the host network and waits for the entry's declared port to accept a connection (the
-# planned port is recorded next to it). One entry
-# at a time, smallest first, under `nice`. Per-entry results and the score go to corpus/builds.md.
+# planned port is recorded next to it). One entry at a time, smallest first, under `nice`. Each
+# entry's result replaces its row in corpus/builds.tsv (with the imggen commit that produced it),
+# and corpus/builds.md, score included, is rendered from all rows (corpus/builds.py), so a run of
+# some entries keeps the others' results.
 #
 #   bash corpus/build.sh [NAME...]     (no names: every eligible entry)
 #   TIMEOUT=2400 MIRROR=/path DOCKER_UP=/path/docker-up.sh bash corpus/build.sh
@@ -17,11 +19,17 @@ timeout_s=${TIMEOUT:-2400}
 docker=${DOCKER:-/usr/bin/docker}
 docker_up=${DOCKER_UP:-$root/../shared/scripts/docker-up.sh}
 out=$root/corpus/builds.md
+data=$root/corpus/builds.tsv
 logs=$root/target/corpus-build
 mkdir -p "$logs"
 
 cargo build --locked --quiet --manifest-path "$root/Cargo.toml"
 imggen=$root/target/debug/imggen
+# The commit whose code built the rows; `-dirty` when the tool's sources differ from it.
+imggen_commit=$(git -C "$root" rev-parse --short HEAD)
+if ! git -C "$root" diff --quiet HEAD -- src templates build.rs Cargo.toml Cargo.lock; then
+  imggen_commit+="-dirty"
+fi
 
 # name, repo, commit, path, bin, declared port, args (space-joined), one entry per line.
 entries=$(python3 - "$root/corpus/corpus.toml" "$@" <<'PY'
@@ -49,36 +57,28 @@ while IFS=$'\t' read -r name repo commit path bin port args; do
   sized+="$size"$'\t'"$name"$'\t'"$repo"$'\t'"$commit"$'\t'"$path"$'\t'"$bin"$'\t'"$port"$'\t'"$args"$'\n'
 done <<<"$entries"
 
-# Writes the table of the entries tried so far (after each one, so a stopped run keeps its rows).
-write_table() {
-  {
-    echo "# Corpus builds"
-    echo
-    echo "\`just corpus-build\` (corpus/build.sh): every corpus entry that boots alone and should get an"
-    echo "image, built with \`imggen init\` + \`imggen build --network host\` at its pinned commit, then run"
-    echo "with \`--network host\` and probed (TCP connect) on the entry's declared port. The image runs"
-    echo "the command the plan chose (arguments and environment included)."
-    echo
-    echo "Score: $served served / $built built / $tried tried ($(date -u +%Y-%m-%d), imggen $(git -C "$root" rev-parse --short HEAD))."
-    echo
-    echo "| entry | init | build | port (declared / planned) | probe | source size |"
-    echo "|---|---|---|---|---|---|"
-    printf '%s' "$rows"
-  } >"$out"
+# Records one entry's result (replacing its previous row) and re-renders corpus/builds.md, so a
+# stopped run keeps the rows it finished.
+# record NAME STATUS INIT BUILD PORT PROBE SIZE
+record() {
+  python3 "$root/corpus/builds.py" record "$data" "$out" "$@" "$imggen_commit" "$(date -u +%Y-%m-%d)"
 }
 
-rows=""
-built=0
-served=0
-tried=0
+# The first compiler or cargo error inside the build output, else imggen's own error line.
+first_error() {
+  local line
+  line=$({ grep -m1 -E '^#[0-9]+ ([0-9.]+ |\| )(error(\[E[0-9]+\])?:|Error:)' "$1" || true; } | sed -E 's/^#[0-9]+ ([0-9.]+ |\| )//')
+  [[ -n "$line" ]] || line=$({ grep -m1 '^error' "$1" || true; })
+  printf '%s' "$line" | cut -c1-200
+}
+
 while IFS=$'\t' read -r size name repo commit path bin port args; do
   [[ -n "$name" ]] || continue
   gitdir=$mirror/${repo/\//+}/repo
   if [[ "$size" == 999999999999 ]]; then
-    rows+="| $name | not mirrored | | | | |"$'\n'
+    record "$name" not-mirrored "not mirrored" "" "" "" 0
     continue
   fi
-  tried=$((tried + 1))
   work=$(mktemp -d)
   git --git-dir="$gitdir" archive "$commit" | tar -x -C "$work"
   project=$work/$path
@@ -90,8 +90,8 @@ while IFS=$'\t' read -r size name repo commit path bin port args; do
     if [[ -n "$bin" ]] && "$imggen" init --force "$project" --bin "$bin" >>"$log" 2>&1; then
       init="ok with --bin $bin"
     else
-      init="refused: $({ grep -m1 '^error' "$log" || true; } | cut -c1-140 | tr '|' '/')"
-      rows+="| $name | $init | | | | $(numfmt --to=iec "$size") |"$'\n'
+      init="refused: $({ grep -m1 '^error' "$log" || true; } | cut -c1-200)"
+      record "$name" init-refused "$init" "" "" "" "$size"
       rm -rf "$work"
       continue
     fi
@@ -109,20 +109,20 @@ while IFS=$'\t' read -r size name repo commit path bin port args; do
   start=$(date +%s)
   if timeout "$timeout_s" nice -n 10 "$imggen" build "$project" --network host --progress plain --tag "$tag" >>"$log" 2>&1; then
     build="ok ($(($(date +%s) - start)) s)"
-    built=$((built + 1))
     container=imggen-corpus-$name-$$
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      rows+="| $name | $init | $build | $port / $plan_port | port $port already taken on the host: not probed | $(numfmt --to=iec "$size") |"$'\n'
+      record "$name" built "$init" "$build" "$port / $plan_port${args:+ (args: $args)}" "port $port already taken on the host: not probed" "$size"
       "$docker" rmi "$tag" >/dev/null 2>&1 || true
       rm -rf "$work"
       continue
     fi
     "$docker" run -d --network host --name "$container" "$tag" >/dev/null 2>&1 || true
     probe="no connection on $port in 60 s"
+    status=built
     for _ in $(seq 60); do
       if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         probe="port $port accepts"
-        served=$((served + 1))
+        status=served
         break
       fi
       sleep 1
@@ -131,14 +131,12 @@ while IFS=$'\t' read -r size name repo commit path bin port args; do
     "$docker" rm -f "$container" >/dev/null 2>&1 || true
     "$docker" rmi "$tag" >/dev/null 2>&1 || true
   else
-    build="failed ($(($(date +%s) - start)) s): $({ grep -m1 '^error' "$log" || true; } | cut -c1-160 | tr '|' '/')"
+    build="failed ($(($(date +%s) - start)) s): $(first_error "$log")"
     probe=""
+    status=build-failed
   fi
-  rows+="| $name | $init | $build | $port / $plan_port${args:+ (args: $args)} | $probe | $(numfmt --to=iec "$size") |"$'\n'
+  record "$name" "$status" "$init" "$build" "$port / $plan_port${args:+ (args: $args)}" "$probe" "$size"
   rm -rf "$work"
-  write_table
 done < <(sort -n <<<"$sized")
-
-write_table
 
 cat "$out"
