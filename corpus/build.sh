@@ -24,12 +24,15 @@ logs=$root/target/corpus-build
 mkdir -p "$logs"
 
 cargo build --locked --quiet --manifest-path "$root/Cargo.toml"
-imggen=$root/target/debug/imggen
 # The commit whose code built the rows; `-dirty` when the tool's sources differ from it.
 imggen_commit=$(git -C "$root" rev-parse --short HEAD)
 if ! git -C "$root" diff --quiet HEAD -- src templates build.rs Cargo.toml Cargo.lock; then
   imggen_commit+="-dirty"
 fi
+# A copy, so a rebuild of the worktree during a long run does not change the tool mid-run.
+imggen=$logs/imggen-$$
+cp "$root/target/debug/imggen" "$imggen"
+trap 'rm -f "$imggen"' EXIT
 
 # name, repo, commit, path, bin, declared port, args (space-joined), one entry per line.
 entries=$(python3 - "$root/corpus/corpus.toml" "$@" <<'PY'
