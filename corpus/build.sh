@@ -67,6 +67,27 @@ record() {
   python3 "$root/corpus/builds.py" record "$data" "$out" "$@" "$imggen_commit" "$(date -u +%Y-%m-%d)"
 }
 
+# Checks COMMIT of GITDIR out into DEST. A mirror may lack its largest blobs (files of 4 MiB and
+# more): those files are left out and named, so an entry whose build needs none of them builds.
+extract() {
+  local index
+  index=$(mktemp -u)
+  GIT_INDEX_FILE=$index git --git-dir="$1" read-tree "$2"
+  local missing
+  missing=$(git --git-dir="$1" ls-tree -r "$2" | awk '$2 == "blob" { print $3 }' |
+    git --git-dir="$1" cat-file --batch-check | awk '$2 == "missing" { print $1 }')
+  if [[ -n "$missing" ]]; then
+    git --git-dir="$1" ls-tree -r "$2" | while IFS=$'\t' read -r meta file; do
+      if grep -qxF "${meta##* }" <<<"$missing"; then
+        echo "left out (not in the mirror): $file"
+        GIT_INDEX_FILE=$index git --git-dir="$1" update-index --force-remove -- "$file"
+      fi
+    done
+  fi
+  GIT_INDEX_FILE=$index git --git-dir="$1" --work-tree="$3" checkout-index -a -f --prefix="$3/"
+  rm -f "$index"
+}
+
 # The first compiler or cargo error inside the build output, else imggen's own error line.
 first_error() {
   local line
@@ -83,13 +104,13 @@ while IFS=$'\t' read -r size name repo commit path bin port args; do
     continue
   fi
   work=$(mktemp -d)
-  git --git-dir="$gitdir" archive "$commit" | tar -x -C "$work"
+  extract "$gitdir" "$commit" "$work" >"$logs/$name.log"
   project=$work/$path
   log=$logs/$name.log
   tag=imggen-corpus/$name:$$
   init="ok"
   # --force: a repository's own Dockerfile or .dockerignore is kept as <file>.orig.
-  if ! "$imggen" init --force "$project" >"$log" 2>&1; then
+  if ! "$imggen" init --force "$project" >>"$log" 2>&1; then
     if [[ -n "$bin" ]] && "$imggen" init --force "$project" --bin "$bin" >>"$log" 2>&1; then
       init="ok with --bin $bin"
     else
@@ -131,6 +152,10 @@ while IFS=$'\t' read -r size name repo commit path bin port args; do
       sleep 1
     done
     "$docker" logs "$container" >>"$log" 2>&1 || true
+    if [[ "$status" == built ]]; then
+      said=$("$docker" logs --tail 1 "$container" 2>&1 | cut -c1-160 || true)
+      probe+="${said:+; last output: $said}"
+    fi
     "$docker" rm -f "$container" >/dev/null 2>&1 || true
     "$docker" rmi "$tag" >/dev/null 2>&1 || true
   else
