@@ -3,7 +3,8 @@
 # and that a correct tool images (`expected = "image"`): for each one whose repository is
 # mirrored as a git directory under $MIRROR (default /work/.mirror/OWNER+NAME/repo), it unpacks
 # the pinned commit, runs `imggen init` and `imggen build --network host`, starts the container
-# on the host network and waits for the entry's declared port to accept a connection (the
+# on the host network and waits for the entry's declared port to accept a connection on 127.0.0.1
+# or ::1 (the
 # planned port is recorded next to it). One entry at a time, smallest first, under `nice`. Each
 # entry's result replaces its row in corpus/builds.tsv (with the imggen commit that produced it),
 # and corpus/builds.md, score included, is rendered from all rows (corpus/builds.py), so a run of
@@ -88,11 +89,17 @@ extract() {
   rm -f "$index"
 }
 
-# The first compiler or cargo error inside the build output, else imggen's own error line.
+# True when something on the host accepts a TCP connection on port $1, over IPv4 or IPv6 loopback.
+accepts() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null || (exec 3<>"/dev/tcp/::1/$1") 2>/dev/null
+}
+
+# The first compiler or cargo error inside the build output, else imggen's last error line (the
+# log also holds a refused `imggen init` before its retry with --bin).
 first_error() {
   local line
   line=$({ grep -m1 -E '^#[0-9]+ ([0-9.]+ |\| )(error(\[E[0-9]+\])?:|Error:)' "$1" || true; } | sed -E 's/^#[0-9]+ ([0-9.]+ |\| )//')
-  [[ -n "$line" ]] || line=$({ grep -m1 '^error' "$1" || true; })
+  [[ -n "$line" ]] || line=$({ grep '^error' "$1" || true; } | tail -n 1)
   printf '%s' "$line" | cut -c1-200
 }
 
@@ -134,7 +141,7 @@ while IFS=$'\t' read -r size name repo commit path bin port args; do
   if timeout "$timeout_s" nice -n 10 "$imggen" build "$project" --network host --progress plain --tag "$tag" >>"$log" 2>&1; then
     build="ok ($(($(date +%s) - start)) s)"
     container=imggen-corpus-$name-$$
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    if accepts "$port"; then
       record "$name" built "$init" "$build" "$port / $plan_port${args:+ (args: $args)}" "port $port already taken on the host: not probed" "$size"
       "$docker" rmi "$tag" >/dev/null 2>&1 || true
       rm -rf "$work"
@@ -144,7 +151,7 @@ while IFS=$'\t' read -r size name repo commit path bin port args; do
     probe="no connection on $port in 60 s"
     status=built
     for _ in $(seq 60); do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      if accepts "$port"; then
         probe="port $port accepts"
         status=served
         break

@@ -67,7 +67,7 @@ def render(rows, md):
         "",
         "`just corpus-build` (corpus/build.sh): every corpus entry that boots alone and should get an",
         "image, built with `imggen init` + `imggen build --network host` at its pinned commit, then run",
-        "with `--network host` and probed (TCP connect) on the entry's declared port. The image runs",
+        "with `--network host` and probed (TCP connect, 127.0.0.1 or ::1) on the entry's declared port. The image runs",
         "the command the plan chose (arguments and environment included). Each row is the newest",
         "result for that entry (corpus/builds.tsv) and names the imggen commit that produced it; a",
         "run of some entries leaves the other rows as they were.",
