@@ -4,11 +4,10 @@
 # mirrored as a git directory under $MIRROR (default /work/.mirror/OWNER+NAME/repo), it unpacks
 # the pinned commit, runs `imggen init` and `imggen build --network host`, starts the container
 # on the host network and waits for the entry's declared port to accept a connection on 127.0.0.1
-# or ::1 (the
-# planned port is recorded next to it). One entry at a time, smallest first, under `nice`. Each
-# entry's result replaces its row in corpus/builds.tsv (with the imggen commit that produced it),
-# and corpus/builds.md, score included, is rendered from all rows (corpus/builds.py), so a run of
-# some entries keeps the others' results.
+# or ::1 (the planned port is recorded next to it). One entry at a time, smallest first, under
+# `nice`. Each entry's result replaces its row in corpus/builds.tsv (with the imggen commit that
+# produced it), and corpus/builds.md, score included, is rendered from all rows
+# (corpus/builds.py), so a run of some entries keeps the others' results.
 #
 #   bash corpus/build.sh [NAME...]     (no names: every eligible entry)
 #   TIMEOUT=2400 MIRROR=/path DOCKER_UP=/path/docker-up.sh bash corpus/build.sh
