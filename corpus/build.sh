@@ -3,9 +3,11 @@
 # and that a correct tool images (`expected = "image"`): for each one whose repository is
 # mirrored as a git directory under $MIRROR (default /work/.mirror/OWNER+NAME/repo), it unpacks
 # the pinned commit, runs `imggen init` and `imggen build --network host`, starts the container
-# on the host network and waits for the entry's declared port to accept a connection (the
-# planned port is recorded next to it). One entry
-# at a time, smallest first, under `nice`. Per-entry results and the score go to corpus/builds.md.
+# on the host network and waits for the entry's declared port to accept a connection on 127.0.0.1
+# or ::1 (the planned port is recorded next to it). One entry at a time, smallest first, under
+# `nice`. Each entry's result replaces its row in corpus/builds.tsv (with the imggen commit that
+# produced it), and corpus/builds.md, score included, is rendered from all rows
+# (corpus/builds.py), so a run of some entries keeps the others' results.
 #
 #   bash corpus/build.sh [NAME...]     (no names: every eligible entry)
 #   TIMEOUT=2400 MIRROR=/path DOCKER_UP=/path/docker-up.sh bash corpus/build.sh
@@ -17,11 +19,20 @@ timeout_s=${TIMEOUT:-2400}
 docker=${DOCKER:-/usr/bin/docker}
 docker_up=${DOCKER_UP:-$root/../shared/scripts/docker-up.sh}
 out=$root/corpus/builds.md
+data=$root/corpus/builds.tsv
 logs=$root/target/corpus-build
 mkdir -p "$logs"
 
 cargo build --locked --quiet --manifest-path "$root/Cargo.toml"
-imggen=$root/target/debug/imggen
+# The commit whose code built the rows; `-dirty` when the tool's sources differ from it.
+imggen_commit=$(git -C "$root" rev-parse --short HEAD)
+if ! git -C "$root" diff --quiet HEAD -- src templates build.rs Cargo.toml Cargo.lock; then
+  imggen_commit+="-dirty"
+fi
+# A copy, so a rebuild of the worktree during a long run does not change the tool mid-run.
+imggen=$logs/imggen-$$
+cp "$root/target/debug/imggen" "$imggen"
+trap 'rm -f "$imggen"' EXIT
 
 # name, repo, commit, path, bin, declared port, args (space-joined), one entry per line.
 entries=$(python3 - "$root/corpus/corpus.toml" "$@" <<'PY'
@@ -49,49 +60,68 @@ while IFS=$'\t' read -r name repo commit path bin port args; do
   sized+="$size"$'\t'"$name"$'\t'"$repo"$'\t'"$commit"$'\t'"$path"$'\t'"$bin"$'\t'"$port"$'\t'"$args"$'\n'
 done <<<"$entries"
 
-# Writes the table of the entries tried so far (after each one, so a stopped run keeps its rows).
-write_table() {
-  {
-    echo "# Corpus builds"
-    echo
-    echo "\`just corpus-build\` (corpus/build.sh): every corpus entry that boots alone and should get an"
-    echo "image, built with \`imggen init\` + \`imggen build --network host\` at its pinned commit, then run"
-    echo "with \`--network host\` and probed (TCP connect) on the entry's declared port. The image runs"
-    echo "the command the plan chose (arguments and environment included)."
-    echo
-    echo "Score: $served served / $built built / $tried tried ($(date -u +%Y-%m-%d), imggen $(git -C "$root" rev-parse --short HEAD))."
-    echo
-    echo "| entry | init | build | port (declared / planned) | probe | source size |"
-    echo "|---|---|---|---|---|---|"
-    printf '%s' "$rows"
-  } >"$out"
+# Records one entry's result (replacing its previous row) and re-renders corpus/builds.md, so a
+# stopped run keeps the rows it finished.
+# record NAME STATUS INIT BUILD PORT PROBE SIZE
+record() {
+  python3 "$root/corpus/builds.py" record "$data" "$out" "$@" "$imggen_commit" "$(date -u +%Y-%m-%d)"
 }
 
-rows=""
-built=0
-served=0
-tried=0
+# Checks COMMIT of GITDIR out into DEST. A mirror may lack its largest blobs (files of 4 MiB and
+# more): those files are left out and named, so an entry whose build needs none of them builds.
+extract() {
+  local index
+  index=$(mktemp -u)
+  GIT_INDEX_FILE=$index git --git-dir="$1" read-tree "$2"
+  local missing
+  missing=$(git --git-dir="$1" ls-tree -r "$2" | awk '$2 == "blob" { print $3 }' |
+    git --git-dir="$1" cat-file --batch-check | awk '$2 == "missing" { print $1 }')
+  if [[ -n "$missing" ]]; then
+    git --git-dir="$1" ls-tree -r "$2" | while IFS=$'\t' read -r meta file; do
+      if grep -qxF "${meta##* }" <<<"$missing"; then
+        echo "left out (not in the mirror): $file"
+        GIT_INDEX_FILE=$index git --git-dir="$1" update-index --force-remove -- "$file"
+      fi
+    done
+  fi
+  GIT_INDEX_FILE=$index git --git-dir="$1" --work-tree="$3" checkout-index -a -f --prefix="$3/"
+  rm -f "$index"
+}
+
+# True when something on the host accepts a TCP connection on port $1, over IPv4 or IPv6 loopback.
+accepts() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null || (exec 3<>"/dev/tcp/::1/$1") 2>/dev/null
+}
+
+# The first compiler or cargo error inside the build output, else imggen's last error line (the
+# log also holds a refused `imggen init` before its retry with --bin).
+first_error() {
+  local line
+  line=$({ grep -m1 -E '^#[0-9]+ ([0-9.]+ |\| )(error(\[E[0-9]+\])?:|Error:)' "$1" || true; } | sed -E 's/^#[0-9]+ ([0-9.]+ |\| )//')
+  [[ -n "$line" ]] || line=$({ grep '^error' "$1" || true; } | tail -n 1)
+  printf '%s' "$line" | cut -c1-200
+}
+
 while IFS=$'\t' read -r size name repo commit path bin port args; do
   [[ -n "$name" ]] || continue
   gitdir=$mirror/${repo/\//+}/repo
   if [[ "$size" == 999999999999 ]]; then
-    rows+="| $name | not mirrored | | | | |"$'\n'
+    record "$name" not-mirrored "not mirrored" "" "" "" 0
     continue
   fi
-  tried=$((tried + 1))
   work=$(mktemp -d)
-  git --git-dir="$gitdir" archive "$commit" | tar -x -C "$work"
+  extract "$gitdir" "$commit" "$work" >"$logs/$name.log"
   project=$work/$path
   log=$logs/$name.log
   tag=imggen-corpus/$name:$$
   init="ok"
   # --force: a repository's own Dockerfile or .dockerignore is kept as <file>.orig.
-  if ! "$imggen" init --force "$project" >"$log" 2>&1; then
+  if ! "$imggen" init --force "$project" >>"$log" 2>&1; then
     if [[ -n "$bin" ]] && "$imggen" init --force "$project" --bin "$bin" >>"$log" 2>&1; then
       init="ok with --bin $bin"
     else
-      init="refused: $({ grep -m1 '^error' "$log" || true; } | cut -c1-140 | tr '|' '/')"
-      rows+="| $name | $init | | | | $(numfmt --to=iec "$size") |"$'\n'
+      init="refused: $({ grep -m1 '^error' "$log" || true; } | cut -c1-200)"
+      record "$name" init-refused "$init" "" "" "" "$size"
       rm -rf "$work"
       continue
     fi
@@ -109,36 +139,38 @@ while IFS=$'\t' read -r size name repo commit path bin port args; do
   start=$(date +%s)
   if timeout "$timeout_s" nice -n 10 "$imggen" build "$project" --network host --progress plain --tag "$tag" >>"$log" 2>&1; then
     build="ok ($(($(date +%s) - start)) s)"
-    built=$((built + 1))
     container=imggen-corpus-$name-$$
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      rows+="| $name | $init | $build | $port / $plan_port | port $port already taken on the host: not probed | $(numfmt --to=iec "$size") |"$'\n'
+    if accepts "$port"; then
+      record "$name" built "$init" "$build" "$port / $plan_port${args:+ (args: $args)}" "port $port already taken on the host: not probed" "$size"
       "$docker" rmi "$tag" >/dev/null 2>&1 || true
       rm -rf "$work"
       continue
     fi
     "$docker" run -d --network host --name "$container" "$tag" >/dev/null 2>&1 || true
     probe="no connection on $port in 60 s"
+    status=built
     for _ in $(seq 60); do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      if accepts "$port"; then
         probe="port $port accepts"
-        served=$((served + 1))
+        status=served
         break
       fi
       sleep 1
     done
     "$docker" logs "$container" >>"$log" 2>&1 || true
+    if [[ "$status" == built ]]; then
+      said=$("$docker" logs --tail 1 "$container" 2>&1 | cut -c1-160 || true)
+      probe+="${said:+; last output: $said}"
+    fi
     "$docker" rm -f "$container" >/dev/null 2>&1 || true
     "$docker" rmi "$tag" >/dev/null 2>&1 || true
   else
-    build="failed ($(($(date +%s) - start)) s): $({ grep -m1 '^error' "$log" || true; } | cut -c1-160 | tr '|' '/')"
+    build="failed ($(($(date +%s) - start)) s): $(first_error "$log")"
     probe=""
+    status=build-failed
   fi
-  rows+="| $name | $init | $build | $port / $plan_port${args:+ (args: $args)} | $probe | $(numfmt --to=iec "$size") |"$'\n'
+  record "$name" "$status" "$init" "$build" "$port / $plan_port${args:+ (args: $args)}" "$probe" "$size"
   rm -rf "$work"
-  write_table
 done < <(sort -n <<<"$sized")
-
-write_table
 
 cat "$out"

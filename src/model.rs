@@ -28,6 +28,10 @@ pub struct ProjectModel {
     /// The full lock graph and the local manifests' features (absent without Cargo.lock).
     #[serde(skip)]
     pub lock_graph: Option<LockGraph>,
+    /// Without Cargo.lock: the local manifests (members and the path dependencies they reach),
+    /// so the native-library rules still see the dependencies they declare.
+    #[serde(skip)]
+    pub manifest_graph: Option<LockGraph>,
     /// `rust-toolchain.toml` / `rust-toolchain` channel, when present.
     pub toolchain_channel: Option<String>,
     /// Project-level files and directories that change how the image is built.

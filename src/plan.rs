@@ -6,7 +6,8 @@
 use crate::config::{Config, Libc, Platform};
 use crate::lockcheck::Closure;
 use crate::model::{
-    BinTarget, EnvRead, FrameworkUse, Package, PortEvidence, PortKind, ProjectModel, SourceFacts,
+    BinTarget, EnvRead, FrameworkUse, LockGraph, Package, PortEvidence, PortKind, ProjectModel,
+    SourceFacts,
 };
 use crate::profiles::{self, BaseProfile, UserMethod};
 use anyhow::{bail, Result};
@@ -485,7 +486,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
         model,
         config,
         (libc, &base),
-        closure.as_ref(),
+        (&pkg.name, closure.as_ref()),
         signal.init,
     )?);
     let (mut runtime_dirs, build_inputs) = notes.take(files(model, pkg, &facts, config));
@@ -1608,20 +1609,28 @@ fn add_package(list: &mut Vec<AptPackage>, name: &str, why: &str) {
 
 /// The Debian packages the native crates the binary compiles need (`data/native.toml`), each
 /// with the chain of dependencies that pulls it in: (builder, runtime); a crate a static musl
-/// binary cannot link is an error.
+/// binary cannot link is an error. Without Cargo.lock, the crates the local manifests `package`
+/// reaches declare count (what cargo will resolve is not known before it runs).
 fn native_packages(
     model: &ProjectModel,
-    libc: Libc,
-    base: &BaseProfile,
+    package: &str,
+    (libc, base): (Libc, &BaseProfile),
     closure: Option<&Closure>,
 ) -> Result<(Vec<AptPackage>, Vec<AptPackage>)> {
+    let declared = match (&model.lockfile, &model.manifest_graph) {
+        (None, Some(g)) => declared_deps(g, package),
+        _ => BTreeMap::new(),
+    };
     let lock_has = |name: &str| match (closure, &model.lock_graph) {
         (Some(c), Some(g)) => c.has(g, name),
-        _ => model.lockfile.as_ref().is_some_and(|l| l.has(name)),
+        _ => model.lockfile.as_ref().is_some_and(|l| l.has(name)) || declared.contains_key(name),
     };
     let chain = |name: &str| match (closure, &model.lock_graph) {
         (Some(c), Some(g)) => c.chain(g, name),
-        _ => name.to_string(),
+        _ => match declared.get(name) {
+            Some(by) => format!("{name} <- {by}, no Cargo.lock"),
+            None => name.to_string(),
+        },
     };
     let lock_dep = |a: &str, b: &str| model.lockfile.as_ref().is_some_and(|l| l.depends_on(a, b));
     let (mut build, mut runtime) = (Vec::new(), Vec::new());
@@ -1657,16 +1666,43 @@ fn native_packages(
     Ok((build, runtime))
 }
 
+/// The crates the local manifests `package` reaches by path declare as normal or build
+/// dependencies (not optional ones: no feature resolution without a lockfile), each with the
+/// local package that declares it.
+fn declared_deps(graph: &LockGraph, package: &str) -> BTreeMap<String, String> {
+    let mut declared = BTreeMap::new();
+    let mut queue = vec![package.to_string()];
+    let mut seen = BTreeSet::new();
+    while let Some(name) = queue.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(local) = graph.locals.get(&name) else {
+            continue;
+        };
+        for d in local.deps.iter().filter(|d| !d.dev && !d.optional) {
+            if graph.locals.contains_key(&d.package) {
+                queue.push(d.package.clone());
+            } else {
+                declared
+                    .entry(d.package.clone())
+                    .or_insert_with(|| name.clone());
+            }
+        }
+    }
+    declared
+}
+
 /// Every Debian package of the builder and the runtime: native crates, linkers, musl tools,
 /// tini and the configured ones.
 fn packages(
     model: &ProjectModel,
     config: &Config,
     (libc, base): (Libc, &BaseProfile),
-    closure: Option<&Closure>,
+    (package, closure): (&str, Option<&Closure>),
     init: bool,
 ) -> Result<Planned<(Vec<AptPackage>, Vec<AptPackage>)>> {
-    let (mut build, mut runtime) = native_packages(model, libc, base, closure)?;
+    let (mut build, mut runtime) = native_packages(model, package, (libc, base), closure)?;
     for tool in &model.files.linkers {
         add_package(&mut build, tool, "the linker .cargo/config.toml names");
     }

@@ -270,7 +270,8 @@ static GATE: LazyLock<Regex> = LazyLock::new(|| {
 static FEATURE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"feature\s*=\s*"([^"]*)""#).expect("feature pattern"));
 
-/// Finds `compile_error!` gated on missing features in the `.rs` files under `dir/src`.
+/// Finds `compile_error!` gated on missing features in the `.rs` files under `dir/src` and in
+/// `dir/build.rs`.
 fn scan_gates(root: &Path, dir: &Path) -> Vec<FeatureGate> {
     let mut gates = Vec::new();
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir.join("src"))
@@ -281,6 +282,11 @@ fn scan_gates(root: &Path, dir: &Path) -> Vec<FeatureGate> {
         .map(|e| e.into_path())
         .collect();
     files.sort();
+    // The build script compiles first: a gate there stops the build as surely.
+    let build_script = dir.join("build.rs");
+    if build_script.is_file() {
+        files.push(build_script);
+    }
     for file in files {
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;

@@ -97,11 +97,10 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
         .collect();
     // The lock graph (which reads every local package's sources for feature gates) and the
     // source scans are independent: they run side by side.
-    let lock_graph = std::thread::scope(|s| {
-        let graph = s.spawn(|| {
-            lock.as_ref()
-                .map(|l| lockgraph::read(root, &l.table, &members))
-                .transpose()
+    let (lock_graph, manifest_graph) = std::thread::scope(|s| {
+        let graph = s.spawn(|| match &lock {
+            Some(l) => lockgraph::read(root, &l.table, &members).map(|g| (Some(g), None)),
+            None => lockgraph::read(root, &toml::Table::new(), &members).map(|g| (None, Some(g))),
         });
         scan_sources(root, &mut packages);
         graph
@@ -138,6 +137,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
         default_members: manifest::default_members(root)?,
         lockfile,
         lock_graph,
+        manifest_graph,
         toolchain_channel,
         files: ProjectFiles {
             sqlx_offline_data,

@@ -155,6 +155,21 @@ fn configuration_precedence_defaults_file_env_flags() {
     assert_eq!(port(&t), 3000, "detected default");
 }
 
+/// Without Cargo.lock the native-library rules match what the local manifests declare: the
+/// build-dependency `prost-build` of a path dependency outside the members needs `protoc` and
+/// the well-known types its .proto files import.
+#[test]
+fn plan_without_lockfile_installs_what_local_manifests_declare() {
+    Test::fixture("no-lock-native")
+        .args(&["plan"])
+        .run()
+        .code(0)
+        .stdout_has("builder package  libprotobuf-dev\n")
+        .stdout_has("builder package  protobuf-compiler\n")
+        .stdout_has("(prost-build <- protogen, no Cargo.lock)")
+        .stdout_has("no Cargo.lock: every build resolves dependencies anew");
+}
+
 #[test]
 fn plan_prints_decisions_and_reasons() {
     Test::fixture("native-deps")

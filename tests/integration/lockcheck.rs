@@ -135,6 +135,25 @@ fn compile_error_feature_gate_needs_one_of_its_features() {
     t.args(&["generate", "--features", "sqlite"]).run().code(0);
 }
 
+/// A gate in the build script (which cargo compiles before the package) counts as one in src/.
+#[test]
+fn compile_error_feature_gate_in_the_build_script_needs_one_of_its_features() {
+    let gate = "fn main() {\n    #[cfg(not(any(feature = \"postgres\", feature = \"sqlite\")))]\n    compile_error!(\"enable one database backend\");\n}\n";
+    let t = Test::fixture("feature-gate")
+        .write("src/main.rs", "fn main() {}\n")
+        .write("build.rs", gate)
+        .args(&["generate"]);
+    t.run()
+        .code(2)
+        .one_error_line()
+        .stderr_has("build.rs:3: package gated refuses to compile")
+        .stderr_has("`postgres`, `sqlite`");
+    assert!(!t.path().join("Dockerfile").exists(), "nothing is written");
+    t.args(&["generate", "--features", "postgres"])
+        .run()
+        .code(0);
+}
+
 /// The api image of `lock-closure` is built on the real engine: it holds none of the libraries
 /// of the native crates only `worker` and the `db` feature use.
 #[test]

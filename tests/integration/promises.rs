@@ -112,7 +112,11 @@ fn native_dependencies_each_crate_and_each_vendored_exemption() {
         (&["aws-lc-sys"], &["cmake"], &[]),
         (&["aws-lc-fips-sys"], &["cmake", "golang"], &[]),
         (&["libz-sys"], &["pkg-config", "zlib1g-dev"], &[]),
-        (&["prost-build"], &["protobuf-compiler"], &[]),
+        (
+            &["prost-build"],
+            &["libprotobuf-dev", "protobuf-compiler"],
+            &[],
+        ),
         (&["prost-build", "protoc-bin-vendored"], &[], &[]),
         (&["prost-build", "protobuf-src"], &[], &[]),
     ];
