@@ -120,6 +120,11 @@ struct DockerfileValues {
     /// files) when the plan names its inputs; empty: it copies the whole context.
     planner_copy: String,
     planner_stand_ins: String,
+    /// cargo's arguments for `cargo chef cook`: the build's without `--locked`. cargo-chef's
+    /// recipe writes every local package at version 0.0.1 and prunes Cargo.lock by `--bin`
+    /// through optional dependencies too, so cargo may have to adjust the cook's copy of the
+    /// lock; the final `cargo build` stays `--locked` on the project's own.
+    cook_args: String,
     /// The cargo registry's cache mount option (empty without cache mounts).
     registry_mount: String,
     /// The `target/` cache mount option, one per app, target and profile (empty without).
@@ -358,6 +363,13 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
         mounts_only: plan.cache_mounts && !plan.context.root_in_context.is_empty(),
         planner_copy,
         planner_stand_ins,
+        cook_args: plan
+            .cargo
+            .common_args
+            .split(' ')
+            .filter(|a| *a != "--locked")
+            .collect::<Vec<_>>()
+            .join(" "),
         registry_mount,
         target_mount,
         cook_mount,

@@ -71,7 +71,7 @@ fn cargo_config_is_present_when_dependencies_compile_and_they_compile_once() {
     for line in [
         "ENV RUSTC_WRAPPER=\"\" CARGO_NET_GIT_FETCH_WITH_CLI=true\n",
         "COPY .cargo/config.toml .cargo/config.toml\nCOPY vendor vendor\n",
-        "    cargo chef cook --release --locked --offline",
+        "    cargo chef cook --release --offline",
         "&& cargo build --release --locked --offline",
     ] {
         assert!(dockerfile.contains(line), "{line} in {dockerfile}");

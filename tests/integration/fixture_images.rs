@@ -32,6 +32,9 @@ const IMAGES: &[(&str, &str, &str, Probe)] = &[
     ("spa", "spa", "", Probe::Health),
     ("ctrl-c", "ctrl-c", "", Probe::Health),
     ("multi-bin", "multi-bin", "", Probe::Health),
+    // A member without `version`: cargo-chef's recipe locks it at 0.0.1, so only a cook that
+    // may adjust its copy of Cargo.lock builds.
+    ("ws-unversioned", "ws-unversioned", "", Probe::Health),
     (
         "multi-bin-admin",
         "multi-bin",

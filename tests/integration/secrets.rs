@@ -65,12 +65,11 @@ const KEPT: &[&str] = &[
     "README.md",
 ];
 
-/// A generated copy of zero2prod (run-time dirs `configuration/` and `migrations/`) with the
-/// secrets and build inputs above planted.
+/// A copy of zero2prod (run-time dirs `configuration/` and `migrations/`) with the secrets and
+/// build inputs above planted, then generated (a planted build script is one of the planner's
+/// inputs).
 fn planted() -> Test {
-    let t = Test::fixture("zero2prod").args(&["generate"]);
-    t.run().code(0);
-    let mut t = t;
+    let mut t = Test::fixture("zero2prod");
     for p in PLANTED.iter().chain(KEPT) {
         if !t.path().join(p).exists() {
             // Build inputs stay valid: the end-to-end test builds this project.
@@ -82,6 +81,8 @@ fn planted() -> Test {
             t = t.write(p, contents);
         }
     }
+    let t = t.args(&["generate"]);
+    t.run().code(0);
     t
 }
 
