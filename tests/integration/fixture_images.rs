@@ -21,13 +21,16 @@ enum Probe {
     /// A built single-page frontend: `/` is the built index.html (it names a hashed asset under
     /// /assets/, which loads), a client route falls back to it, `/api/hello` reaches Rust.
     Spa,
+    /// The working directory `/app` (and a served `/app/data`) takes new files from the image's
+    /// user; the run-time directories the image ships there do not.
+    WritableWorkdir,
 }
 
 /// (label, fixture or fixture/project-dir, extra imggen.toml lines, probe) of every image built
 /// here.
 const IMAGES: &[(&str, &str, &str, Probe)] = &[
     ("native-deps", "native-deps", "", Probe::Health),
-    ("zero2prod", "zero2prod", "", Probe::Health),
+    ("zero2prod", "zero2prod", "", Probe::WritableWorkdir),
     ("toolchain", "toolchain", "", Probe::Health),
     ("spa", "spa", "", Probe::Health),
     ("ctrl-c", "ctrl-c", "", Probe::Health),
@@ -74,7 +77,12 @@ const CLAP_IMAGES: &[(&str, &str, &str, Probe)] = &[
         "[env]\nBUILDER_REGION = \"eu\"\n",
         Probe::Health,
     ),
-    ("scan-serve-dir", "scan-serve-dir", "", Probe::Health),
+    (
+        "scan-serve-dir",
+        "scan-serve-dir",
+        "",
+        Probe::WritableWorkdir,
+    ),
 ];
 
 /// Images whose build context or frontend stage is under test, with their own probes.
@@ -130,13 +138,50 @@ fn build_and_probe(label: &str, fixture: &str, extra: &str, probe: Probe) -> Res
         ));
     }
     eprintln!("{label}: built in {:.1?}", started.elapsed());
-    let result = if plan.server {
+    let mut result = if plan.server {
         probe_server(&tag, &plan, probe)
     } else {
         probe_one_shot(&tag)
     };
+    if result.is_ok() && matches!(probe, Probe::WritableWorkdir) {
+        result = probe_workdir(&tag, &plan);
+    }
     let _ = docker().args(["rmi", "-f", &tag]).output();
     result
+}
+
+/// As the image's user: a new directory in `/app` (and a file in the served directory) can be
+/// created, a shipped run-time directory cannot be written.
+fn probe_workdir(tag: &str, plan: &ImagePlan) -> Result<(), String> {
+    let mut script = String::from("mkdir /app/upload");
+    if let Some(dir) = &plan.served_dir {
+        script.push_str(&format!(" && touch {dir}/new"));
+    }
+    for d in &plan.runtime_dirs {
+        script.push_str(&format!(" && test ! -w {}", d.to));
+    }
+    let out = docker()
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "--entrypoint",
+            "/bin/sh",
+            tag,
+            "-c",
+        ])
+        .arg(&script)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{script}` as the image's user failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
 }
 
 /// GET `path` answers `status` with a body containing `has`; returns the body.
@@ -152,7 +197,7 @@ fn expect(port: u16, path: &str, status: u16, has: &str) -> Result<String, Strin
 /// The probes of [`Probe::Spa`] and [`Probe::ApiHello`].
 fn probe_more(port: u16, probe: Probe) -> Result<(), String> {
     match probe {
-        Probe::Health => Ok(()),
+        Probe::Health | Probe::WritableWorkdir => Ok(()),
         Probe::ApiHello => expect(port, "/api/hello", 200, "hello").map(|_| ()),
         Probe::Spa => {
             let index = expect(port, "/", 200, "/assets/")?;
