@@ -125,8 +125,8 @@ struct DockerfileValues {
     /// through optional dependencies too, so cargo may have to adjust the cook's copy of the
     /// lock; the final `cargo build` stays `--locked` on the project's own.
     cook_args: String,
-    /// The cargo registry's cache mount option (empty without cache mounts).
-    registry_mount: String,
+    /// Cargo's home cache mount option (empty without cache mounts).
+    cargo_home_mount: String,
     /// The `target/` cache mount option, one per app, target and profile (empty without).
     target_mount: String,
     /// The cook's own target cache mount: cargo-chef's stubs of the local crates stay out of the
@@ -273,7 +273,7 @@ fn cache_mount_lines(plan: &ImagePlan, workdir: &str) -> (String, String, String
     if !plan.cache_mounts {
         return (String::new(), String::new(), String::new());
     }
-    let registry = format!(
+    let home = format!(
         "--mount=type=cache,id=imggen-cargo-home,target={CARGO_HOME},sharing=shared \\\n    "
     );
     let target = |kind: &str| {
@@ -284,7 +284,7 @@ fn cache_mount_lines(plan: &ImagePlan, workdir: &str) -> (String, String, String
             plan.cargo.profile
         )
     };
-    (registry, target("target"), target("cook"))
+    (home, target("target"), target("cook"))
 }
 
 /// cargo's output directory of the plan's target and profile, relative to the working directory:
@@ -357,7 +357,7 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
     } else {
         format!("/app/{}", plan.context.root_in_context)
     };
-    let (registry_mount, target_mount, cook_mount) = cache_mount_lines(plan, &workdir);
+    let (cargo_home_mount, target_mount, cook_mount) = cache_mount_lines(plan, &workdir);
     let (planner_copy, planner_stand_ins) = planner_lines(plan.planner_inputs.as_ref());
     let v = DockerfileValues {
         mounts_only: plan.cache_mounts && !plan.context.root_in_context.is_empty(),
@@ -370,7 +370,7 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
             .filter(|a| *a != "--locked")
             .collect::<Vec<_>>()
             .join(" "),
-        registry_mount,
+        cargo_home_mount,
         target_mount,
         cook_mount,
         sources_record: record_path(&profile_dir(plan)),
