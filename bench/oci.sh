@@ -23,6 +23,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_NAME=bench-oci
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 DOCKER=${DOCKER:-/usr/bin/docker}
 DOCKER_UP=${DOCKER_UP:-$ROOT/../shared/scripts/docker-up.sh}
 PROJECTS=${BENCH_OCI_PROJECTS:-musl glibc}
@@ -33,8 +36,6 @@ OUT=${BENCH_OCI_OUT:-$ROOT/bench/results-oci}
 RUN_ID=$(date +%Y%m%d%H%M%S)-$$
 PFX=imggen-bench-oci-$RUN_ID
 
-log() { printf '[bench-oci %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 for tool in jq curl cargo awk tar; do command -v "$tool" >/dev/null || die "$tool is required"; done
 uses_docker() { [[ " $ENGINES " == *" docker "* ]]; }
 
@@ -54,10 +55,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now() { date +%s.%N; }
-sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
-compiled() { sed -E 's/\x1b\[[0-9;]*m//g' "$1" | grep -acE 'Compiling [A-Za-z0-9_-]+ v[0-9]' || true; }
-record() { jq -nc "$@" >>"$REC"; }
 
 fixture_of() { case $1 in musl) echo "$ROOT/tests/fixtures/musl-static" ;; glibc) echo "$ROOT/tests/fixtures/axum-single" ;; esac; }
 # one_line DIR PROJECT TEXT: a string literal the service returns changes (one line of src/main.rs).

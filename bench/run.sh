@@ -30,6 +30,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 DOCKER=${DOCKER:-/usr/bin/docker}
 DOCKER_UP=${DOCKER_UP:-$ROOT/../shared/scripts/docker-up.sh}
 PROJECTS=${BENCH_PROJECTS:-single ws}
@@ -43,8 +45,6 @@ RUN_ID=$(date +%Y%m%d%H%M%S)-$$
 PFX=imggen-bench-$RUN_ID
 START=$(date +%s.%N)
 
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 for tool in jq curl cargo awk sha256sum; do command -v "$tool" >/dev/null || die "$tool is required"; done
 [ -x "$DOCKER" ] || die "$DOCKER not found"
 
@@ -64,23 +64,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now() { date +%s.%N; }
-sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 cpu_stat() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6; exit }' /proc/stat; }
 busy_between() {
   awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); dt = y[1] - x[1];
     printf "%.2f", (dt > 0 ? 1 - (y[2] - x[2]) / dt : 0) }'
 }
-plain_log() { sed -E 's/\x1b\[[0-9;]*m//g' "$1" 2>/dev/null; }
 # Sum of cargo's own "Finished ... in Xs" times in a log.
 cargo_seconds() {
   plain_log "$1" | grep -aoE 'Finished `[a-z]+` profile .* in ([0-9]+m )?[0-9.]+s' | sed -E 's/.* in //' |
     awk '{ s = 0; if ($0 ~ /m /) { split($0, p, "m "); s = p[1] * 60; $0 = p[2] } sub(/s$/, ""); t += s + $0 } END { printf "%.2f", t + 0 }'
 }
-count_lines() { plain_log "$2" | grep -acE "$1" || true; }
-compiled() { count_lines 'Compiling [A-Za-z0-9_-]+ v[0-9]' "$1"; }
 downloaded() { count_lines 'Downloaded [A-Za-z0-9_-]+ v[0-9]' "$1"; }
-record() { jq -nc "$@" >>"$REC"; }
 # invalid VARIANT PROJECT STEP REP WHY: the step's docker measurement failed its guard; the summary drops it.
 invalid() {
   record --arg v "$1" --arg p "$2" --arg s "$3" --argjson r "$4" --arg why "$5" \

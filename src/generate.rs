@@ -107,6 +107,9 @@ struct DockerfileValues {
     /// The frontend's output goes into the builder (embedded) or the runtime (served).
     frontend_embedded: bool,
     frontend_served: bool,
+    /// The image works in `/app`, owned by the app's user: it ships run-time directories, a
+    /// served frontend or a served directory there.
+    app_workdir: bool,
     /// Lines after the first stage's WORKDIR: toolchain file, rustup, builder ENV.
     builder_setup: String,
     /// COPY lines before `cargo chef cook`: cargo configuration and vendored sources.
@@ -359,6 +362,7 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
     };
     let (cargo_home_mount, target_mount, cook_mount) = cache_mount_lines(plan, &workdir);
     let (planner_copy, planner_stand_ins) = planner_lines(plan.planner_inputs.as_ref());
+    let frontend_served = plan.frontend.as_ref().is_some_and(|f| !f.embedded);
     let v = DockerfileValues {
         mounts_only: plan.cache_mounts && !plan.context.root_in_context.is_empty(),
         planner_copy,
@@ -389,7 +393,8 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
             .map(|(k, v)| format!("{k}={}", quote(v)))
             .collect(),
         frontend_embedded: plan.frontend.as_ref().is_some_and(|f| f.embedded),
-        frontend_served: plan.frontend.as_ref().is_some_and(|f| !f.embedded),
+        frontend_served,
+        app_workdir: frontend_served || !plan.runtime_dirs.is_empty() || plan.served_dir.is_some(),
         workdir,
         entrypoint: exec_form(&entry),
         cmd: (!plan.args.is_empty()).then(|| exec_form(&plan.args)),

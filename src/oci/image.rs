@@ -503,6 +503,26 @@ mod tests {
         manifest.digest
     }
 
+    /// The inputs of an amd64 image of `plan` over `base`: a stand-in binary and CA bundle.
+    fn amd64_inputs<'a>(
+        plan: &'a crate::plan::ImagePlan,
+        labels: &'a BTreeMap<String, String>,
+        base: &'a BaseImage,
+        tini: Option<Vec<u8>>,
+    ) -> Inputs<'a> {
+        Inputs {
+            plan,
+            labels,
+            epoch: 1_700_000_000,
+            arch: CpuArch::Amd64,
+            binary: b"\x7fELF".to_vec(),
+            ca_bundle: Some(b"CA".to_vec()),
+            tini,
+            app_files: Vec::new(),
+            base: Some(base),
+        }
+    }
+
     #[test]
     fn a_glibc_image_goes_over_the_base_layers_adds_its_user_and_names_the_base_digest() {
         let fixture =
@@ -521,17 +541,7 @@ mod tests {
             "org.opencontainers.image.title".to_string(),
             "x".to_string(),
         )]);
-        let inputs = Inputs {
-            plan,
-            labels: &labels,
-            epoch: 1_700_000_000,
-            arch: CpuArch::Amd64,
-            binary: b"\x7fELF".to_vec(),
-            ca_bundle: Some(b"CA".to_vec()),
-            tini: None,
-            app_files: Vec::new(),
-            base: Some(&base),
-        };
+        let inputs = amd64_inputs(plan, &labels, &base, None);
         let image = build(&inputs).unwrap();
         let manifest: serde_json::Value = serde_json::from_slice(&image.manifest.bytes).unwrap();
         let layers = manifest["layers"].as_array().unwrap();
@@ -588,17 +598,7 @@ mod tests {
         write_base(dir.path());
         let base = BaseImage::from_layout(dir.path(), &plan.base.image, CpuArch::Amd64).unwrap();
         let labels = BTreeMap::new();
-        let inputs = Inputs {
-            plan,
-            labels: &labels,
-            epoch: 1_700_000_000,
-            arch: CpuArch::Amd64,
-            binary: b"\x7fELF".to_vec(),
-            ca_bundle: Some(b"CA".to_vec()),
-            tini: Some(b"\x7fELF".to_vec()),
-            app_files: Vec::new(),
-            base: Some(&base),
-        };
+        let inputs = amd64_inputs(plan, &labels, &base, Some(b"\x7fELF".to_vec()));
         let (_, app) = rootfs(&inputs).unwrap();
         assert!(
             app.entries()

@@ -57,7 +57,11 @@ pub fn generated_with_own_mount(fixture: &str, name: &str) -> Test {
 /// `imggen generate` in a copy of `fixture` with `cache_mounts = false`: the layers-only
 /// Dockerfile the classic builder builds.
 pub fn generated_classic(fixture: &str) -> Test {
-    let t = Test::fixture(fixture);
+    regenerated_classic(Test::fixture(fixture))
+}
+
+/// The project with `cache_mounts = false` put first in its imggen.toml, generated again.
+pub fn regenerated_classic(t: Test) -> Test {
     let config = std::fs::read_to_string(t.path().join("imggen.toml"))
         .unwrap_or_else(|_| "version = 1\n".into());
     let t = t
@@ -377,18 +381,19 @@ fn the_default_dockerfile_needs_buildkit_and_builds_with_it() {
     assert_serves_and_stops("imggen-test/engine-workspace:mounts", "/healthz");
 }
 
-/// The crates a plain-progress build log says were compiled in the step whose title contains
-/// `step`, by name.
-fn compiled_in_step(run: &Run, step: &str) -> Vec<String> {
-    let Some(id) = run
-        .stderr
+/// The `#N` id of the step whose title contains `step` in a plain-progress build log.
+fn step_id<'a>(run: &'a Run, step: &str) -> &'a str {
+    run.stderr
         .lines()
         .find(|l| l.starts_with('#') && l.contains(step))
         .and_then(|l| l.split_whitespace().next())
-    else {
-        panic!("no step `{step}` in:\n{}", run.stderr);
-    };
-    let prefix = format!("{id} ");
+        .unwrap_or_else(|| panic!("no step `{step}` in:\n{}", run.stderr))
+}
+
+/// The crates a plain-progress build log says were compiled in the step whose title contains
+/// `step`, by name.
+fn compiled_in_step(run: &Run, step: &str) -> Vec<String> {
+    let prefix = format!("{} ", step_id(run, step));
     run.stderr
         .lines()
         .filter(|l| l.starts_with(&prefix))
@@ -399,15 +404,8 @@ fn compiled_in_step(run: &Run, step: &str) -> Vec<String> {
 
 /// True when the plain-progress build log says the step whose title contains `step` was cached.
 fn step_cached(run: &Run, step: &str) -> bool {
-    let Some(id) = run
-        .stderr
-        .lines()
-        .find(|l| l.starts_with('#') && l.contains(step))
-        .and_then(|l| l.split_whitespace().next())
-    else {
-        panic!("no step `{step}` in:\n{}", run.stderr);
-    };
-    run.stderr.lines().any(|l| l == format!("{id} CACHED"))
+    let cached = format!("{} CACHED", step_id(run, step));
+    run.stderr.lines().any(|l| l == cached)
 }
 
 #[test]

@@ -167,12 +167,7 @@ fn build_through_a_podman_socket() {
         .code(2)
         .one_error_line()
         .stderr_has("set cache_mounts = false");
-    let config = std::fs::read_to_string(t.path().join("imggen.toml"))
-        .unwrap_or_else(|_| "version = 1\n".into());
-    let t = t
-        .write("imggen.toml", &format!("cache_mounts = false\n{config}"))
-        .args(&["generate"]);
-    t.run().code(0);
+    let t = crate::engine::regenerated_classic(t);
     let run = t
         .env("DOCKER_HOST", &address)
         .args(&[

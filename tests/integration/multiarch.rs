@@ -21,17 +21,18 @@ fn elf_machine(data: &[u8]) -> Option<u16> {
     is_elf64_le.then(|| u16::from_le_bytes([data[18], data[19]]))
 }
 
+/// The manifest or index `repo:reference` as the registry serves it, parsed.
+async fn manifest_json(client: &Client, repo: &str, reference: &str) -> serde_json::Value {
+    let (_, body) = client.get_manifest(repo, reference).await.unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
 /// The layer digests of every platform manifest the index `repo:tag` names, in order.
 async fn layer_digests(client: &Client, repo: &str, tag: &str) -> Vec<String> {
-    let (_, index) = client.get_manifest(repo, tag).await.unwrap();
-    let index: serde_json::Value = serde_json::from_slice(&index).unwrap();
+    let index = manifest_json(client, repo, tag).await;
     let mut digests = Vec::new();
     for child in index["manifests"].as_array().unwrap() {
-        let (_, manifest) = client
-            .get_manifest(repo, child["digest"].as_str().unwrap())
-            .await
-            .unwrap();
-        let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+        let manifest = manifest_json(client, repo, child["digest"].as_str().unwrap()).await;
         for layer in manifest["layers"].as_array().unwrap() {
             digests.push(layer["digest"].as_str().unwrap().to_string());
         }
@@ -43,19 +44,14 @@ async fn layer_digests(client: &Client, repo: &str, tag: &str) -> Vec<String> {
 /// The platform manifest for `arch` named by the index `repo:tag`, fetched through the
 /// registry; returns the file at `path` in its layers.
 async fn file_in_image(client: &Client, repo: &str, tag: &str, arch: &str, path: &str) -> Vec<u8> {
-    let (_, index) = client.get_manifest(repo, tag).await.unwrap();
-    let index: serde_json::Value = serde_json::from_slice(&index).unwrap();
+    let index = manifest_json(client, repo, tag).await;
     let child = index["manifests"]
         .as_array()
         .unwrap()
         .iter()
         .find(|m| m["platform"]["architecture"] == arch)
         .unwrap_or_else(|| panic!("no {arch} in {index}"));
-    let (_, manifest) = client
-        .get_manifest(repo, child["digest"].as_str().unwrap())
-        .await
-        .unwrap();
-    let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    let manifest = manifest_json(client, repo, child["digest"].as_str().unwrap()).await;
     for layer in manifest["layers"].as_array().unwrap() {
         let desc: Descriptor = serde_json::from_value(layer.clone()).unwrap();
         assert_eq!(
