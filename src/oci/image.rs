@@ -206,11 +206,14 @@ pub fn rootfs(inputs: &Inputs) -> Result<(Files, Files)> {
         UserMethod::Builtin => {}
     }
     let mut app = Files::default();
+    // The working directory and a served directory belong to the app's user, as the
+    // Dockerfile makes them: the app can create files there, not change the shipped ones.
+    let owner = (plan.user.uid, plan.user.gid);
     if !plan.runtime_dirs.is_empty() || plan.served_dir.is_some() {
-        app.dir(crate::plan::APP_DIR, 0o755)?;
+        app.owned_dir(crate::plan::APP_DIR, 0o755, owner)?;
     }
     if let Some(d) = &plan.served_dir {
-        app.dir(d, 0o755)?;
+        app.owned_dir(d, 0o755, owner)?;
     }
     for (path, contents, mode) in &inputs.app_files {
         app.file(path, contents.clone(), *mode)?;
@@ -601,11 +604,13 @@ mod tests {
         let inputs = amd64_inputs(plan, &labels, &base, Some(b"\x7fELF".to_vec()));
         let (_, app) = rootfs(&inputs).unwrap();
         assert!(
-            app.entries()
-                .any(|(p, e)| p == "app/data" && *e == layer::Entry::Dir(0o755)),
+            app.entries().any(|(p, e)| p == "app/data"
+                && *e == layer::Entry::OwnedDir(0o755, plan.user.uid, plan.user.gid)),
             "{:?}",
             app.entries().map(|(p, _)| p).collect::<Vec<_>>()
         );
+        let owned = layer::Entry::OwnedDir(0o755, plan.user.uid, plan.user.gid);
+        assert!(app.entries().any(|(p, e)| p == "app" && *e == owned));
         let image = build(&inputs).unwrap();
         let config: serde_json::Value = serde_json::from_slice(&image.config.bytes).unwrap();
         assert_eq!(config["config"]["WorkingDir"], "/app");

@@ -11,8 +11,10 @@ use std::io::Write;
 /// One entry of a layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
-    /// A directory with this mode (e.g. `0o755`, `0o1777` for /tmp).
+    /// A directory with this mode (e.g. `0o755`, `0o1777` for /tmp), owned by root.
     Dir(u32),
+    /// A directory with this mode owned by (uid, gid): the app's working directory.
+    OwnedDir(u32, u32, u32),
     /// A regular file: its contents and mode.
     File(Vec<u8>, u32),
 }
@@ -36,6 +38,15 @@ impl Files {
         let rel = relative(path)?;
         self.parents(&rel);
         self.0.insert(rel, Entry::Dir(mode));
+        Ok(())
+    }
+
+    /// Adds a directory at `path` (absolute in the image) with `mode`, owned by `uid`:`gid`, and
+    /// its parents (root's).
+    pub fn owned_dir(&mut self, path: &str, mode: u32, (uid, gid): (u32, u32)) -> Result<()> {
+        let rel = relative(path)?;
+        self.parents(&rel);
+        self.0.insert(rel, Entry::OwnedDir(mode, uid, gid));
         Ok(())
     }
 
@@ -105,6 +116,14 @@ pub fn tar(files: &Files, mtime: u64) -> Result<Vec<u8>> {
             Entry::Dir(mode) => {
                 header.set_entry_type(tar::EntryType::Directory);
                 header.set_mode(*mode);
+                header.set_size(0);
+                (format!("{path}/"), &[])
+            }
+            Entry::OwnedDir(mode, uid, gid) => {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_mode(*mode);
+                header.set_uid(u64::from(*uid));
+                header.set_gid(u64::from(*gid));
                 header.set_size(0);
                 (format!("{path}/"), &[])
             }
