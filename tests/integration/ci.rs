@@ -45,6 +45,33 @@ fn prune_cache_since(before: &BTreeSet<String>) {
     ]);
 }
 
+/// Removes the shared Cargo home cache mount (`id=imggen-cargo-home`, a record "cached mount
+/// /usr/local/cargo-home from exec ...") when no build holds it, as on a fresh runner; a build
+/// of another test may fill it again at once, never wrongly.
+fn prune_cargo_home() {
+    let ids: Vec<String> = docker_ok(&[
+        "system",
+        "df",
+        "-v",
+        "--format",
+        "{{range .BuildCache}}{{.ID}} {{.Description}}\n{{end}}",
+    ])
+    .lines()
+    .filter(|l| l.contains(" cached mount /usr/local/cargo-home from "))
+    .filter_map(|l| l.split_whitespace().next())
+    .map(|id| id.trim_end_matches('*').to_string())
+    .collect();
+    if !ids.is_empty() {
+        docker_ok(&[
+            "builder",
+            "prune",
+            "-f",
+            "--filter",
+            &format!("id=^({})$", ids.join("|")),
+        ]);
+    }
+}
+
 /// The number of the plain-progress step whose name contains `text` (its first one).
 fn step_number(run: &Run, text: &str) -> String {
     run.stderr
@@ -117,6 +144,7 @@ fn a_pushed_cache_image_makes_a_clean_rebuild_reuse_the_compiled_dependencies() 
         docker_ok(&["image", "rm", &image(tag)]);
     }
     prune_cache_since(&before);
+    prune_cargo_home();
     let source = t.read("src/main.rs") + "\n// a change to the service, not its dependencies\n";
     let t = t.write("src/main.rs", &source);
     let github = tempfile::tempdir().unwrap();
@@ -157,8 +185,19 @@ fn a_pushed_cache_image_makes_a_clean_rebuild_reuse_the_compiled_dependencies() 
         "the changed service was not compiled:\n{}",
         run.stderr
     );
-    // The empty target mount starts from the cook layer's compiled dependencies.
-    let compiled: Vec<&str> = step_output(&run, &compile)
+    // The empty target mount starts from the cook layer's compiled dependencies, and the empty
+    // Cargo home from its crates and index entries: nothing is fetched.
+    let lines = step_output(&run, &compile);
+    let fetched: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains("Downloaded ") || l.contains("Updating "))
+        .collect();
+    assert!(
+        fetched.is_empty(),
+        "the build fetched what the cook layer holds: {fetched:#?}\n{}",
+        run.stderr
+    );
+    let compiled: Vec<&str> = lines
         .into_iter()
         .filter(|l| l.contains("Compiling "))
         .collect();
