@@ -35,6 +35,10 @@ pub struct Framework {
     /// Arguments its binary needs to serve.
     #[serde(default)]
     pub command: Vec<String>,
+    /// Directories it reads at run time from its working directory by convention (loco's
+    /// `config/<environment>.yaml`), shipped in the image when the project has them.
+    #[serde(default)]
+    pub runtime_dirs: Vec<String>,
     /// Why a plain cargo image cannot run it, and what to do ("" when it can).
     #[serde(default)]
     pub refuse: String,
@@ -85,6 +89,10 @@ mod tests {
         }
         assert_eq!(by_crate("rocket").unwrap().port, 8000);
         assert_eq!(by_crate("loco_rs").unwrap().health, ["/_ping", "/_health"]);
+        assert_eq!(
+            by_crate("loco_rs").unwrap().runtime_dirs,
+            ["config", "assets"]
+        );
         assert!(!by_name("shuttle").unwrap().refuse.is_empty());
     }
 }

@@ -539,6 +539,13 @@ fn framework_facts(facts: &mut SourceFacts, found: &FileFindings, at: &dyn Fn(us
             });
         }
         let serves = found.server || !fw.command.is_empty();
+        if serves {
+            for d in &fw.runtime_dirs {
+                if !facts.runtime_dirs.contains(d) {
+                    facts.runtime_dirs.push(d.clone());
+                }
+            }
+        }
         if fw.signals && serves && !found.signals_disabled {
             facts.signals.sigterm = true;
             facts.signals.sigint = true;
