@@ -213,6 +213,16 @@ fn builder_lines(b: &crate::plan::BuilderSetup) -> (String, String, String, Stri
         };
         format!("# {what} before the dependencies, as the final build sees them.\n{early}")
     };
+    let local: String = b
+        .local_crates
+        .iter()
+        .map(|d| format!("COPY {d} {d}\n"))
+        .collect();
+    let early = if local.is_empty() {
+        early
+    } else {
+        format!("{early}# Local packages outside the workspace members ([patch] or path dependencies), which\n# cargo-chef's recipe leaves out: copied whole, so the cook compiles them like dependencies.\n{local}")
+    };
     let mut mounts: Vec<String> = b
         .secrets
         .iter()

@@ -199,6 +199,17 @@ pub struct BuildContextFacts {
     pub context_in_repo: Option<String>,
     /// Context-relative directories of the path dependencies outside the project root.
     pub outside: Vec<String>,
+    /// Local packages under the root that the build reads but that are not workspace members
+    /// (a `[patch]` path, an excluded or non-workspace path dependency): cargo-chef's recipe
+    /// leaves them out.
+    pub local_crates: Vec<LocalCrate>,
+}
+
+/// A local package outside the workspace members: its name and root-relative directory.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LocalCrate {
+    pub name: String,
+    pub dir: String,
 }
 
 /// A clap subcommand: the name typed on the command line and where its variant is declared.

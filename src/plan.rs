@@ -901,6 +901,10 @@ pub struct BuilderSetup {
     /// Files and directories copied before `cargo chef cook` (`.cargo/config.toml`, vendored
     /// sources), so dependencies compile with the flags and sources of the final build.
     pub early_files: Vec<String>,
+    /// Local packages outside the workspace members (root-relative directories), copied whole
+    /// before the planner and `cargo chef cook`: cargo-chef's recipe leaves them out, so the
+    /// cook compiles them like dependencies.
+    pub local_crates: Vec<String>,
     /// `ENV` of the builder, name and value.
     pub env: Vec<(String, String)>,
     /// Secret ids mounted on the steps that fetch dependencies.
@@ -926,6 +930,7 @@ fn builder_setup(
     let mut setup = BuilderSetup::default();
     toolchain_setup(model, rust_version, &mut setup, &mut notes);
     cargo_config_setup(model, config, &mut setup, &mut notes);
+    local_crates_setup(model, &mut setup, &mut notes);
     credentials_setup(model, config, &mut setup, &mut notes);
     notes.with(setup)
 }
@@ -979,6 +984,36 @@ fn toolchain_setup(
             setup.rustup = Some(command);
         }
     }
+}
+
+/// The local packages outside the workspace members that the Dockerfile can name bare, when the
+/// build context is the project root (a context above it builds on cache mounts only).
+fn local_crates_setup(model: &ProjectModel, setup: &mut BuilderSetup, notes: &mut Notes) {
+    if !model.files.context.root_in_context.is_empty() {
+        return;
+    }
+    for krate in &model.files.context.local_crates {
+        if bare_path(&krate.dir) {
+            setup.local_crates.push(krate.dir.clone());
+            notes.decide(
+                Topic::CargoConfig,
+                krate.dir.clone(),
+                format!(
+                    "`{}` is a local package outside the workspace members, which cargo-chef's recipe leaves out: copied whole before the planner and the cook",
+                    krate.name
+                ),
+            );
+        }
+    }
+}
+
+/// A path the Dockerfile can name bare: no space, quote, glob or `..`.
+fn bare_path(p: &str) -> bool {
+    !p.is_empty()
+        && !p.starts_with('-')
+        && !p.split('/').any(|c| c == "..")
+        && p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | '@'))
 }
 
 /// `.cargo/config.toml` before the dependencies; vendored sources; a wrapper the image lacks.
@@ -2363,6 +2398,13 @@ mod tests {
         let graph = model.lock_graph.as_mut().unwrap();
         graph.entries.push(local("vendored-helper"));
         assert_eq!(planner_inputs(&model, true), None);
+        // Unless it is a local crate the Dockerfile copies whole before the planner.
+        model.files.context.local_crates = vec![crate::model::LocalCrate {
+            name: "vendored-helper".into(),
+            dir: "vendor/helper".into(),
+        }];
+        assert!(planner_inputs(&model, true).is_some());
+        model.files.context.local_crates.clear();
         model.lock_graph.as_mut().unwrap().entries.pop();
 
         // A path the Dockerfile cannot name bare.
@@ -2536,15 +2578,28 @@ pub struct PlannerInputs {
 }
 
 /// The planner's inputs when they can be named: a Cargo.lock whose every local package is a
-/// workspace member (a path dependency or patch outside the members needs the whole context),
-/// with paths the Dockerfile can name bare (no space, quote, glob or `..`); only for the
-/// cache-mount Dockerfile at the project root (`applies`).
+/// workspace member or a local package copied whole before the planner (any other needs the
+/// whole context), with paths the Dockerfile can name bare (no space, quote, glob or `..`);
+/// only for the cache-mount Dockerfile at the project root (`applies`).
 fn planner_inputs(model: &ProjectModel, applies: bool) -> Option<PlannerInputs> {
     if !applies {
         return None;
     }
     let graph = model.lock_graph.as_ref()?;
-    let members: BTreeSet<&str> = model.packages.iter().map(|p| p.name.as_str()).collect();
+    let members: BTreeSet<&str> = model
+        .packages
+        .iter()
+        .map(|p| p.name.as_str())
+        .chain(
+            model
+                .files
+                .context
+                .local_crates
+                .iter()
+                .filter(|c| bare_path(&c.dir))
+                .map(|c| c.name.as_str()),
+        )
+        .collect();
     if graph
         .entries
         .iter()
@@ -2552,14 +2607,7 @@ fn planner_inputs(model: &ProjectModel, applies: bool) -> Option<PlannerInputs> 
     {
         return None;
     }
-    let bare = |p: &str| {
-        !p.is_empty()
-            && !p.starts_with('-')
-            && !p.split('/').any(|c| c == "..")
-            && p.chars().all(|c| {
-                c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | '@')
-            })
-    };
+    let bare = bare_path;
     let mut member_dirs: Vec<String> = model
         .packages
         .iter()

@@ -92,6 +92,11 @@ const SERVING_IMAGES: &[(&str, &str, &str, Probe)] = &[
     ("spa-embedded", "spa-embedded", "", Probe::Spa),
 ];
 
+/// Local packages outside the workspace members (a `[patch]` fork, an excluded path
+/// dependency), which cargo-chef's recipe leaves out: the cook must still compile them.
+const LOCAL_CRATE_IMAGES: &[(&str, &str, &str, Probe)] =
+    &[("patch-local", "patch-local", "", Probe::ApiHello)];
+
 /// The stop time the README promises for a server (SIGTERM handled, or tini forwarding it).
 const STOP_WITHIN: Duration = Duration::from_millis(500);
 
@@ -309,6 +314,14 @@ fn context_and_frontend_images_build_and_serve() {
         return;
     }
     build_all(SERVING_IMAGES);
+}
+
+#[test]
+fn local_crate_images_build_and_serve() {
+    if !crate::harness::engine() {
+        return;
+    }
+    build_all(LOCAL_CRATE_IMAGES);
 }
 
 #[test]
