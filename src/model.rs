@@ -187,6 +187,10 @@ pub struct Frontend {
     pub at: String,
     /// Directory of the package whose code names it.
     pub package_dir: String,
+    /// Where its build runs git (`vite.config.ts:6`): a bundler config or a build script that
+    /// reads the repository (`git rev-parse`, `git describe`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs_git: Option<String>,
 }
 
 /// The build context the project needs (see `analyze::reach`).

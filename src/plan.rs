@@ -273,6 +273,10 @@ pub struct FrontendPlan {
     pub project_output: String,
     /// Served from disk: the path the server reads, relative to /app.
     pub served_as: String,
+    /// Where the build runs git, when the repository's `.git` is at the root of the build
+    /// context: the stage installs git and its build step sees `.git` (a bind mount with
+    /// BuildKit), which otherwise stays out of every stage.
+    pub git: Option<String>,
 }
 
 /// The Node.js LTS major the frontend stage runs.
@@ -732,7 +736,9 @@ fn frontend(
             f.output_at
         ),
     );
+    let git = frontend_git(model, f, &mut notes);
     notes.with(Some(FrontendPlan {
+        git,
         node_image: format!("node:{NODE_LTS}-{}-slim", base.debian_release),
         src: in_context(&f.dir),
         manager: f.manager.clone(),
@@ -745,6 +751,29 @@ fn frontend(
         project_output,
         served_as: f.served_as.clone(),
     }))
+}
+
+/// Where the frontend's build runs git, when the repository's `.git` is at the root of the build
+/// context (the frontend stage can see it); else a warning.
+fn frontend_git(
+    model: &ProjectModel,
+    f: &crate::model::Frontend,
+    notes: &mut Notes,
+) -> Option<String> {
+    let at = f.runs_git.as_ref()?;
+    if model.files.context.context_in_repo.as_deref() == Some("") {
+        notes.decide(
+            Topic::Frontend,
+            "git and the repository's .git in the frontend's build step",
+            format!("{at} runs git; .git stays out of the Rust build and the image"),
+        );
+        Some(at.clone())
+    } else {
+        notes.warn(format!(
+            "{at}: the frontend's build runs git, but the repository's .git is not at the root of the build context, so it fails in the image; read the version from an environment variable or a file instead"
+        ));
+        None
+    }
 }
 
 /// A relative slash path with `.` and `..` resolved (a `..` above the start is dropped).
