@@ -67,7 +67,7 @@ record() {
   python3 "$root/corpus/builds.py" record "$data" "$out" "$@" "$imggen_commit" "$(date -u +%Y-%m-%d)"
 }
 
-# Checks COMMIT of GITDIR out into DEST. A mirror may lack its largest blobs (files of 4 MiB and
+# Checks COMMIT of GITDIR out into DEST, with a .git naming it. A mirror may lack its largest blobs (files of 4 MiB and
 # more): those files are left out and named, so an entry whose build needs none of them builds.
 extract() {
   local index
@@ -86,6 +86,11 @@ extract() {
   fi
   GIT_INDEX_FILE=$index git --git-dir="$1" --work-tree="$3" checkout-index -a -f --prefix="$3/"
   rm -f "$index"
+  # The .git of a clone, as a user's checkout has it: the pinned commit (its object only) as a
+  # detached HEAD, for builds that ask git which commit they build.
+  git init -q "$3"
+  git --git-dir="$1" cat-file commit "$2" | git --git-dir="$3/.git" hash-object -t commit -w --stdin >/dev/null
+  git --git-dir="$1" rev-parse "$2^{commit}" > "$3/.git/HEAD"
 }
 
 # True when something on the host accepts a TCP connection on port $1, over IPv4 or IPv6 loopback.
