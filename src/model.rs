@@ -265,6 +265,8 @@ pub enum CliArgKind {
     ServeDir,
     /// A configuration file (`config`, `CONFIG`, `config-file`).
     ConfigFile,
+    /// The port to listen on (`--port`, `--http-port`).
+    Port,
     Other,
 }
 

@@ -586,6 +586,15 @@ fn run_command(
         port,
     ));
     run.args = listen_flag::with_listen_flags(run.args, flags, &mut notes.decisions);
+    if let Some(found) = untold_port(facts, config, (port, port_known)) {
+        let flag = notes.take(listen_flag::port_flag(
+            cli,
+            config,
+            &run.args,
+            (port, found),
+        ));
+        run.args = listen_flag::with_listen_flags(run.args, flag, &mut notes.decisions);
+    }
     Ok(notes.with(run))
 }
 
@@ -1276,20 +1285,26 @@ fn port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> Planned<(
             "no listener in the binary's code: nothing is exposed",
         );
     }
-    if config.port.is_some() && !facts.reads_port_env {
-        if let Some(found) = facts
-            .ports
-            .iter()
-            .find(|p| p.port > 0 && p.kind != PortKind::Framework)
-            .filter(|p| p.port != port)
-        {
-            notes.warn(format!(
-                "{} = {port} but the app listens on {} ({}) and does not read PORT; make them agree",
-                config.source("port"), found.port, found.at
-            ));
-        }
-    }
     notes.with((port, server))
+}
+
+/// When the run command must tell the app its port: the app does not read PORT, and the
+/// configuration sets a port other than the default its sources show (`Some(Some(default))`,
+/// `Some(None)` when they show none), or no source gives one (the plan's port is the fallback).
+fn untold_port<'a>(
+    facts: &'a SourceFacts,
+    config: &Config,
+    (port, port_known): (u16, bool),
+) -> Option<Option<&'a PortEvidence>> {
+    if facts.reads_port_env {
+        return None;
+    }
+    let found = facts
+        .ports
+        .iter()
+        .find(|p| p.port > 0 && p.kind != PortKind::Framework);
+    let overridden = config.port.is_some() && found.is_none_or(|f| f.port != port);
+    (overridden || !port_known).then_some(found)
 }
 
 /// The frameworks the binary uses: a framework a plain image cannot run is refused; their

@@ -100,6 +100,14 @@ const SERVING_IMAGES: &[(&str, &str, &str, Probe)] = &[
 const LOCAL_CRATE_IMAGES: &[(&str, &str, &str, Probe)] =
     &[("patch-local", "patch-local", "", Probe::ApiHello)];
 
+/// A port set in imggen.toml reaches an app that reads it only from its `--port` flag.
+const PORT_FLAG_IMAGES: &[(&str, &str, &str, Probe)] = &[(
+    "scan-port-flag",
+    "scan-port-flag",
+    "port = 18744\n",
+    Probe::Health,
+)];
+
 /// A frontend whose build runs git: the context keeps .git for that build step only.
 const GIT_FRONTEND_IMAGES: &[(&str, &str, &str, Probe)] =
     &[("spa-git", "spa-git", "", Probe::GitCommit)];
@@ -390,6 +398,14 @@ fn local_crate_images_build_and_serve() {
         return;
     }
     build_all(LOCAL_CRATE_IMAGES);
+}
+
+#[test]
+fn a_configured_port_reaches_the_app_through_its_port_flag() {
+    if !crate::harness::engine() {
+        return;
+    }
+    build_all(PORT_FLAG_IMAGES);
 }
 
 #[test]
