@@ -34,7 +34,8 @@ imggen=$logs/imggen-$$
 cp "$root/target/debug/imggen" "$imggen"
 trap 'rm -f "$imggen"' EXIT
 
-# name, repo, commit, path, bin, declared port, args (space-joined), one entry per line.
+# name, repo, commit, path, bin, port to probe, port set by init (or -), args (space-joined),
+# one entry per line.
 entries=$(python3 - "$root/corpus/corpus.toml" "$@" <<'PY'
 import sys, tomllib
 data = tomllib.load(open(sys.argv[1], "rb"))
@@ -44,20 +45,23 @@ for e in data["entry"]:
         continue
     if only and e["name"] not in only:
         continue
-    print("\t".join([e["name"], e["repo"], e["commit"], e["path"], e["bin"], str(e["port"]), " ".join(e["args"])]))
+    # The port to probe: `build_port` (set through `imggen init --port`) when the entry has one.
+    port = e.get("build_port") or e["port"]
+    setport = str(e["build_port"]) if "build_port" in e else "-"
+    print("\t".join([e["name"], e["repo"], e["commit"], e["path"], e["bin"], str(port), setport, " ".join(e["args"])]))
 PY
 )
 
 # Smallest first: bytes of the entry's directory at its commit.
 sized=""
-while IFS=$'\t' read -r name repo commit path bin port args; do
+while IFS=$'\t' read -r name repo commit path bin port setport args; do
   [[ -n "$name" ]] || continue
   gitdir=$mirror/${repo/\//+}/repo
   size=999999999999
   if [[ -d "$gitdir" ]] && git --git-dir="$gitdir" cat-file -e "$commit^{commit}" 2>/dev/null; then
     size=$(git --git-dir="$gitdir" ls-tree -r -l "$commit" -- "${path#./}" | awk '{s+=$4} END {print s+0}')
   fi
-  sized+="$size"$'\t'"$name"$'\t'"$repo"$'\t'"$commit"$'\t'"$path"$'\t'"$bin"$'\t'"$port"$'\t'"$args"$'\n'
+  sized+="$size"$'\t'"$name"$'\t'"$repo"$'\t'"$commit"$'\t'"$path"$'\t'"$bin"$'\t'"$port"$'\t'"$setport"$'\t'"$args"$'\n'
 done <<<"$entries"
 
 # Records one entry's result (replacing its previous row) and re-renders corpus/builds.md, so a
@@ -67,7 +71,7 @@ record() {
   python3 "$root/corpus/builds.py" record "$data" "$out" "$@" "$imggen_commit" "$(date -u +%Y-%m-%d)"
 }
 
-# Checks COMMIT of GITDIR out into DEST. A mirror may lack its largest blobs (files of 4 MiB and
+# Checks COMMIT of GITDIR out into DEST, with a .git naming it. A mirror may lack its largest blobs (files of 4 MiB and
 # more): those files are left out and named, so an entry whose build needs none of them builds.
 extract() {
   local index
@@ -86,6 +90,11 @@ extract() {
   fi
   GIT_INDEX_FILE=$index git --git-dir="$1" --work-tree="$3" checkout-index -a -f --prefix="$3/"
   rm -f "$index"
+  # The .git of a clone, as a user's checkout has it: the pinned commit (its object only) as a
+  # detached HEAD, for builds that ask git which commit they build.
+  git init -q "$3"
+  git --git-dir="$1" cat-file commit "$2" | git --git-dir="$3/.git" hash-object -t commit -w --stdin >/dev/null
+  git --git-dir="$1" rev-parse "$2^{commit}" > "$3/.git/HEAD"
 }
 
 # True when something on the host accepts a TCP connection on port $1, over IPv4 or IPv6 loopback.
@@ -102,8 +111,13 @@ first_error() {
   printf '%s' "$line" | cut -c1-200
 }
 
-while IFS=$'\t' read -r size name repo commit path bin port args; do
+while IFS=$'\t' read -r size name repo commit path bin port setport args; do
   [[ -n "$name" ]] || continue
+  # The port a user on this machine would set, written to imggen.toml by init.
+  init_flags=()
+  if [[ "$setport" != "-" ]]; then
+    init_flags=(--port "$setport")
+  fi
   gitdir=$mirror/${repo/\//+}/repo
   if [[ "$size" == 999999999999 ]]; then
     record "$name" not-mirrored "not mirrored" "" "" "" 0
@@ -114,11 +128,11 @@ while IFS=$'\t' read -r size name repo commit path bin port args; do
   project=$work/$path
   log=$logs/$name.log
   tag=imggen-corpus/$name:$$
-  init="ok"
+  init="ok${init_flags[*]:+ (${init_flags[*]})}"
   # --force: a repository's own Dockerfile or .dockerignore is kept as <file>.orig.
-  if ! "$imggen" init --force "$project" >>"$log" 2>&1; then
-    if [[ -n "$bin" ]] && "$imggen" init --force "$project" --bin "$bin" >>"$log" 2>&1; then
-      init="ok with --bin $bin"
+  if ! "$imggen" init --force "$project" "${init_flags[@]}" >>"$log" 2>&1; then
+    if [[ -n "$bin" ]] && "$imggen" init --force "$project" --bin "$bin" "${init_flags[@]}" >>"$log" 2>&1; then
+      init="ok with --bin $bin${init_flags[*]:+ ${init_flags[*]}}"
     else
       init="refused: $({ grep -m1 '^error' "$log" || true; } | cut -c1-200)"
       record "$name" init-refused "$init" "" "" "" "$size"

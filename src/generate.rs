@@ -139,6 +139,9 @@ struct DockerfileValues {
     sources_record: String,
     /// Assignments before cargo in those steps.
     cargo_env: String,
+    /// The instruction bringing the sources into the builder: the context, or the `sources`
+    /// stage's copy of it without `.git` when the frontend's build needs `.git` in the context.
+    copy_sources: String,
     /// `KEY="value"` of every listen env var, in name order.
     listen_env: Vec<String>,
     /// The exec-form CMD: the binary's arguments (None without any).
@@ -212,6 +215,16 @@ fn builder_lines(b: &crate::plan::BuilderSetup) -> (String, String, String, Stri
             "Cargo's configuration"
         };
         format!("# {what} before the dependencies, as the final build sees them.\n{early}")
+    };
+    let local: String = b
+        .local_crates
+        .iter()
+        .map(|d| format!("COPY {d} {d}\n"))
+        .collect();
+    let early = if local.is_empty() {
+        early
+    } else {
+        format!("{early}# Local packages outside the workspace members ([patch] or path dependencies), which\n# cargo-chef's recipe leaves out: copied whole, so the cook compiles them like dependencies.\n{local}")
     };
     let mut mounts: Vec<String> = b
         .secrets
@@ -374,6 +387,11 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
             .filter(|a| *a != "--locked")
             .collect::<Vec<_>>()
             .join(" "),
+        copy_sources: if plan.frontend.as_ref().is_some_and(|f| f.git.is_some()) {
+            "COPY --from=sources /app/ ./".into()
+        } else {
+            "COPY . .".into()
+        },
         cargo_home_mount,
         target_mount,
         cook_mount,

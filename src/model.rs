@@ -187,6 +187,10 @@ pub struct Frontend {
     pub at: String,
     /// Directory of the package whose code names it.
     pub package_dir: String,
+    /// Where its build runs git (`vite.config.ts:6`): a bundler config or a build script that
+    /// reads the repository (`git rev-parse`, `git describe`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs_git: Option<String>,
 }
 
 /// The build context the project needs (see `analyze::reach`).
@@ -199,6 +203,17 @@ pub struct BuildContextFacts {
     pub context_in_repo: Option<String>,
     /// Context-relative directories of the path dependencies outside the project root.
     pub outside: Vec<String>,
+    /// Local packages under the root that the build reads but that are not workspace members
+    /// (a `[patch]` path, an excluded or non-workspace path dependency): cargo-chef's recipe
+    /// leaves them out.
+    pub local_crates: Vec<LocalCrate>,
+}
+
+/// A local package outside the workspace members: its name and root-relative directory.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LocalCrate {
+    pub name: String,
+    pub dir: String,
 }
 
 /// A clap subcommand: the name typed on the command line and where its variant is declared.
@@ -250,6 +265,8 @@ pub enum CliArgKind {
     ServeDir,
     /// A configuration file (`config`, `CONFIG`, `config-file`).
     ConfigFile,
+    /// The port to listen on (`--port`, `--http-port`).
+    Port,
     Other,
 }
 

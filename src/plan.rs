@@ -273,6 +273,10 @@ pub struct FrontendPlan {
     pub project_output: String,
     /// Served from disk: the path the server reads, relative to /app.
     pub served_as: String,
+    /// Where the build runs git, when the repository's `.git` is at the root of the build
+    /// context: the stage installs git and its build step sees `.git` (a bind mount with
+    /// BuildKit), which otherwise stays out of every stage.
+    pub git: Option<String>,
 }
 
 /// The Node.js LTS major the frontend stage runs.
@@ -582,6 +586,15 @@ fn run_command(
         port,
     ));
     run.args = listen_flag::with_listen_flags(run.args, flags, &mut notes.decisions);
+    if let Some(found) = untold_port(facts, config, (port, port_known)) {
+        let flag = notes.take(listen_flag::port_flag(
+            cli,
+            config,
+            &run.args,
+            (port, found),
+        ));
+        run.args = listen_flag::with_listen_flags(run.args, flag, &mut notes.decisions);
+    }
     Ok(notes.with(run))
 }
 
@@ -732,7 +745,9 @@ fn frontend(
             f.output_at
         ),
     );
+    let git = frontend_git(model, f, &mut notes);
     notes.with(Some(FrontendPlan {
+        git,
         node_image: format!("node:{NODE_LTS}-{}-slim", base.debian_release),
         src: in_context(&f.dir),
         manager: f.manager.clone(),
@@ -745,6 +760,29 @@ fn frontend(
         project_output,
         served_as: f.served_as.clone(),
     }))
+}
+
+/// Where the frontend's build runs git, when the repository's `.git` is at the root of the build
+/// context (the frontend stage can see it); else a warning.
+fn frontend_git(
+    model: &ProjectModel,
+    f: &crate::model::Frontend,
+    notes: &mut Notes,
+) -> Option<String> {
+    let at = f.runs_git.as_ref()?;
+    if model.files.context.context_in_repo.as_deref() == Some("") {
+        notes.decide(
+            Topic::Frontend,
+            "git and the repository's .git in the frontend's build step",
+            format!("{at} runs git; .git stays out of the Rust build and the image"),
+        );
+        Some(at.clone())
+    } else {
+        notes.warn(format!(
+            "{at}: the frontend's build runs git, but the repository's .git is not at the root of the build context, so it fails in the image; read the version from an environment variable or a file instead"
+        ));
+        None
+    }
 }
 
 /// A relative slash path with `.` and `..` resolved (a `..` above the start is dropped).
@@ -901,6 +939,10 @@ pub struct BuilderSetup {
     /// Files and directories copied before `cargo chef cook` (`.cargo/config.toml`, vendored
     /// sources), so dependencies compile with the flags and sources of the final build.
     pub early_files: Vec<String>,
+    /// Local packages outside the workspace members (root-relative directories), copied whole
+    /// before the planner and `cargo chef cook`: cargo-chef's recipe leaves them out, so the
+    /// cook compiles them like dependencies.
+    pub local_crates: Vec<String>,
     /// `ENV` of the builder, name and value.
     pub env: Vec<(String, String)>,
     /// Secret ids mounted on the steps that fetch dependencies.
@@ -926,6 +968,7 @@ fn builder_setup(
     let mut setup = BuilderSetup::default();
     toolchain_setup(model, rust_version, &mut setup, &mut notes);
     cargo_config_setup(model, config, &mut setup, &mut notes);
+    local_crates_setup(model, &mut setup, &mut notes);
     credentials_setup(model, config, &mut setup, &mut notes);
     notes.with(setup)
 }
@@ -979,6 +1022,36 @@ fn toolchain_setup(
             setup.rustup = Some(command);
         }
     }
+}
+
+/// The local packages outside the workspace members that the Dockerfile can name bare, when the
+/// build context is the project root (a context above it builds on cache mounts only).
+fn local_crates_setup(model: &ProjectModel, setup: &mut BuilderSetup, notes: &mut Notes) {
+    if !model.files.context.root_in_context.is_empty() {
+        return;
+    }
+    for krate in &model.files.context.local_crates {
+        if bare_path(&krate.dir) {
+            setup.local_crates.push(krate.dir.clone());
+            notes.decide(
+                Topic::CargoConfig,
+                krate.dir.clone(),
+                format!(
+                    "`{}` is a local package outside the workspace members, which cargo-chef's recipe leaves out: copied whole before the planner and the cook",
+                    krate.name
+                ),
+            );
+        }
+    }
+}
+
+/// A path the Dockerfile can name bare: no space, quote, glob or `..`.
+fn bare_path(p: &str) -> bool {
+    !p.is_empty()
+        && !p.starts_with('-')
+        && !p.split('/').any(|c| c == "..")
+        && p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | '@'))
 }
 
 /// `.cargo/config.toml` before the dependencies; vendored sources; a wrapper the image lacks.
@@ -1212,20 +1285,26 @@ fn port(model: &ProjectModel, facts: &SourceFacts, config: &Config) -> Planned<(
             "no listener in the binary's code: nothing is exposed",
         );
     }
-    if config.port.is_some() && !facts.reads_port_env {
-        if let Some(found) = facts
-            .ports
-            .iter()
-            .find(|p| p.port > 0 && p.kind != PortKind::Framework)
-            .filter(|p| p.port != port)
-        {
-            notes.warn(format!(
-                "{} = {port} but the app listens on {} ({}) and does not read PORT; make them agree",
-                config.source("port"), found.port, found.at
-            ));
-        }
-    }
     notes.with((port, server))
+}
+
+/// When the run command must tell the app its port: the app does not read PORT, and the
+/// configuration sets a port other than the default its sources show (`Some(Some(default))`,
+/// `Some(None)` when they show none), or no source gives one (the plan's port is the fallback).
+fn untold_port<'a>(
+    facts: &'a SourceFacts,
+    config: &Config,
+    (port, port_known): (u16, bool),
+) -> Option<Option<&'a PortEvidence>> {
+    if facts.reads_port_env {
+        return None;
+    }
+    let found = facts
+        .ports
+        .iter()
+        .find(|p| p.port > 0 && p.kind != PortKind::Framework);
+    let overridden = config.port.is_some() && found.is_none_or(|f| f.port != port);
+    (overridden || !port_known).then_some(found)
 }
 
 /// The frameworks the binary uses: a framework a plain image cannot run is refused; their
@@ -2363,6 +2442,13 @@ mod tests {
         let graph = model.lock_graph.as_mut().unwrap();
         graph.entries.push(local("vendored-helper"));
         assert_eq!(planner_inputs(&model, true), None);
+        // Unless it is a local crate the Dockerfile copies whole before the planner.
+        model.files.context.local_crates = vec![crate::model::LocalCrate {
+            name: "vendored-helper".into(),
+            dir: "vendor/helper".into(),
+        }];
+        assert!(planner_inputs(&model, true).is_some());
+        model.files.context.local_crates.clear();
         model.lock_graph.as_mut().unwrap().entries.pop();
 
         // A path the Dockerfile cannot name bare.
@@ -2536,15 +2622,28 @@ pub struct PlannerInputs {
 }
 
 /// The planner's inputs when they can be named: a Cargo.lock whose every local package is a
-/// workspace member (a path dependency or patch outside the members needs the whole context),
-/// with paths the Dockerfile can name bare (no space, quote, glob or `..`); only for the
-/// cache-mount Dockerfile at the project root (`applies`).
+/// workspace member or a local package copied whole before the planner (any other needs the
+/// whole context), with paths the Dockerfile can name bare (no space, quote, glob or `..`);
+/// only for the cache-mount Dockerfile at the project root (`applies`).
 fn planner_inputs(model: &ProjectModel, applies: bool) -> Option<PlannerInputs> {
     if !applies {
         return None;
     }
     let graph = model.lock_graph.as_ref()?;
-    let members: BTreeSet<&str> = model.packages.iter().map(|p| p.name.as_str()).collect();
+    let members: BTreeSet<&str> = model
+        .packages
+        .iter()
+        .map(|p| p.name.as_str())
+        .chain(
+            model
+                .files
+                .context
+                .local_crates
+                .iter()
+                .filter(|c| bare_path(&c.dir))
+                .map(|c| c.name.as_str()),
+        )
+        .collect();
     if graph
         .entries
         .iter()
@@ -2552,14 +2651,7 @@ fn planner_inputs(model: &ProjectModel, applies: bool) -> Option<PlannerInputs> 
     {
         return None;
     }
-    let bare = |p: &str| {
-        !p.is_empty()
-            && !p.starts_with('-')
-            && !p.split('/').any(|c| c == "..")
-            && p.chars().all(|c| {
-                c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+' | '@')
-            })
-    };
+    let bare = bare_path;
     let mut member_dirs: Vec<String> = model
         .packages
         .iter()

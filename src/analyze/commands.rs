@@ -266,8 +266,11 @@ const SERVE_NAMES: &[&str] = &[
 /// What an argument named `name` with `help` means.
 fn kind(name: &str, path_type: bool, help: &str) -> CliArgKind {
     let lower = name.to_lowercase().replace('-', "_");
+    let bare = lower.trim_start_matches('_');
     if lower.contains("config") || lower == "conf" || lower.ends_with("_conf") {
         CliArgKind::ConfigFile
+    } else if bare == "port" || bare.ends_with("_port") {
+        CliArgKind::Port
     } else if path_type
         && (SERVE_NAMES.contains(&lower.as_str()) || help.to_lowercase().contains("serve"))
     {

@@ -28,6 +28,11 @@ static WEBPACK_PATH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"path\s*:\s*(?:path\.(?:resolve|join)\(\s*__dirname\s*,\s*)?['"`]([^'"`]+)['"`]"#)
         .expect("webpack path pattern")
 });
+/// A command or library that reads the git repository, in a bundler config or a build script.
+static RUNS_GIT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"\bgit\s+(?:-C\s+\S+\s+)?(?:rev-parse|describe|log|rev-list|show|branch|symbolic-ref|tag|status|config)\b|['"](?:git-rev-sync|simple-git|git-describe|git-repo-info|git-last-commit)['"]"#)
+        .expect("git pattern")
+});
 static SVELTE_PAGES: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"pages\s*:\s*['"`]([^'"`]+)['"`]"#).expect("pages pattern"));
 
@@ -59,7 +64,9 @@ pub fn detect(root: &Path, packages: &[Package]) -> Result<Option<Frontend>> {
             continue;
         };
         let (manager, lockfile) = manager(root, &dir)?;
+        let runs_git = runs_git(root, &dir);
         return Ok(Some(Frontend {
+            runs_git,
             dir,
             manager,
             lockfile,
@@ -162,6 +169,40 @@ fn build_output(root: &Path, dir: &str) -> Result<Option<(String, String)>> {
         return Ok(Some((default.into(), format!("{tool}'s default ({file})"))));
     }
     Ok(Some(("dist".into(), "the bundlers' default".into())))
+}
+
+/// Where the build of the frontend in `dir` runs git, as `file:line`: its bundler and framework
+/// configs, and the `package.json` scripts `build` runs (`prebuild`, `build`, `postbuild`).
+fn runs_git(root: &Path, dir: &str) -> Option<String> {
+    let base = root.join(dir);
+    let mut names: Vec<String> = Vec::new();
+    for tool in [
+        "vite", "webpack", "svelte", "next", "nuxt", "astro", "rollup", "remix",
+    ] {
+        for ext in ["js", "ts", "mjs", "mts", "cjs", "cts"] {
+            names.push(format!("{tool}.config.{ext}"));
+        }
+    }
+    for name in &names {
+        let Ok(text) = std::fs::read_to_string(base.join(name)) else {
+            continue;
+        };
+        for (i, line) in text.lines().enumerate() {
+            if !line.trim_start().starts_with("//") && RUNS_GIT.is_match(line) {
+                return Some(format!("{}:{}", join(dir, name), i + 1));
+            }
+        }
+    }
+    let text = std::fs::read_to_string(base.join("package.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    ["prebuild", "build", "postbuild"]
+        .into_iter()
+        .find_map(|script| {
+            let command = json.get("scripts")?.get(script)?.as_str()?;
+            RUNS_GIT
+                .is_match(command)
+                .then(|| format!("{} scripts.{script}", join(dir, "package.json")))
+        })
 }
 
 /// The package manager of the frontend in `dir`, from its lockfile, and the lockfile's name.
@@ -369,6 +410,49 @@ mod tests {
         assert_eq!(
             (f.output.as_str(), f.served_as.as_str()),
             ("../static", "static")
+        );
+    }
+
+    #[test]
+    fn a_build_that_runs_git_is_found_in_configs_and_build_scripts() {
+        let t = tempfile::tempdir().unwrap();
+        write(
+            t.path(),
+            "web/package.json",
+            r#"{"scripts":{"build":"vite build","lint":"git diff --exit-code"}}"#,
+        );
+        write(t.path(), "web/package-lock.json", "{}");
+        write(
+            t.path(),
+            "src/main.rs",
+            "let s = ServeDir::new(\"web/dist\");\n",
+        );
+        write(
+            t.path(),
+            "web/vite.config.ts",
+            "// git describe in a comment\nexport default {};\n",
+        );
+        assert_eq!(
+            detect(t.path(), &[pkg("")]).unwrap().unwrap().runs_git,
+            None
+        );
+        write(
+            t.path(),
+            "web/vite.config.ts",
+            "import { execSync } from 'node:child_process';\nconst v = execSync(\"git rev-parse --short HEAD\");\n",
+        );
+        let f = detect(t.path(), &[pkg("")]).unwrap().unwrap();
+        assert_eq!(f.runs_git.as_deref(), Some("web/vite.config.ts:2"));
+        write(t.path(), "web/vite.config.ts", "export default {};\n");
+        write(
+            t.path(),
+            "web/package.json",
+            r#"{"scripts":{"prebuild":"git describe --tags > public/version.txt","build":"vite build"}}"#,
+        );
+        let f = detect(t.path(), &[pkg("")]).unwrap().unwrap();
+        assert_eq!(
+            f.runs_git.as_deref(),
+            Some("web/package.json scripts.prebuild")
         );
     }
 

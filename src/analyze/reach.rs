@@ -2,9 +2,9 @@
 //! local package the build reads (workspace members, path dependencies, `[patch]` paths,
 //! transitively), bounded by the repository (the nearest directory above with `.git`).
 
-use crate::model::BuildContextFacts;
+use crate::model::{BuildContextFacts, LocalCrate};
 use anyhow::{bail, Result};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Component, Path, PathBuf};
 
 /// Finds the build context of the project at `root` with members in `member_dirs`
@@ -22,6 +22,14 @@ pub fn build_context(root: &Path, member_dirs: &[String]) -> Result<BuildContext
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
     let mut context = root.clone();
     let mut outside: Vec<String> = Vec::new();
+    let members: BTreeSet<PathBuf> = std::iter::once(root.clone())
+        .chain(member_dirs.iter().map(|d| normalize(&root.join(d))))
+        .map(|d| d.canonicalize().unwrap_or(d))
+        .collect();
+    let excludes = workspace_excludes(&root);
+    // Local packages under the root besides the members, and whether cargo makes them members
+    // (a `[patch]` or `[replace]` path never is).
+    let mut reached: BTreeMap<PathBuf, bool> = BTreeMap::new();
     while let Some(dir) = queue.pop_front() {
         let dir = dir.canonicalize().unwrap_or_else(|_| normalize(&dir));
         if !seen.insert(dir.clone()) {
@@ -34,11 +42,15 @@ pub fn build_context(root: &Path, member_dirs: &[String]) -> Result<BuildContext
         let Ok(manifest) = toml::from_str::<toml::Table>(&text) else {
             continue;
         };
-        for declared in path_entries(&manifest) {
+        for (declared, dependency) in path_entries(&manifest) {
             let target = dir.join(&declared);
             let target = target.canonicalize().unwrap_or_else(|_| normalize(&target));
             if !target.join("Cargo.toml").is_file() {
                 continue;
+            }
+            if target.starts_with(&root) && !members.contains(&target) {
+                let auto = dependency && auto_member(&root, &target, excludes.as_deref());
+                *reached.entry(target.clone()).or_default() |= auto;
             }
             if !target.starts_with(&root) {
                 let allowed = match &repo {
@@ -77,12 +89,55 @@ pub fn build_context(root: &Path, member_dirs: &[String]) -> Result<BuildContext
         root_in_context,
         context_in_repo,
         outside,
+        local_crates: local_crates(&root, reached.iter().filter(|(_, m)| !**m).map(|(d, _)| d)),
     })
 }
 
+/// Cargo makes a path dependency under the workspace root a member unless `exclude` names it
+/// (`excludes` is None without a `[workspace]`: then none is).
+fn auto_member(root: &Path, target: &Path, excludes: Option<&[String]>) -> bool {
+    let rel = crate::paths::relative(root, target).unwrap_or_default();
+    excludes.is_some_and(|excludes| {
+        !excludes
+            .iter()
+            .any(|e| rel == *e || rel.starts_with(&format!("{e}/")))
+    })
+}
+
+/// The root manifest's `[workspace] exclude` list; None without a `[workspace]`.
+fn workspace_excludes(root: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(root.join("Cargo.toml")).ok()?;
+    let manifest = toml::from_str::<toml::Table>(&text).ok()?;
+    let ws = manifest.get("workspace")?.as_table()?;
+    Some(
+        ws.get("exclude")
+            .and_then(|e| e.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.as_str().map(str::to_string))
+            .collect(),
+    )
+}
+
+/// The name and root-relative directory of each package directory, in directory order.
+fn local_crates<'a>(root: &Path, dirs: impl Iterator<Item = &'a PathBuf>) -> Vec<LocalCrate> {
+    let mut crates: Vec<LocalCrate> = dirs
+        .filter_map(|dir| {
+            let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+            let manifest = toml::from_str::<toml::Table>(&text).ok()?;
+            let name = manifest.get("package")?.get("name")?.as_str()?.to_string();
+            let dir = crate::paths::relative(root, dir)?;
+            Some(LocalCrate { name, dir })
+        })
+        .collect();
+    crates.sort_by(|a, b| a.dir.cmp(&b.dir));
+    crates
+}
+
 /// Every `path = "..."` of a manifest's dependency tables (all kinds, target-specific ones,
-/// `[workspace.dependencies]`) and of its `[patch.*]` and `[replace]` tables.
-fn path_entries(manifest: &toml::Table) -> Vec<String> {
+/// `[workspace.dependencies]`) and of its `[patch.*]` and `[replace]` tables, each with whether
+/// it is a dependency (not a patch or replacement).
+fn path_entries(manifest: &toml::Table) -> Vec<(String, bool)> {
     let mut tables: Vec<&toml::Table> = Vec::new();
     const KINDS: [&str; 5] = [
         "dependencies",
@@ -111,6 +166,7 @@ fn path_entries(manifest: &toml::Table) -> Vec<String> {
     if let Some(ws) = manifest.get("workspace").and_then(|w| w.as_table()) {
         push_kinds(ws, &mut tables);
     }
+    let dependencies = tables.len();
     for source in manifest
         .get("patch")
         .and_then(|p| p.as_table())
@@ -125,9 +181,12 @@ fn path_entries(manifest: &toml::Table) -> Vec<String> {
     }
     tables
         .into_iter()
-        .flat_map(|t| t.values())
-        .filter_map(|spec| spec.get("path").and_then(|p| p.as_str()))
-        .map(str::to_string)
+        .enumerate()
+        .flat_map(|(i, t)| t.values().map(move |spec| (i < dependencies, spec)))
+        .filter_map(|(dependency, spec)| {
+            let path = spec.get("path").and_then(|p| p.as_str())?;
+            Some((path.to_string(), dependency))
+        })
         .collect()
 }
 
@@ -198,6 +257,45 @@ mod tests {
         let facts = build_context(&t.path().join("crates/core"), &[]).unwrap();
         assert_eq!(facts.root_in_context, "");
         assert!(facts.outside.is_empty());
+    }
+
+    #[test]
+    fn local_crates_are_the_packages_cargo_does_not_make_members() {
+        let t = tempfile::tempdir().unwrap();
+        for (dir, name) in [
+            ("vendor/fork", "fork"),
+            ("libs/kept", "kept"),
+            ("libs/out", "out"),
+        ] {
+            write(
+                t.path(),
+                &format!("{dir}/Cargo.toml"),
+                &format!("[package]\nname = \"{name}\"\n"),
+            );
+        }
+        write(
+            t.path(),
+            "Cargo.toml",
+            "[package]\nname = \"app\"\n[dependencies]\nkept = { path = \"libs/kept\" }\nout = { path = \"libs/out\" }\n[patch.crates-io]\nfork = { path = \"vendor/fork\" }\n[workspace]\nexclude = [\"libs/out\"]\n",
+        );
+        let facts = build_context(t.path(), &[]).unwrap();
+        let found: Vec<(&str, &str)> = facts
+            .local_crates
+            .iter()
+            .map(|c| (c.name.as_str(), c.dir.as_str()))
+            .collect();
+        // `kept` lies under the workspace root: cargo makes it a member, and the recipe has it.
+        assert_eq!(found, [("out", "libs/out"), ("fork", "vendor/fork")]);
+
+        // Without a [workspace], no path dependency is a member.
+        write(
+            t.path(),
+            "Cargo.toml",
+            "[package]\nname = \"app\"\n[dependencies]\nkept = { path = \"libs/kept\" }\n",
+        );
+        let facts = build_context(t.path(), &[]).unwrap();
+        assert_eq!(facts.local_crates.len(), 1);
+        assert_eq!(facts.local_crates[0].dir, "libs/kept");
     }
 
     #[test]

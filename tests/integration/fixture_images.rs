@@ -24,6 +24,9 @@ enum Probe {
     /// The working directory `/app` (and a served `/app/data`) takes new files from the image's
     /// user; the run-time directories the image ships there do not.
     WritableWorkdir,
+    /// The fixture copy is made a git repository first; the built page's script names its
+    /// commit, which the frontend's build read with `git rev-parse`.
+    GitCommit,
 }
 
 /// (label, fixture or fixture/project-dir, extra imggen.toml lines, probe) of every image built
@@ -92,14 +95,34 @@ const SERVING_IMAGES: &[(&str, &str, &str, Probe)] = &[
     ("spa-embedded", "spa-embedded", "", Probe::Spa),
 ];
 
+/// Local packages outside the workspace members (a `[patch]` fork, an excluded path
+/// dependency), which cargo-chef's recipe leaves out: the cook must still compile them.
+const LOCAL_CRATE_IMAGES: &[(&str, &str, &str, Probe)] =
+    &[("patch-local", "patch-local", "", Probe::ApiHello)];
+
+/// A port set in imggen.toml reaches an app that reads it only from its `--port` flag.
+const PORT_FLAG_IMAGES: &[(&str, &str, &str, Probe)] = &[(
+    "scan-port-flag",
+    "scan-port-flag",
+    "port = 18744\n",
+    Probe::Health,
+)];
+
+/// A frontend whose build runs git: the context keeps .git for that build step only.
+const GIT_FRONTEND_IMAGES: &[(&str, &str, &str, Probe)] =
+    &[("spa-git", "spa-git", "", Probe::GitCommit)];
+
 /// The stop time the README promises for a server (SIGTERM handled, or tini forwarding it).
 const STOP_WITHIN: Duration = Duration::from_millis(500);
 
 /// Writes the extra config into a fixture copy, generates its files and returns its plan and
 /// the project directory (the fixture's root, or the directory after its name).
-fn generate(fixture: &str, extra: &str) -> (Test, std::path::PathBuf, ImagePlan) {
+fn generate(fixture: &str, extra: &str, probe: Probe) -> (Test, std::path::PathBuf, ImagePlan) {
     let (name, sub) = fixture.split_once('/').unwrap_or((fixture, "."));
     let mut t = Test::fixture(name);
+    if matches!(probe, Probe::GitCommit) {
+        commit_all(t.path());
+    }
     if !extra.is_empty() {
         let config = format!("{sub}/imggen.toml");
         let base = std::fs::read_to_string(t.path().join(&config))
@@ -119,7 +142,7 @@ fn generate(fixture: &str, extra: &str) -> (Test, std::path::PathBuf, ImagePlan)
 /// Builds and probes one image, by hand as the Dockerfile's header says (`docker build -f
 /// <Dockerfile> .` in the build context); an error names what failed.
 fn build_and_probe(label: &str, fixture: &str, extra: &str, probe: Probe) -> Result<(), String> {
-    let (_t, project, plan) = generate(fixture, extra);
+    let (_t, project, plan) = generate(fixture, extra, probe);
     let tag = format!("imggen-test/fixture-{label}:evidence");
     let context = project.join(&plan.context.from_root);
     let started = Instant::now();
@@ -145,6 +168,9 @@ fn build_and_probe(label: &str, fixture: &str, extra: &str, probe: Probe) -> Res
     };
     if result.is_ok() && matches!(probe, Probe::WritableWorkdir) {
         result = probe_workdir(&tag, &plan);
+    }
+    if result.is_ok() && matches!(probe, Probe::GitCommit) {
+        result = probe_commit(&tag, &plan, &head_commit(&project));
     }
     let _ = docker().args(["rmi", "-f", &tag]).output();
     result
@@ -184,6 +210,41 @@ fn probe_workdir(tag: &str, plan: &ImagePlan) -> Result<(), String> {
     }
 }
 
+/// Makes `dir` a git repository with everything in one commit.
+fn commit_all(dir: &std::path::Path) {
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &[
+            "-c",
+            "user.name=imggen",
+            "-c",
+            "user.email=imggen@invalid",
+            "commit",
+            "-q",
+            "-m",
+            "fixture",
+        ],
+    ] {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "git {args:?} in {}", dir.display());
+    }
+}
+
+/// The short hash of HEAD in the repository at `dir`.
+fn head_commit(dir: &std::path::Path) -> String {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// GET `path` answers `status` with a body containing `has`; returns the body.
 fn expect(port: u16, path: &str, status: u16, has: &str) -> Result<String, String> {
     match http_get(port, path, Duration::from_secs(10)) {
@@ -197,7 +258,7 @@ fn expect(port: u16, path: &str, status: u16, has: &str) -> Result<String, Strin
 /// The probes of [`Probe::Spa`] and [`Probe::ApiHello`].
 fn probe_more(port: u16, probe: Probe) -> Result<(), String> {
     match probe {
-        Probe::Health | Probe::WritableWorkdir => Ok(()),
+        Probe::Health | Probe::WritableWorkdir | Probe::GitCommit => Ok(()),
         Probe::ApiHello => expect(port, "/api/hello", 200, "hello").map(|_| ()),
         Probe::Spa => {
             let index = expect(port, "/", 200, "/assets/")?;
@@ -258,6 +319,26 @@ fn probe_server(tag: &str, plan: &ImagePlan, probe: Probe) -> Result<(), String>
     Ok(())
 }
 
+/// The page's script, as the container serves it, names `commit`.
+fn probe_commit(tag: &str, plan: &ImagePlan, commit: &str) -> Result<(), String> {
+    let port = free_port();
+    let env = format!("PORT={port}");
+    let _c = Container(
+        docker_ok(&["run", "-d", "--network", "host", "-e", &env, tag])
+            .trim()
+            .to_string(),
+    );
+    if !plan.port_env {
+        return Err("the fixture reads PORT; the plan does not set it".into());
+    }
+    let index = expect(port, "/", 200, "/assets/")?;
+    let asset = index
+        .split('"')
+        .find(|s| s.starts_with("/assets/") && s.ends_with(".js"))
+        .ok_or_else(|| format!("GET /: no hashed /assets/*.js in {index:?}"))?;
+    expect(port, asset, 200, &format!("built from {commit}")).map(|_| ())
+}
+
 /// The container runs to completion with exit status 0.
 fn probe_one_shot(tag: &str) -> Result<(), String> {
     let out = docker()
@@ -309,6 +390,30 @@ fn context_and_frontend_images_build_and_serve() {
         return;
     }
     build_all(SERVING_IMAGES);
+}
+
+#[test]
+fn local_crate_images_build_and_serve() {
+    if !crate::harness::engine() {
+        return;
+    }
+    build_all(LOCAL_CRATE_IMAGES);
+}
+
+#[test]
+fn a_configured_port_reaches_the_app_through_its_port_flag() {
+    if !crate::harness::engine() {
+        return;
+    }
+    build_all(PORT_FLAG_IMAGES);
+}
+
+#[test]
+fn frontend_that_runs_git_builds_with_the_commit() {
+    if !crate::harness::engine() {
+        return;
+    }
+    build_all(GIT_FRONTEND_IMAGES);
 }
 
 #[test]
