@@ -1725,7 +1725,12 @@ fn native_packages(
             for p in &rule.vendored_build {
                 add_package(&mut build, p, &format!("{} (vendored)", rule.name));
             }
-            continue;
+            // Cargo.lock is the union of every feature of the workspace: the edge to the
+            // vendored source says some build may vendor it, not that this one does, so a
+            // glibc image also gets the system library (a static musl binary must vendor it).
+            if libc == Libc::Musl {
+                continue;
+            }
         }
         if let (Libc::Musl, Some(hint)) = (libc, &rule.musl) {
             bail!(
@@ -1734,7 +1739,13 @@ fn native_packages(
                 rule.runtime.first().map_or("a system library", String::as_str)
             );
         }
-        let why = chain(&rule.name);
+        let mut why = chain(&rule.name);
+        if vendored {
+            why.push_str(&format!(
+                "; Cargo.lock also has {}, which vendors it only when a feature asks",
+                rule.vendored_if.join(" or ")
+            ));
+        }
         for p in &rule.build {
             add_package(&mut build, p, &why);
         }
@@ -2358,7 +2369,7 @@ fn signal_plan(facts: &SourceFacts, config: &Config) -> Result<SignalPlan> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{PortEvidence, SignalFacts};
+    use crate::model::{LockedPackage, PortEvidence, SignalFacts};
 
     fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
         image(model, config).map(|(plan, _)| plan)
@@ -2597,6 +2608,42 @@ mod tests {
         let p = plan(&m, &Config::default()).unwrap();
         assert_eq!(p.runtime_packages[0].name, "libssl3");
         assert!(p.build_packages.iter().any(|b| b.name == "libssl-dev"));
+    }
+
+    #[test]
+    fn a_vendored_source_in_the_lock_still_gets_the_system_library_on_glibc() {
+        let mut m = model_with(&["demo"], SourceFacts::default());
+        let lock = m.lockfile.as_mut().unwrap();
+        lock.packages.insert(
+            "openssl-sys".into(),
+            LockedPackage {
+                version: "0.9.100".into(),
+                dependencies: vec!["openssl-src".into()],
+            },
+        );
+        lock.packages
+            .insert("openssl-src".into(), LockedPackage::default());
+        let p = plan(&m, &Config::default()).unwrap();
+        let names = |v: &[AptPackage]| v.iter().map(|a| a.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&p.runtime_packages), ["libssl3"]);
+        for b in ["libssl-dev", "pkg-config", "make", "perl"] {
+            assert!(names(&p.build_packages).iter().any(|n| n == b), "{b}");
+        }
+        assert!(
+            p.runtime_packages[0].why.contains("openssl-src"),
+            "{}",
+            p.runtime_packages[0].why
+        );
+        // A static musl binary must vendor it, and may.
+        let p = plan(
+            &m,
+            &Config {
+                libc: Some(Libc::Musl),
+                ..Config::default()
+            },
+        )
+        .unwrap();
+        assert!(p.runtime_packages.is_empty());
     }
 
     #[test]
