@@ -34,8 +34,8 @@ imggen=$logs/imggen-$$
 cp "$root/target/debug/imggen" "$imggen"
 trap 'rm -f "$imggen"' EXIT
 
-# name, repo, commit, path, bin, port to probe, port set by init (or -), args (space-joined),
-# one entry per line.
+# name, repo, commit, path, bin, port to probe, port set by init (or -), the run-time settings
+# an operator sets (`run_env`, space-joined KEY=VALUE, or -), args (space-joined), one entry per line.
 entries=$(python3 - "$root/corpus/corpus.toml" "$@" <<'PY'
 import sys, tomllib
 data = tomllib.load(open(sys.argv[1], "rb"))
@@ -48,20 +48,21 @@ for e in data["entry"]:
     # The port to probe: `build_port` (set through `imggen init --port`) when the entry has one.
     port = e.get("build_port") or e["port"]
     setport = str(e["build_port"]) if "build_port" in e else "-"
-    print("\t".join([e["name"], e["repo"], e["commit"], e["path"], e["bin"], str(port), setport, " ".join(e["args"])]))
+    run_env = " ".join(e.get("run_env", [])) or "-"
+    print("\t".join([e["name"], e["repo"], e["commit"], e["path"], e["bin"], str(port), setport, run_env, " ".join(e["args"])]))
 PY
 )
 
 # Smallest first: bytes of the entry's directory at its commit.
 sized=""
-while IFS=$'\t' read -r name repo commit path bin port setport args; do
+while IFS=$'\t' read -r name repo commit path bin port setport runenv args; do
   [[ -n "$name" ]] || continue
   gitdir=$mirror/${repo/\//+}/repo
   size=999999999999
   if [[ -d "$gitdir" ]] && git --git-dir="$gitdir" cat-file -e "$commit^{commit}" 2>/dev/null; then
     size=$(git --git-dir="$gitdir" ls-tree -r -l "$commit" -- "${path#./}" | awk '{s+=$4} END {print s+0}')
   fi
-  sized+="$size"$'\t'"$name"$'\t'"$repo"$'\t'"$commit"$'\t'"$path"$'\t'"$bin"$'\t'"$port"$'\t'"$setport"$'\t'"$args"$'\n'
+  sized+="$size"$'\t'"$name"$'\t'"$repo"$'\t'"$commit"$'\t'"$path"$'\t'"$bin"$'\t'"$port"$'\t'"$setport"$'\t'"$runenv"$'\t'"$args"$'\n'
 done <<<"$entries"
 
 # Records one entry's result (replacing its previous row) and re-renders corpus/builds.md, so a
@@ -102,17 +103,23 @@ accepts() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null || (exec 3<>"/dev/tcp/::1/$1") 2>/dev/null
 }
 
-# The first compiler or cargo error inside the build output, else imggen's last error line (the
+# The first compiler or cargo error inside the build output (a tool's own `Error:` summary only
+# when none), else imggen's last error line (the
 # log also holds a refused `imggen init` before its retry with --bin).
 first_error() {
   local line
-  line=$({ grep -m1 -E '^#[0-9]+ ([0-9.]+ |\| )(error(\[E[0-9]+\])?:|Error:)' "$1" || true; } | sed -E 's/^#[0-9]+ ([0-9.]+ |\| )//')
+  line=$({ grep -m1 -E '^#[0-9]+ ([0-9.]+ |\| ) *error(\[E[0-9]+\])?:' "$1" || grep -m1 -E '^#[0-9]+ ([0-9.]+ |\| )Error:' "$1" || true; } | sed -E 's/^#[0-9]+ ([0-9.]+ |\| ) *//')
   [[ -n "$line" ]] || line=$({ grep '^error' "$1" || true; } | tail -n 1)
   printf '%s' "$line" | cut -c1-200
 }
 
-while IFS=$'\t' read -r size name repo commit path bin port setport args; do
+while IFS=$'\t' read -r size name repo commit path bin port setport runenv args; do
   [[ -n "$name" ]] || continue
+  # The settings an operator gives the container at deploy time (no service behind them).
+  run_flags=()
+  if [[ "$runenv" != "-" ]]; then
+    for kv in $runenv; do run_flags+=(-e "$kv"); done
+  fi
   # The port a user on this machine would set, written to imggen.toml by init.
   init_flags=()
   if [[ "$setport" != "-" ]]; then
@@ -160,7 +167,7 @@ while IFS=$'\t' read -r size name repo commit path bin port setport args; do
       rm -rf "$work"
       continue
     fi
-    "$docker" run -d --network host --name "$container" "$tag" >/dev/null 2>&1 || true
+    "$docker" run -d --network host --name "$container" "${run_flags[@]}" "$tag" >/dev/null 2>&1 || true
     probe="no connection on $port in 60 s"
     status=built
     for _ in $(seq 60); do
@@ -171,6 +178,7 @@ while IFS=$'\t' read -r size name repo commit path bin port setport args; do
       fi
       sleep 1
     done
+    [[ "$runenv" == "-" ]] || probe+=" (run with $runenv)"
     "$docker" logs "$container" >>"$log" 2>&1 || true
     if [[ "$status" == built ]]; then
       said=$("$docker" logs --tail 1 "$container" 2>&1 | cut -c1-160 || true)

@@ -34,6 +34,8 @@ pub const APP_USER: &str = "app";
 pub const APP_UID: u32 = 10001;
 /// Working directory of the app in the image; run-time files are copied under it.
 pub const APP_DIR: &str = "/app";
+/// The app user's home directory.
+pub const APP_HOME: &str = "/home/app";
 
 /// Everything the generated files need, decided once.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -229,6 +231,10 @@ pub struct UserPlan {
     pub gid: u32,
     /// How it exists in the image (see the base profile).
     pub method: UserMethod,
+    /// Its home directory, created and owned by it (`HOME`): an app that keeps settings or a
+    /// cache under `~` (the `dirs` crate's config directory) can start. None when the base's
+    /// own user (and home) is used.
+    pub home: Option<String>,
 }
 
 /// The directory the image is built from: the project root, or the directory above it that
@@ -560,6 +566,7 @@ fn user_plan(base: &BaseProfile) -> UserPlan {
         uid: base.uid,
         gid: base.uid,
         method: base.user,
+        home: (base.user != UserMethod::Builtin).then(|| APP_HOME.to_string()),
     }
 }
 

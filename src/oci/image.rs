@@ -163,14 +163,15 @@ pub fn rootfs(inputs: &Inputs) -> Result<(Files, Files)> {
         system.file("/usr/bin/tini", tini.clone(), 0o755)?;
     }
     let user = &plan.user;
+    let home = user.home.as_deref().unwrap_or("/nonexistent");
     match plan.base.user {
         UserMethod::PasswdFile => {
             system.dir("/tmp", 0o1777)?;
             system.file(
                 "/etc/passwd",
                 format!(
-                    "{0}:x:{1}:{2}:{0}:/nonexistent:/sbin/nologin\n",
-                    user.name, user.uid, user.gid
+                    "{0}:x:{1}:{2}:{0}:{3}:/sbin/nologin\n",
+                    user.name, user.uid, user.gid, home
                 )
                 .into_bytes(),
                 0o644,
@@ -191,8 +192,8 @@ pub fn rootfs(inputs: &Inputs) -> Result<(Files, Files)> {
                 append_line(
                     &passwd,
                     &format!(
-                        "{}:x:{}:{}::/nonexistent:/usr/sbin/nologin",
-                        user.name, user.uid, user.gid
+                        "{}:x:{}:{}::{}:/usr/sbin/nologin",
+                        user.name, user.uid, user.gid, home
                     ),
                 ),
                 0o644,
@@ -209,6 +210,9 @@ pub fn rootfs(inputs: &Inputs) -> Result<(Files, Files)> {
     // The working directory and a served directory belong to the app's user, as the
     // Dockerfile makes them: the app can create files there, not change the shipped ones.
     let owner = (plan.user.uid, plan.user.gid);
+    if let Some(home) = &plan.user.home {
+        app.owned_dir(home, 0o700, owner)?;
+    }
     if !plan.runtime_dirs.is_empty() || plan.served_dir.is_some() {
         app.owned_dir(crate::plan::APP_DIR, 0o755, owner)?;
     }
@@ -268,6 +272,10 @@ fn config(inputs: &Inputs, layers: &[Layer]) -> Result<ImageConfiguration> {
         .unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.insert(0, DEFAULT_PATH.to_string());
+    }
+    if let Some(home) = &plan.user.home {
+        env.retain(|e| !e.starts_with("HOME="));
+        env.push(format!("HOME={home}"));
     }
     let mut ports: Vec<String> = base_config
         .as_ref()
@@ -573,10 +581,15 @@ mod tests {
             .find(|(p, _)| *p == "etc/passwd")
             .map(|(_, e)| e.clone());
         let want = format!(
-            "root:x:0:0:root:/root:/bin/bash\n{0}:x:{1}:{2}::/nonexistent:/usr/sbin/nologin\n",
+            "root:x:0:0:root:/root:/bin/bash\n{0}:x:{1}:{2}::/home/app:/usr/sbin/nologin\n",
             plan.user.name, plan.user.uid, plan.user.gid
         );
         assert_eq!(passwd, Some(layer::Entry::File(want.into_bytes(), 0o644)));
+        // Its home is its own, as in the Dockerfile, and HOME names it.
+        let (_, app) = rootfs(&inputs).unwrap();
+        let owned = layer::Entry::OwnedDir(0o700, plan.user.uid, plan.user.gid);
+        assert!(app.entries().any(|(p, e)| p == "home/app" && *e == owned));
+        assert_eq!(config["config"]["Env"][1], "HOME=/home/app");
         // The layout carries the base's blob beside imggen's.
         let out = tempfile::tempdir().unwrap();
         let layout = Layout::new(&[(image.clone(), Some(&base))], CpuArch::Amd64).unwrap();

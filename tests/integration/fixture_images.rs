@@ -22,7 +22,8 @@ enum Probe {
     /// /assets/, which loads), a client route falls back to it, `/api/hello` reaches Rust.
     Spa,
     /// The working directory `/app` (and a served `/app/data`) takes new files from the image's
-    /// user; the run-time directories the image ships there do not.
+    /// user; the run-time directories the image ships there do not; `$HOME` is the user's own
+    /// (an app that keeps settings under `~/.config` starts).
     WritableWorkdir,
     /// The fixture copy is made a git repository first; the built page's script names its
     /// commit, which the frontend's build read with `git rev-parse`.
@@ -179,7 +180,13 @@ fn build_and_probe(label: &str, fixture: &str, extra: &str, probe: Probe) -> Res
 /// As the image's user: a new directory in `/app` (and a file in the served directory) can be
 /// created, a shipped run-time directory cannot be written.
 fn probe_workdir(tag: &str, plan: &ImagePlan) -> Result<(), String> {
-    let mut script = String::from("mkdir /app/upload");
+    let home = plan
+        .user
+        .home
+        .as_deref()
+        .ok_or("the plan gives its user no home")?;
+    let mut script =
+        format!("mkdir /app/upload && test \"$HOME\" = {home} && mkdir -p \"$HOME/.config/app\"");
     if let Some(dir) = &plan.served_dir {
         script.push_str(&format!(" && touch {dir}/new"));
     }
