@@ -468,9 +468,10 @@ fn the_default_dockerfile_keeps_compiled_dependencies_across_an_edit_and_a_new_d
     let _ = docker().args(["rmi", &tag]).output();
 }
 
-/// A dependency added to one crate of a workspace: the cook compiles it (and cargo-chef's stubs)
-/// in its own mount, and the build recompiles only that crate, not the library it uses, whose
-/// real build stays in the build's mount; the image serves the library's real code.
+/// A fresh checkout with one crate changed, then a dependency added to one crate of a workspace:
+/// the cook compiles it (and cargo-chef's stubs) in its own mount, and the build recompiles only
+/// that crate, not the library it uses, whose real build stays in the build's mount; the image
+/// serves the library's real code.
 #[test]
 fn a_dependency_added_to_one_workspace_crate_rebuilds_only_that_crate() {
     if !crate::harness::engine() {
@@ -484,6 +485,33 @@ fn a_dependency_added_to_one_workspace_crate_rebuilds_only_that_crate() {
     let mut built = compiled_in_step(&run, "find . -path ./target");
     built.sort();
     assert_eq!(built, ["api", "shared"], "{}", run.stderr);
+
+    // A fresh checkout (as in CI) dates every file now; only the crate whose source changed
+    // compiles, not the library whose content is the last build's.
+    let now = std::time::SystemTime::now();
+    for entry in walkdir::WalkDir::new(t.path())
+        .into_iter()
+        .filter_entry(|e| e.file_name() != "target")
+    {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let file = std::fs::File::options()
+                .write(true)
+                .open(entry.path())
+                .unwrap();
+            file.set_modified(now).unwrap();
+        }
+    }
+    let source = t.read("crates/api/src/main.rs") + "\n// a change to the service only\n";
+    let t = t.write("crates/api/src/main.rs", &source);
+    let (t, run) = build(t, &["--tag", &tag]);
+    run.code(0);
+    assert_eq!(
+        compiled_in_step(&run, "find . -path ./target"),
+        ["api"],
+        "{}",
+        run.stderr
+    );
 
     let added = Command::new("cargo")
         .args(["add", "hex@0.4", "--package", "api"])
