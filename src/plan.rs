@@ -1724,18 +1724,19 @@ fn native_packages(
         if !lock_has(&rule.name) {
             continue;
         }
-        let vendored = rule
-            .vendored_if
-            .iter()
-            .any(|v| lock_dep(&rule.name, v) || (rule.vendored_anywhere && lock_has(v)));
+        // A vendoring crate the build compiles (`vendored_anywhere`) is this build's; an edge
+        // under the native crate may come from a feature this build leaves off.
+        let compiled = rule.vendored_anywhere && rule.vendored_if.iter().any(|v| lock_has(v));
+        let vendored = compiled || rule.vendored_if.iter().any(|v| lock_dep(&rule.name, v));
         if vendored {
             for p in &rule.vendored_build {
                 add_package(&mut build, p, &format!("{} (vendored)", rule.name));
             }
             // Cargo.lock is the union of every feature of the workspace: the edge to the
-            // vendored source says some build may vendor it, not that this one does, so a
-            // glibc image also gets the system library (a static musl binary must vendor it).
-            if libc == Libc::Musl {
+            // vendored source says some build may vendor it, not that this one does. Unless a
+            // local package this build compiles asks for vendoring, a glibc image also gets the
+            // system library (a static musl binary must vendor it).
+            if compiled || libc == Libc::Musl || asks_for_vendoring(model, closure) {
                 continue;
             }
         }
@@ -1761,6 +1762,35 @@ fn native_packages(
         }
     }
     Ok((build, runtime))
+}
+
+/// A local package the build compiles asks a dependency for a vendored or bundled build: a
+/// dependency with such a feature (`openssl = { features = ["vendored"] }`, rusqlite's
+/// `bundled`), or an enabled feature naming one (`tls = ["reqwest/native-tls-vendored"]`).
+fn asks_for_vendoring(model: &ProjectModel, closure: Option<&Closure>) -> bool {
+    let (Some(graph), Some(closure)) = (&model.lock_graph, closure) else {
+        return false;
+    };
+    let vendoring = |f: &str| {
+        let f = f.rsplit('/').next().unwrap_or(f);
+        f.contains("vendored") || f.contains("bundled")
+    };
+    closure.features.iter().any(|(package, enabled)| {
+        let Some(m) = graph.locals.get(package) else {
+            return false;
+        };
+        let by_dep = m.deps.iter().any(|d| {
+            !d.dev
+                && (!d.optional || enabled.contains(&d.key))
+                && d.features.iter().any(|f| vendoring(f))
+        });
+        let by_feature = enabled.iter().any(|f| {
+            m.features
+                .get(f)
+                .is_some_and(|v| v.iter().any(|x| x.contains('/') && vendoring(x)))
+        });
+        by_dep || by_feature
+    })
 }
 
 /// The crates the local manifests `package` reaches by path declare as normal or build

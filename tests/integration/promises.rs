@@ -78,19 +78,29 @@ fn native_dependencies_each_crate_and_each_vendored_exemption() {
             &["libssl-dev", "pkg-config"],
             &["libssl3"],
         ),
+        // A vendored source in the lock alone: a feature this binary leaves off may have put it
+        // there, so the system library comes too (the vendoring tools beside it).
         (
             &["openssl-sys>openssl-src", "openssl-src"],
-            &["make", "perl"],
-            &[],
+            &["libssl-dev", "make", "perl", "pkg-config"],
+            &["libssl3"],
         ),
         (&["pq-sys"], &["libpq-dev", "pkg-config"], &["libpq5"]),
-        (&["pq-sys>pq-src", "pq-src"], &[], &[]),
+        (
+            &["pq-sys>pq-src", "pq-src"],
+            &["libpq-dev", "pkg-config"],
+            &["libpq5"],
+        ),
         (
             &["libsqlite3-sys"],
             &["libsqlite3-dev", "pkg-config"],
             &["libsqlite3-0"],
         ),
-        (&["libsqlite3-sys>cc", "cc"], &[], &[]),
+        (
+            &["libsqlite3-sys>cc", "cc"],
+            &["libsqlite3-dev", "pkg-config"],
+            &["libsqlite3-0"],
+        ),
         (
             &["mysqlclient-sys"],
             &["default-libmysqlclient-dev", "pkg-config"],
@@ -128,6 +138,35 @@ fn native_dependencies_each_crate_and_each_vendored_exemption() {
         r.sort();
         assert_eq!(b, *build, "builder packages for {locked:?}");
         assert_eq!(r, *runtime, "runtime packages for {locked:?}");
+    }
+    // The package asks for the vendored build (a default feature naming it): only the
+    // vendoring tools, no system library.
+    let asks = [
+        (
+            &["openssl-sys>openssl-src", "openssl-src"][..],
+            "[features]\ndefault = [\"openssl-sys/vendored\"]\n",
+            &["make", "perl"][..],
+        ),
+        (
+            &["pq-sys>pq-src", "pq-src"],
+            "[features]\ndefault = [\"pq-sys/bundled\"]\n",
+            &[],
+        ),
+        (
+            &["libsqlite3-sys>cc", "cc"],
+            "[features]\ndefault = [\"libsqlite3-sys/bundled\"]\n",
+            &[],
+        ),
+    ];
+    for (locked, extra, build) in asks {
+        let p = plan(project(SERVER, locked, extra), &[]);
+        let mut b = names(&p, "build_packages");
+        b.sort();
+        assert_eq!(b, build, "builder packages for {locked:?} with {extra}");
+        assert!(
+            names(&p, "runtime_packages").is_empty(),
+            "runtime packages for {locked:?} with {extra}"
+        );
     }
 }
 
