@@ -176,6 +176,15 @@ fn env_quote(s: &str) -> String {
     out
 }
 
+/// `COPY path path` for each of `paths` under `comment`; nothing without paths.
+fn copies(paths: &[String], comment: &str) -> String {
+    if paths.is_empty() {
+        return String::new();
+    }
+    let lines: String = paths.iter().map(|p| format!("COPY {p} {p}\n")).collect();
+    format!("{comment}{lines}")
+}
+
 /// The Dockerfile lines of the builder's setup (see [`crate::plan::BuilderSetup`]).
 fn builder_lines(b: &crate::plan::BuilderSetup) -> (String, String, String, String) {
     let mut setup = String::new();
@@ -201,31 +210,18 @@ fn builder_lines(b: &crate::plan::BuilderSetup) -> (String, String, String, Stri
             .collect();
         setup.push_str(&format!("ENV {}\n", pairs.join(" ")));
     }
-    let early: String = b
-        .early_files
-        .iter()
-        .map(|f| format!("COPY {f} {f}\n"))
-        .collect();
-    let early = if early.is_empty() {
-        early
+    let what = if b.early_files.len() > 1 {
+        "Cargo's configuration and vendored sources"
     } else {
-        let what = if b.early_files.len() > 1 {
-            "Cargo's configuration and vendored sources"
-        } else {
-            "Cargo's configuration"
-        };
-        format!("# {what} before the dependencies, as the final build sees them.\n{early}")
+        "Cargo's configuration"
     };
-    let local: String = b
-        .local_crates
-        .iter()
-        .map(|d| format!("COPY {d} {d}\n"))
-        .collect();
-    let early = if local.is_empty() {
-        early
-    } else {
-        format!("{early}# Local packages outside the workspace members ([patch] or path dependencies), which\n# cargo-chef's recipe leaves out: copied whole, so the cook compiles them like dependencies.\n{local}")
-    };
+    let early = copies(
+        &b.early_files,
+        &format!("# {what} before the dependencies, as the final build sees them.\n"),
+    ) + &copies(
+        &b.local_crates,
+        "# Local packages outside the workspace members ([patch] or path dependencies), which\n# cargo-chef's recipe leaves out: copied whole, so the cook compiles them like dependencies.\n",
+    );
     let mut mounts: Vec<String> = b
         .secrets
         .iter()

@@ -2735,7 +2735,6 @@ fn planner_inputs(model: &ProjectModel, applies: bool) -> Option<PlannerInputs> 
     {
         return None;
     }
-    let bare = bare_path;
     let mut member_dirs: Vec<String> = model
         .packages
         .iter()
@@ -2751,7 +2750,7 @@ fn planner_inputs(model: &ProjectModel, applies: bool) -> Option<PlannerInputs> 
         .collect();
     stand_ins.sort();
     stand_ins.dedup();
-    if stand_ins.is_empty() || !member_dirs.iter().chain(&stand_ins).all(|p| bare(p)) {
+    if stand_ins.is_empty() || !member_dirs.iter().chain(&stand_ins).all(|p| bare_path(p)) {
         return None;
     }
     let mut stand_in_dirs: Vec<String> = stand_ins

@@ -35,10 +35,7 @@ pub fn workspace_root_of(package_dir: &Path) -> Result<Option<PathBuf>> {
         let Some(rel) = crate::paths::relative(dir, package_dir) else {
             return Ok(None);
         };
-        let excluded = str_list(ws.get("exclude"))
-            .iter()
-            .any(|e| rel == *e || rel.starts_with(&format!("{e}/")));
-        if excluded {
+        if excluded(&str_list(ws.get("exclude")), &rel) {
             continue;
         }
         let member = str_list(ws.get("members"))
@@ -74,11 +71,7 @@ pub fn read_packages(root: &Path) -> Result<Vec<Package>> {
                 );
             }
             for dir in expand_member(root, pattern) {
-                if excludes
-                    .iter()
-                    .any(|e| dir == *e || dir.starts_with(&format!("{e}/")))
-                    || dir.is_empty()
-                {
+                if excluded(&excludes, &dir) || dir.is_empty() {
                     continue;
                 }
                 if packages.iter().any(|p: &Package| p.dir == dir) {
@@ -136,6 +129,26 @@ fn load(root: &Path, rel: &str) -> Result<toml::Table> {
             e.message().trim_end_matches('.')
         )
     })
+}
+
+/// True when a workspace `exclude` list names the root-relative directory `rel` or one above it.
+pub fn excluded<S: AsRef<str>>(excludes: &[S], rel: &str) -> bool {
+    excludes.iter().any(|e| {
+        let e = e.as_ref();
+        rel == e || rel.starts_with(&format!("{e}/"))
+    })
+}
+
+/// The root manifest's `[workspace] exclude` list; None without a `[workspace]`.
+pub fn workspace_excludes(root: &Path) -> Option<Vec<String>> {
+    let manifest = load(root, "Cargo.toml").ok()?;
+    let ws = manifest.get("workspace")?.as_table()?;
+    Some(
+        str_list(ws.get("exclude"))
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 fn str_list(v: Option<&toml::Value>) -> Vec<&str> {

@@ -26,7 +26,7 @@ pub fn build_context(root: &Path, member_dirs: &[String]) -> Result<BuildContext
         .chain(member_dirs.iter().map(|d| normalize(&root.join(d))))
         .map(|d| d.canonicalize().unwrap_or(d))
         .collect();
-    let excludes = workspace_excludes(&root);
+    let excludes = super::manifest::workspace_excludes(&root);
     // Local packages under the root besides the members, and whether cargo makes them members
     // (a `[patch]` or `[replace]` path never is).
     let mut reached: BTreeMap<PathBuf, bool> = BTreeMap::new();
@@ -97,26 +97,7 @@ pub fn build_context(root: &Path, member_dirs: &[String]) -> Result<BuildContext
 /// (`excludes` is None without a `[workspace]`: then none is).
 fn auto_member(root: &Path, target: &Path, excludes: Option<&[String]>) -> bool {
     let rel = crate::paths::relative(root, target).unwrap_or_default();
-    excludes.is_some_and(|excludes| {
-        !excludes
-            .iter()
-            .any(|e| rel == *e || rel.starts_with(&format!("{e}/")))
-    })
-}
-
-/// The root manifest's `[workspace] exclude` list; None without a `[workspace]`.
-fn workspace_excludes(root: &Path) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(root.join("Cargo.toml")).ok()?;
-    let manifest = toml::from_str::<toml::Table>(&text).ok()?;
-    let ws = manifest.get("workspace")?.as_table()?;
-    Some(
-        ws.get("exclude")
-            .and_then(|e| e.as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.as_str().map(str::to_string))
-            .collect(),
-    )
+    excludes.is_some_and(|excludes| !super::manifest::excluded(excludes, &rel))
 }
 
 /// The name and root-relative directory of each package directory, in directory order.

@@ -112,24 +112,20 @@ pub fn tar(files: &Files, mtime: u64) -> Result<Vec<u8>> {
         header.set_uid(0);
         header.set_gid(0);
         header.set_mtime(mtime);
-        let (name, data): (String, &[u8]) = match entry {
-            Entry::Dir(mode) => {
+        let (name, data): (String, &[u8]) = match *entry {
+            Entry::Dir(mode) | Entry::OwnedDir(mode, ..) => {
+                if let Entry::OwnedDir(_, uid, gid) = *entry {
+                    header.set_uid(u64::from(uid));
+                    header.set_gid(u64::from(gid));
+                }
                 header.set_entry_type(tar::EntryType::Directory);
-                header.set_mode(*mode);
+                header.set_mode(mode);
                 header.set_size(0);
                 (format!("{path}/"), &[])
             }
-            Entry::OwnedDir(mode, uid, gid) => {
-                header.set_entry_type(tar::EntryType::Directory);
-                header.set_mode(*mode);
-                header.set_uid(u64::from(*uid));
-                header.set_gid(u64::from(*gid));
-                header.set_size(0);
-                (format!("{path}/"), &[])
-            }
-            Entry::File(contents, mode) => {
+            Entry::File(ref contents, mode) => {
                 header.set_entry_type(tar::EntryType::Regular);
-                header.set_mode(*mode);
+                header.set_mode(mode);
                 header.set_size(contents.len() as u64);
                 (path.clone(), contents)
             }

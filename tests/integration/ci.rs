@@ -16,40 +16,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The ids of the engine's build-cache records.
-fn build_cache_ids() -> BTreeSet<String> {
+/// The engine's build-cache records: (id, description); a line that does not start with an id
+/// (a description running over several lines) is skipped.
+fn build_cache() -> Vec<(String, String)> {
     docker_ok(&[
-        "system",
-        "df",
-        "-v",
-        "--format",
-        "{{range .BuildCache}}{{.ID}} {{end}}",
-    ])
-    .split_whitespace()
-    .map(|id| id.trim_end_matches('*').to_string())
-    .collect()
-}
-
-/// Removes the build-cache records that are not in `before` (and not in use).
-fn prune_cache_since(before: &BTreeSet<String>) {
-    let new: Vec<String> = build_cache_ids().difference(before).cloned().collect();
-    if new.is_empty() {
-        return;
-    }
-    docker_ok(&[
-        "builder",
-        "prune",
-        "-f",
-        "--filter",
-        &format!("id=^({})$", new.join("|")),
-    ]);
-}
-
-/// Removes the shared Cargo home cache mount (`id=imggen-cargo-home`, a record "cached mount
-/// /usr/local/cargo-home from exec ...") when no build holds it, as on a fresh runner; a build
-/// of another test may fill it again at once, never wrongly.
-fn prune_cargo_home() {
-    let ids: Vec<String> = docker_ok(&[
         "system",
         "df",
         "-v",
@@ -57,19 +27,50 @@ fn prune_cargo_home() {
         "{{range .BuildCache}}{{.ID}} {{.Description}}\n{{end}}",
     ])
     .lines()
-    .filter(|l| l.contains(" cached mount /usr/local/cargo-home from "))
-    .filter_map(|l| l.split_whitespace().next())
-    .map(|id| id.trim_end_matches('*').to_string())
-    .collect();
-    if !ids.is_empty() {
-        docker_ok(&[
-            "builder",
-            "prune",
-            "-f",
-            "--filter",
-            &format!("id=^({})$", ids.join("|")),
-        ]);
+    .filter_map(|l| {
+        let (id, description) = l.split_once(' ').unwrap_or((l, ""));
+        let id = id.trim_end_matches('*');
+        (!id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()))
+            .then(|| (id.to_string(), description.to_string()))
+    })
+    .collect()
+}
+
+/// The ids of the engine's build-cache records.
+fn build_cache_ids() -> BTreeSet<String> {
+    build_cache().into_iter().map(|(id, _)| id).collect()
+}
+
+/// Removes the build-cache records `ids` (those not in use).
+fn prune(ids: &[String]) {
+    if ids.is_empty() {
+        return;
     }
+    docker_ok(&[
+        "builder",
+        "prune",
+        "-f",
+        "--filter",
+        &format!("id=^({})$", ids.join("|")),
+    ]);
+}
+
+/// Removes the build-cache records that are not in `before` (and not in use).
+fn prune_cache_since(before: &BTreeSet<String>) {
+    let new: Vec<String> = build_cache_ids().difference(before).cloned().collect();
+    prune(&new);
+}
+
+/// Removes the shared Cargo home cache mount (`id=imggen-cargo-home`, a record "cached mount
+/// /usr/local/cargo-home from exec ...") when no build holds it, as on a fresh runner; a build
+/// of another test may fill it again at once, never wrongly.
+fn prune_cargo_home() {
+    let ids: Vec<String> = build_cache()
+        .into_iter()
+        .filter(|(_, d)| d.starts_with("cached mount /usr/local/cargo-home from "))
+        .map(|(id, _)| id)
+        .collect();
+    prune(&ids);
 }
 
 /// The number of the plain-progress step whose name contains `text` (its first one).
