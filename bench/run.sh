@@ -250,25 +250,42 @@ record --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg rev "$(git -C "$ROOT" r
 # registry_step ID PROJECT VARIANT REP DIR HOSTDIR CARGO_HOME TAG LOGDIR: a fresh engine with a
 # registry cache after a one-line edit (run in a subshell: a failure skips the step, not the run).
 registry_step() {
-  local id=$1 p=$2 v=$3 rep=$4 D=$5 H=$6 CH=$7 tag=$8 L=$9 ref cached
+  local id=$1 p=$2 v=$3 rep=$4 D=$5 H=$6 CH=$7 tag=$8 L=$9 ref prev cached prev_bytes=0 t
+  local prev_args=() refs=()
   ref=$REGISTRY/$PFX/$id:buildcache
-  # What `imggen build --cache-to REF` pushes: the builder stage with its inline cache.
+  prev=$ref-target
+  # What `imggen build --cache-to REF` pushes: the builder stage with its inline cache, and with
+  # the default Dockerfile the previous build's target/ (stage target-cache) as REF-target,
+  # which `--cache-from REF` then passes as IMGGEN_PREVIOUS.
   docker_build "$D" "$ref" --target builder --build-arg BUILDKIT_INLINE_CACHE=1 >"$L/cache-build.log" 2>&1 ||
     { tail -20 "$L/cache-build.log" >&2; die "$id cache image build failed"; }
   "$DOCKER" push "$ref" >"$L/cache-push.log" 2>&1 || { tail "$L/cache-push.log" >&2; die "$id cache push failed"; }
+  refs=("$ref")
+  if grep -q ' AS target-cache$' "$D/Dockerfile"; then
+    docker_build "$D" "$prev" --target target-cache >"$L/previous-build.log" 2>&1 ||
+      { tail -20 "$L/previous-build.log" >&2; die "$id previous-build image build failed"; }
+    "$DOCKER" push "$prev" >>"$L/cache-push.log" 2>&1 || { tail "$L/cache-push.log" >&2; die "$id previous-build push failed"; }
+    prev_bytes=$("$DOCKER" image inspect -f '{{.Size}}' "$prev")
+    prev_args=(--build-arg "IMGGEN_PREVIOUS=$prev"); refs+=("$prev")
+  fi
   one_line "$H" "$p" "host-reg-$rep"; one_line "$D" "$p" "$v-reg-$rep"
   fresh_engine
-  measure "$v" "$p" cache-pull "$rep" "$L/cache-pull.log" "$DOCKER" pull "$ref"
+  measure "$v" "$p" cache-pull "$rep" "$L/cache-pull.log" pull_all "${refs[@]}"
   fresh_engine
   PAIR=$v measure host "$p" registry "$rep" "$L/host-registry.log" host_build "$H" "$CH"
-  measure "$v" "$p" registry "$rep" "$L/registry.log" docker_build "$D" "$tag" --cache-from "$ref"
+  measure "$v" "$p" registry "$rep" "$L/registry.log" docker_build "$D" "$tag" --cache-from "$ref" "${prev_args[@]}"
   cached=false; cook_cached "$L/registry.log" && cached=true
   record --arg v "$v" --arg p "$p" --argjson r "$rep" --argjson c "$cached" --argjson n "$(compiled "$L/registry.log")" \
-    '{kind: "registry", variant: $v, project: $p, rep: $r, cook_cached: $c, compiled: $n}'
+    --argjson pb "$prev_bytes" \
+    '{kind: "registry", variant: $v, project: $p, rep: $r, cook_cached: $c, compiled: $n, previous_bytes: $pb}'
   [ "$cached" = true ] || log "warning: $id: the dependency step was not taken from the registry cache"
-  curl -sf -X DELETE "http://$REGISTRY/v2/$PFX/$id/manifests/$(curl -sfI -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-    "http://$REGISTRY/v2/$PFX/$id/manifests/buildcache" | awk -F': ' 'tolower($1) == "docker-content-digest" { print $2 }' | tr -d '\r')" >/dev/null 2>&1 || true
+  for t in buildcache buildcache-target; do
+    curl -sf -X DELETE "http://$REGISTRY/v2/$PFX/$id/manifests/$(curl -sfI -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+      "http://$REGISTRY/v2/$PFX/$id/manifests/$t" | awk -F': ' 'tolower($1) == "docker-content-digest" { print $2 }' | tr -d '\r')" >/dev/null 2>&1 || true
+  done
 }
+# pull_all REF...: what a fresh runner pulls of the registry cache.
+pull_all() { local r; for r in "$@"; do "$DOCKER" pull "$r" || return 1; done; }
 
 # --- the rounds -----------------------------------------------------------------------------------
 for rep in $(seq 1 "$REPEAT"); do

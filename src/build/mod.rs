@@ -27,6 +27,7 @@ pub mod meta;
 pub mod multiarch;
 pub mod oci;
 pub mod pin;
+pub mod previous;
 pub mod progress;
 pub mod retry;
 pub mod session;
@@ -300,6 +301,8 @@ struct Job {
     labels: BTreeMap<String, String>,
     build_args: BTreeMap<String, String>,
     cache_image: Option<Reference>,
+    /// Where the previous-build image goes beside the cache image ([`previous`]).
+    target_image: Option<Reference>,
     /// One per tag when pushing.
     credentials: Vec<Option<creds::Found>>,
     cache_image_credentials: Option<creds::Found>,
@@ -353,13 +356,7 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
     if choose_engine(loaded, args)? == Engine::Oci {
         return oci::run(loaded, args);
     }
-    let dockerfile_path = loaded.root.join(DOCKERFILE);
-    let dockerfile_text = std::fs::read_to_string(&dockerfile_path).with_context(|| {
-        format!(
-            "{}: cannot read; run `imggen generate` to write it",
-            dockerfile_path.display()
-        )
-    })?;
+    let dockerfile_text = read_dockerfile(&loaded.root)?;
     let mounts = docker::Mounts::of(&dockerfile_text);
     let job = prepare(loaded, args, &dockerfile_text)?;
     let attachables =
@@ -385,11 +382,12 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
         (&ctx.root_in_context, &ctx.dockerfile),
         &ctx.ignore_file,
     )?;
+    let build_args = runtime.block_on(with_previous_build(loaded, args, &job, &dockerfile_text));
     let request = BuildRequest {
         context,
         dockerfile: ctx.dockerfile.clone(),
         tags: job.tags.clone(),
-        build_args: job.build_args.clone(),
+        build_args,
         labels: job.labels.clone(),
         target: args.target.clone(),
         platform: args.image_platform.clone(),
@@ -426,6 +424,49 @@ pub fn run(loaded: &Loaded, args: &BuildOptions) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The project's Dockerfile.
+fn read_dockerfile(root: &Path) -> Result<String> {
+    let path = root.join(DOCKERFILE);
+    std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: cannot read; run `imggen generate` to write it",
+            path.display()
+        )
+    })
+}
+
+/// The job's build arguments, with the previous build's image beside the `--cache-from` images
+/// when the Dockerfile takes one, the registry holds it and `--build-arg` does not name it; a
+/// failed lookup only warns (the build is the same, slower).
+async fn with_previous_build(
+    loaded: &Loaded,
+    args: &BuildOptions,
+    job: &Job,
+    dockerfile: &str,
+) -> BTreeMap<String, String> {
+    let mut build_args = job.build_args.clone();
+    if args.cache_from.is_empty()
+        || !loaded.plan.image.arch.is_empty()
+        || !previous::declared(dockerfile)
+        || build_args.contains_key(previous::PREVIOUS_ARG)
+    {
+        return build_args;
+    }
+    match previous::find(&args.cache_from, &job.cache_credentials).await {
+        Ok(Some(r)) => {
+            eprintln!("previous build: {r} (fills the empty target/ before the dependencies)");
+            build_args.insert(previous::PREVIOUS_ARG.into(), r.to_string());
+        }
+        Ok(None) => {
+            eprintln!("no previous build at {} (`--cache-to REF` pushes one as REF-target): local crates compile in full", previous::target_ref(&args.cache_from[0]));
+        }
+        Err(e) => {
+            eprintln!("warning: cannot look up the previous build beside the --cache-from images ({e:#}); local crates compile in full");
+        }
+    }
+    build_args
 }
 
 /// The engine `[build] engine` (`IMGGEN_ENGINE`, `--engine`) names. `auto` is `oci` when the
@@ -575,6 +616,12 @@ fn prepare(loaded: &Loaded, args: &BuildOptions, dockerfile_text: &str) -> Resul
         CacheTo::Image(r) => Some(r.clone()),
         _ => None,
     };
+    let target_image = cache_image
+        .as_ref()
+        .filter(|_| {
+            loaded.plan.image.arch.is_empty() && has_stage(dockerfile_text, previous::TARGET_STAGE)
+        })
+        .map(previous::target_ref);
     let config_dir = creds::docker_config_dir();
     let lookup = |r: &Reference| creds::lookup(r, creds::env_pair(), config_dir.as_deref());
     let mut credentials = Vec::new();
@@ -599,6 +646,7 @@ fn prepare(loaded: &Loaded, args: &BuildOptions, dockerfile_text: &str) -> Resul
         labels,
         build_args,
         cache_image,
+        target_image,
         credentials,
         cache_image_credentials,
         cache_credentials,
@@ -742,7 +790,8 @@ async fn build_and_push(
     Ok(first)
 }
 
-/// With `--cache-to REF`, builds the [`CACHE_STAGE`] stage and pushes it to REF.
+/// With `--cache-to REF`, builds the [`CACHE_STAGE`] stage and pushes it to REF, then the
+/// previous-build image beside it ([`previous`]) when the Dockerfile has its stage.
 async fn push_cache_image(
     engine: &docker::Engine,
     kind: docker::BuilderKind,
@@ -754,22 +803,31 @@ async fn push_cache_image(
     let Some(cache_ref) = &job.cache_image else {
         return Ok(());
     };
-    let stage = request.stage(CACHE_STAGE, cache_ref);
-    eprintln!("building the cache image {cache_ref} (stage {CACHE_STAGE})");
-    let built = engine.builder(kind).build(&stage, view).await;
-    view.finish();
-    let built = built?;
-    eprintln!("pushing {cache_ref}");
-    let digest = retry::push(
-        &engine.publisher(),
-        &built,
-        cache_ref,
-        job.cache_image_credentials.as_ref(),
-        &args.push_policy,
-        &mut retry_warning,
-    )
-    .await?;
-    eprintln!("pushed the cache image {cache_ref} ({digest})");
+    let stages = [(CACHE_STAGE, cache_ref, "cache image")];
+    let target = job
+        .target_image
+        .as_ref()
+        .map(|r| (previous::TARGET_STAGE, r, "previous-build image"));
+    for (stage, reference, what) in stages.into_iter().chain(target) {
+        eprintln!("building the {what} {reference} (stage {stage})");
+        let built = engine
+            .builder(kind)
+            .build(&request.stage(stage, reference), view)
+            .await;
+        view.finish();
+        let built = built?;
+        eprintln!("pushing {reference}");
+        let digest = retry::push(
+            &engine.publisher(),
+            &built,
+            reference,
+            job.cache_image_credentials.as_ref(),
+            &args.push_policy,
+            &mut retry_warning,
+        )
+        .await?;
+        eprintln!("pushed the {what} {reference} ({digest})");
+    }
     Ok(())
 }
 

@@ -850,7 +850,12 @@ impl Client {
     }
 
     async fn manifest_exists(&self, repo: &str, digest: &str) -> Result<bool> {
-        Ok(self.manifest_head(repo, digest).await?.is_some())
+        self.has_manifest(repo, digest).await
+    }
+
+    /// True when the registry has a manifest by that tag or digest in `repo` (`HEAD`).
+    pub async fn has_manifest(&self, repo: &str, reference: &str) -> Result<bool> {
+        Ok(self.manifest_head(repo, reference).await?.is_some())
     }
 
     /// `HEAD` of a manifest: its descriptor, or None when the registry has none by that name.

@@ -119,7 +119,11 @@ fn a_pushed_cache_image_makes_a_clean_rebuild_reuse_the_compiled_dependencies() 
     let repo = format!("imggen-test/ci-{id}");
     let image = |tag: &str| format!("127.0.0.1:5000/{repo}:{tag}");
     let cache = image("buildcache");
-    let _untag = Untag(["1", "2", "3", "buildcache"].map(image).to_vec());
+    let _untag = Untag(
+        ["1", "2", "3", "buildcache", "buildcache-target"]
+            .map(image)
+            .to_vec(),
+    );
     // A feature of its own gives this project a cargo-chef recipe no other build has, so its
     // dependency layers can only come from this test's own builds or its cache image; an image
     // name of its own gives it a target cache mount of its own, which the clean machine loses.
@@ -131,7 +135,10 @@ fn a_pushed_cache_image_makes_a_clean_rebuild_reuse_the_compiled_dependencies() 
     let (t, run) = build(t, &["--tag", &image("1"), "--push", "--cache-to", &cache]);
     run.code(0)
         .stderr_has(&format!("building the cache image {cache} (stage builder)"))
-        .stderr_has(&format!("pushed the cache image {cache} (sha256:"));
+        .stderr_has(&format!("pushed the cache image {cache} (sha256:"))
+        .stderr_has(&format!(
+            "pushed the previous-build image {cache}-target (sha256:"
+        ));
     assert_eq!(
         outcomes(&run, &step_number(&run, COOK))[0],
         "DONE",
@@ -229,26 +236,124 @@ fn a_pushed_cache_image_makes_a_clean_rebuild_reuse_the_compiled_dependencies() 
     }
     assert_eq!(text.matches("### imggen build").count(), 1, "{text}");
 
-    // The inline cache of the pushed image alone serves an unchanged rebuild: every step
-    // comes from the registry, and the image it makes runs.
-    for tag in ["2", "buildcache"] {
+    // An unchanged rebuild on another fresh runner (the deploy of the pushed commit): the
+    // dependencies come from the cache image and the build step starts from the previous build
+    // pushed beside it, so nothing compiles; the image runs.
+    for tag in ["2", "buildcache", "buildcache-target"] {
         docker_ok(&["image", "rm", &image(tag)]);
     }
     prune_cache_since(&before);
+    prune_cargo_home();
     let (_, run) = build(
         t.clear_env(),
-        &["--tag", &image("3"), "--cache-from", &image("2")],
+        &["--tag", &image("3"), "--cache-from", &cache],
     );
-    run.code(0);
-    for step in [COOK, COMPILE] {
-        assert_eq!(
-            outcomes(&run, &step_number(&run, step)),
-            ["CACHED"],
-            "{step} was not taken from the inline cache:\n{}",
-            run.stderr
-        );
-    }
+    run.code(0)
+        .stderr_has(&format!("previous build: {cache}-target ("));
+    assert_eq!(
+        outcomes(&run, &step_number(&run, COOK)),
+        ["CACHED"],
+        "the dependency step was not taken from the cache image:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        compiled_in(&run, &step_number(&run, COMPILE)),
+        Vec::<String>::new(),
+        "{}",
+        run.stderr
+    );
     assert_serves_and_stops(&image("3"), "/health");
+}
+
+/// Dates every file of a checkout now, as a fresh clone on a CI runner does.
+fn fresh_checkout(dir: &Path) {
+    let now = std::time::SystemTime::now();
+    for entry in walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != "target")
+    {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let file = std::fs::File::options()
+                .write(true)
+                .open(entry.path())
+                .unwrap();
+            file.set_modified(now).unwrap();
+        }
+    }
+}
+
+/// The crates a plain-progress step compiled, sorted.
+fn compiled_in(run: &Run, number: &str) -> Vec<String> {
+    let mut crates: Vec<String> = step_output(run, number)
+        .into_iter()
+        .filter_map(|l| l.split_once("Compiling ").map(|(_, rest)| rest))
+        .filter_map(|rest| rest.split_whitespace().next().map(String::from))
+        .collect();
+    crates.sort();
+    crates
+}
+
+/// A fresh runner (no image, no build cache, no cargo home) with a fresh checkout of a
+/// workspace whose binary crate changed: the previous build's target/, pushed beside the cache
+/// image, makes the build compile that crate only, not the library it uses.
+#[test]
+fn a_previous_build_beside_the_cache_image_makes_a_fresh_runner_compile_only_the_changed_crate() {
+    if !crate::harness::engine() {
+        return;
+    }
+    let id = unique("prev");
+    let repo = format!("imggen-test/ci-{id}");
+    let image = |tag: &str| format!("127.0.0.1:5000/{repo}:{tag}");
+    let cache = image("buildcache");
+    let previous = image("buildcache-target");
+    let _untag = Untag(vec![
+        image("1"),
+        image("2"),
+        cache.clone(),
+        previous.clone(),
+    ]);
+    let t = generated_with_own_mount("workspace", &format!("ci-{id}"));
+    let manifest = t.read("crates/api/Cargo.toml") + &format!("\n[features]\nci-{id} = []\n");
+    let t = t.write("crates/api/Cargo.toml", &manifest);
+    let before = build_cache_ids();
+    let (t, run) = build(t, &["--tag", &image("1"), "--push", "--cache-to", &cache]);
+    run.code(0).stderr_has(&format!(
+        "pushed the previous-build image {previous} (sha256:"
+    ));
+    assert_eq!(
+        compiled_in(&run, &step_number(&run, COMPILE)),
+        ["api", "shared"]
+    );
+
+    for r in [image("1"), cache.clone(), previous.clone()] {
+        docker_ok(&["image", "rm", &r]);
+    }
+    prune_cache_since(&before);
+    prune_cargo_home();
+    fresh_checkout(t.path());
+    let source = t.read("crates/api/src/main.rs") + "\n// a change to the service only\n";
+    let t = t.write("crates/api/src/main.rs", &source);
+    let (_, run) = build(t, &["--tag", &image("2"), "--cache-from", &cache]);
+    run.code(0)
+        .stderr_has(&format!("previous build: {previous} ("));
+    assert_eq!(
+        outcomes(&run, &step_number(&run, COOK))[0],
+        "CACHED",
+        "the dependency step was rebuilt:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        compiled_in(&run, &step_number(&run, COMPILE)),
+        ["api"],
+        "{}",
+        run.stderr
+    );
+    let port = free_port();
+    let c = crate::docker::run_container(&image("2"), port);
+    let got = crate::docker::http_get(port, "/api/hello", Duration::from_secs(30));
+    assert_eq!(got.map(|g| g.1), Some("hello".to_string()));
+    drop(c);
 }
 
 #[test]
