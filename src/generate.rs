@@ -110,6 +110,11 @@ struct DockerfileValues {
     /// The image works in `/app`, owned by the app's user: it ships run-time directories, a
     /// served frontend or a served directory there.
     app_workdir: bool,
+    /// The top-level directories of the builder's /rootfs, each copied by a COPY of its own;
+    /// empty: one COPY of the whole tree onto / ([`rootfs_dirs`]).
+    rootfs_dirs: Vec<String>,
+    /// The runtime stage creates /app, owned by the app's user, before the copies.
+    app_dir_first: bool,
     /// Lines after the first stage's WORKDIR: toolchain file, rustup, builder ENV.
     builder_setup: String,
     /// COPY lines before `cargo chef cook`: cargo configuration and vendored sources.
@@ -299,6 +304,66 @@ fn cache_mount_lines(plan: &ImagePlan, workdir: &str) -> (String, String, String
     (home, target("target"), target("cook"))
 }
 
+/// The ENTRYPOINT's words: tini first when the plan wants an init.
+fn entrypoint(plan: &ImagePlan) -> Vec<String> {
+    let mut entry: Vec<String> = Vec::new();
+    if plan.signal.init {
+        entry.extend(["/usr/bin/tini".to_string(), "--".to_string()]);
+    }
+    entry.push(format!("/usr/local/bin/{}", plan.bin));
+    entry
+}
+
+/// The image works in `/app`, owned by the app's user: it ships run-time directories, a served
+/// frontend or a served directory there.
+fn app_workdir(plan: &ImagePlan) -> bool {
+    plan.frontend.as_ref().is_some_and(|f| !f.embedded)
+        || !plan.runtime_dirs.is_empty()
+        || plan.served_dir.is_some()
+}
+
+/// The top-level directories the builder's /rootfs holds, for one COPY each into the runtime
+/// stage: BuildKit takes about 0.25 s longer to copy a tree onto / than into a directory, on
+/// every build. A copied directory's own owner and mode are not kept (its contents' are), so
+/// the list is empty (one COPY of /rootfs/ onto /) when one of them matters and the runtime
+/// stage cannot create it first: scratch's 1777 /tmp, a served directory at the top, and the
+/// app-owned /app on a base without `useradd` (on one with it, the runtime stage creates /app).
+fn rootfs_dirs(plan: &ImagePlan) -> Vec<String> {
+    use crate::profiles::{CaCerts, UserMethod};
+    if plan.user.method == UserMethod::PasswdFile {
+        return Vec::new();
+    }
+    let mut paths = vec![format!("/usr/local/bin/{}", plan.bin)];
+    if plan.base.ca_certificates == CaCerts::Copy {
+        paths.push(plan.base.ca_path.clone());
+    }
+    if plan.signal.init {
+        paths.push("/usr/bin/tini".into());
+    }
+    paths.extend(plan.user.home.iter().cloned());
+    paths.extend(plan.runtime_dirs.iter().map(|d| d.to.clone()));
+    if app_workdir(plan) {
+        paths.push("/app".into());
+    }
+    if let Some(served) = &plan.served_dir {
+        if served.trim_matches('/').contains('/') {
+            paths.push(served.clone());
+        } else {
+            return Vec::new();
+        }
+    }
+    let tops: std::collections::BTreeSet<String> = paths
+        .iter()
+        .filter_map(|p| p.trim_start_matches('/').split('/').next())
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect();
+    if tops.contains("app") && plan.user.method != UserMethod::Useradd {
+        return Vec::new();
+    }
+    tops.into_iter().collect()
+}
+
 /// cargo's output directory of the plan's target and profile, relative to the working directory:
 /// the binary's directory (quoted with the shell's `$(cat /rust-target)` when cross-compiling).
 fn profile_dir(plan: &ImagePlan) -> String {
@@ -353,11 +418,6 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
     };
     let (build_packages, build_package_names) = package_lists(&plan.build_packages);
     let (runtime_packages, runtime_package_names) = package_lists(&plan.runtime_packages);
-    let mut entry: Vec<String> = Vec::new();
-    if plan.signal.init {
-        entry.extend(["/usr/bin/tini".to_string(), "--".to_string()]);
-    }
-    entry.push(format!("/usr/local/bin/{}", plan.bin));
     let (mut builder_setup, early_copy, dep_mounts, cargo_env) = builder_lines(&plan.builder);
     if plan.cache_mounts {
         builder_setup.push_str(&format!(
@@ -370,8 +430,9 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
         format!("/app/{}", plan.context.root_in_context)
     };
     let (cargo_home_mount, target_mount, cook_mount) = cache_mount_lines(plan, &workdir);
-    let (planner_copy, planner_stand_ins) = planner_lines(plan.planner_inputs.as_ref());
     let frontend_served = plan.frontend.as_ref().is_some_and(|f| !f.embedded);
+    let rootfs_dirs = rootfs_dirs(plan);
+    let (planner_copy, planner_stand_ins) = planner_lines(plan.planner_inputs.as_ref());
     let v = DockerfileValues {
         mounts_only: plan.cache_mounts && !plan.context.root_in_context.is_empty(),
         planner_copy,
@@ -408,9 +469,11 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
             .collect(),
         frontend_embedded: plan.frontend.as_ref().is_some_and(|f| f.embedded),
         frontend_served,
-        app_workdir: frontend_served || !plan.runtime_dirs.is_empty() || plan.served_dir.is_some(),
+        app_workdir: app_workdir(plan),
+        rootfs_dirs: rootfs_dirs.clone(),
+        app_dir_first: rootfs_dirs.iter().any(|d| d == "app"),
         workdir,
-        entrypoint: exec_form(&entry),
+        entrypoint: exec_form(&entrypoint(plan)),
         cmd: (!plan.args.is_empty()).then(|| exec_form(&plan.args)),
         env: plan
             .image_env
