@@ -99,7 +99,7 @@ fn seed_podman(dockerfile: &str) {
         .lines()
         .filter_map(|l| l.strip_prefix("FROM "))
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|i| !stages.contains(i) && *i != "scratch")
+        .filter(|i| !stages.contains(i) && *i != "scratch" && !i.starts_with('$'))
     {
         let qualified = match image.split_once('/') {
             Some((host, _)) if host.contains('.') || host.contains(':') => image.to_string(),

@@ -463,7 +463,10 @@ fn every_configuration_key_and_flag_changes_the_output_as_documented() {
         (
             "libc = \"musl\"\n",
             &["--libc", "musl"],
-            &["--target x86_64-unknown-linux-musl", "FROM scratch"],
+            &[
+                "--target x86_64-unknown-linux-musl",
+                "FROM scratch AS runtime",
+            ],
         ),
         (
             "base = \"distroless-cc\"\n",
