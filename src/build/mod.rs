@@ -5,7 +5,8 @@
 //! stamp it (labels); look up push credentials; pack the context (filtered by .dockerignore)
 //! and print its size; connect to the engine (`DOCKER_HOST` or the docker context, TLS when
 //! asked, API version negotiated); build with BuildKit where offered, else the classic
-//! builder, importing `--cache-from` images and embedding an inline cache with `--cache-to`;
+//! builder, importing `--cache-from` images and embedding an inline cache with `--cache-to`
+//! (beside a cache image, the previous build's `target/`: [`previous`]);
 //! tag; push each tag (retrying a busy registry, within `--push-timeout`) and print its
 //! digest, attaching the binary's SBOM to it ([`attach`]); with `--write-digest`, record the
 //! digest in imggen.toml. On GitHub Actions, compile
@@ -439,7 +440,7 @@ fn read_dockerfile(root: &Path) -> Result<String> {
 
 /// The job's build arguments, with the previous build's image beside the `--cache-from` images
 /// when the Dockerfile takes one, the registry holds it and `--build-arg` does not name it; a
-/// failed lookup only warns (the build is the same, slower).
+/// failed or unanswered lookup only warns (the build is the same, slower).
 async fn with_previous_build(
     loaded: &Loaded,
     args: &BuildOptions,
@@ -454,7 +455,11 @@ async fn with_previous_build(
     {
         return build_args;
     }
-    match previous::find(&args.cache_from, &job.cache_credentials).await {
+    let lookup = previous::find(&args.cache_from, &job.cache_credentials);
+    let found = tokio::time::timeout(std::time::Duration::from_secs(30), lookup)
+        .await
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer in 30 s")));
+    match found {
         Ok(Some(r)) => {
             eprintln!("previous build: {r} (fills the empty target/ before the dependencies)");
             build_args.insert(previous::PREVIOUS_ARG.into(), r.to_string());
