@@ -326,7 +326,7 @@ fn app_workdir(plan: &ImagePlan) -> bool {
 /// stage: BuildKit takes about 0.25 s longer to copy a tree onto / than into a directory, on
 /// every build. A copied directory's own owner and mode are not kept (its contents' are), so
 /// the list is empty (one COPY of /rootfs/ onto /) when one of them matters and the runtime
-/// stage cannot create it first: scratch's 1777 /tmp, a served directory at the top, and the
+/// stage cannot create it first: scratch's 1777 /tmp, a served directory or home at the top, the
 /// app-owned /app on a base without `useradd` (on one with it, the runtime stage creates /app).
 fn rootfs_dirs(plan: &ImagePlan) -> Vec<String> {
     use crate::profiles::{CaCerts, UserMethod};
@@ -340,17 +340,15 @@ fn rootfs_dirs(plan: &ImagePlan) -> Vec<String> {
     if plan.signal.init {
         paths.push("/usr/bin/tini".into());
     }
-    paths.extend(plan.user.home.iter().cloned());
     paths.extend(plan.runtime_dirs.iter().map(|d| d.to.clone()));
     if app_workdir(plan) {
         paths.push("/app".into());
     }
-    if let Some(served) = &plan.served_dir {
-        if served.trim_matches('/').contains('/') {
-            paths.push(served.clone());
-        } else {
+    for owned in plan.user.home.iter().chain(&plan.served_dir) {
+        if !owned.trim_matches('/').contains('/') {
             return Vec::new();
         }
+        paths.push(owned.clone());
     }
     let tops: std::collections::BTreeSet<String> = paths
         .iter()
