@@ -124,6 +124,9 @@ struct DockerfileValues {
     /// One build step on cache mounts, no planner or cook: a context above the project root,
     /// whose path dependencies cargo-chef cannot cook.
     mounts_only: bool,
+    /// The cook and build keep their `target/` in cache mounts, so the build can start from a
+    /// previous build's image (`IMGGEN_PREVIOUS`) and push its own (`target-cache`).
+    previous: bool,
     /// The planner's COPY lines and the start of its RUN (stand-ins of the targets' entry
     /// files) when the plan names its inputs; empty: it copies the whole context.
     planner_copy: String,
@@ -431,8 +434,10 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
     let frontend_served = plan.frontend.as_ref().is_some_and(|f| !f.embedded);
     let rootfs_dirs = rootfs_dirs(plan);
     let (planner_copy, planner_stand_ins) = planner_lines(plan.planner_inputs.as_ref());
+    let mounts_only = plan.cache_mounts && !plan.context.root_in_context.is_empty();
     let v = DockerfileValues {
-        mounts_only: plan.cache_mounts && !plan.context.root_in_context.is_empty(),
+        mounts_only,
+        previous: plan.cache_mounts && !mounts_only,
         planner_copy,
         planner_stand_ins,
         cook_args: plan

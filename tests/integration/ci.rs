@@ -8,7 +8,8 @@
 
 use crate::docker::{assert_serves_and_stops, docker, docker_ok, free_port};
 use crate::engine::{
-    build, generated, generated_with_own_mount, printed_digest, registry_digest, unique, Untag,
+    build, compiled_in_step, fresh_checkout, generated, generated_with_own_mount, printed_digest,
+    registry_digest, unique, Untag,
 };
 use crate::harness::Run;
 use std::collections::BTreeSet;
@@ -257,41 +258,12 @@ fn a_pushed_cache_image_makes_a_clean_rebuild_reuse_the_compiled_dependencies() 
         run.stderr
     );
     assert_eq!(
-        compiled_in(&run, &step_number(&run, COMPILE)),
+        compiled_in_step(&run, COMPILE),
         Vec::<String>::new(),
         "{}",
         run.stderr
     );
     assert_serves_and_stops(&image("3"), "/health");
-}
-
-/// Dates every file of a checkout now, as a fresh clone on a CI runner does.
-fn fresh_checkout(dir: &Path) {
-    let now = std::time::SystemTime::now();
-    for entry in walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_entry(|e| e.file_name() != "target")
-    {
-        let entry = entry.unwrap();
-        if entry.file_type().is_file() {
-            let file = std::fs::File::options()
-                .write(true)
-                .open(entry.path())
-                .unwrap();
-            file.set_modified(now).unwrap();
-        }
-    }
-}
-
-/// The crates a plain-progress step compiled, sorted.
-fn compiled_in(run: &Run, number: &str) -> Vec<String> {
-    let mut crates: Vec<String> = step_output(run, number)
-        .into_iter()
-        .filter_map(|l| l.split_once("Compiling ").map(|(_, rest)| rest))
-        .filter_map(|rest| rest.split_whitespace().next().map(String::from))
-        .collect();
-    crates.sort();
-    crates
 }
 
 /// A fresh runner (no image, no build cache, no cargo home) with a fresh checkout of a
@@ -321,10 +293,9 @@ fn a_previous_build_beside_the_cache_image_makes_a_fresh_runner_compile_only_the
     run.code(0).stderr_has(&format!(
         "pushed the previous-build image {previous} (sha256:"
     ));
-    assert_eq!(
-        compiled_in(&run, &step_number(&run, COMPILE)),
-        ["api", "shared"]
-    );
+    let mut built = compiled_in_step(&run, COMPILE);
+    built.sort();
+    assert_eq!(built, ["api", "shared"]);
 
     for r in [image("1"), cache.clone(), previous.clone()] {
         docker_ok(&["image", "rm", &r]);
@@ -343,12 +314,7 @@ fn a_previous_build_beside_the_cache_image_makes_a_fresh_runner_compile_only_the
         "the dependency step was rebuilt:\n{}",
         run.stderr
     );
-    assert_eq!(
-        compiled_in(&run, &step_number(&run, COMPILE)),
-        ["api"],
-        "{}",
-        run.stderr
-    );
+    assert_eq!(compiled_in_step(&run, COMPILE), ["api"], "{}", run.stderr);
     let port = free_port();
     let c = crate::docker::run_container(&image("2"), port);
     let got = crate::docker::http_get(port, "/api/hello", Duration::from_secs(30));

@@ -392,7 +392,7 @@ fn step_id<'a>(run: &'a Run, step: &str) -> &'a str {
 
 /// The crates a plain-progress build log says were compiled in the step whose title contains
 /// `step`, by name.
-fn compiled_in_step(run: &Run, step: &str) -> Vec<String> {
+pub fn compiled_in_step(run: &Run, step: &str) -> Vec<String> {
     let prefix = format!("{} ", step_id(run, step));
     run.stderr
         .lines()
@@ -400,6 +400,24 @@ fn compiled_in_step(run: &Run, step: &str) -> Vec<String> {
         .filter_map(|l| l.split_once("Compiling ").map(|(_, rest)| rest))
         .filter_map(|rest| rest.split_whitespace().next().map(String::from))
         .collect()
+}
+
+/// Dates every file of a checkout now, as a fresh clone on a CI runner does.
+pub fn fresh_checkout(dir: &std::path::Path) {
+    let now = std::time::SystemTime::now();
+    for entry in walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != "target")
+    {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let file = std::fs::File::options()
+                .write(true)
+                .open(entry.path())
+                .unwrap();
+            file.set_modified(now).unwrap();
+        }
+    }
 }
 
 /// True when the plain-progress build log says the step whose title contains `step` was cached.
@@ -488,20 +506,7 @@ fn a_dependency_added_to_one_workspace_crate_rebuilds_only_that_crate() {
 
     // A fresh checkout (as in CI) dates every file now; only the crate whose source changed
     // compiles, not the library whose content is the last build's.
-    let now = std::time::SystemTime::now();
-    for entry in walkdir::WalkDir::new(t.path())
-        .into_iter()
-        .filter_entry(|e| e.file_name() != "target")
-    {
-        let entry = entry.unwrap();
-        if entry.file_type().is_file() {
-            let file = std::fs::File::options()
-                .write(true)
-                .open(entry.path())
-                .unwrap();
-            file.set_modified(now).unwrap();
-        }
-    }
+    fresh_checkout(t.path());
     let source = t.read("crates/api/src/main.rs") + "\n// a change to the service only\n";
     let t = t.write("crates/api/src/main.rs", &source);
     let (t, run) = build(t, &["--tag", &tag]);
