@@ -15,7 +15,7 @@ def project_title: if . == "single" then "single crate (`tests/fixtures/axum-sin
   "",
   "Machine load while timing: median \(($r.machine_busy.median // 0) * 100 | round)% of the CPUs busy (\(($r.machine_busy.min // 0) * 100 | round)–\(($r.machine_busy.max // 0) * 100 | round)%), load average \($r.load1.median) (\($r.load1.min)–\($r.load1.max)) on 2 cores shared with other work.",
   "",
-  "Each cell: docker / host of the same step in the same round, **median** ✓/✗ against the goal (min–max over the rounds); then the median seconds of each side. Both sides cold download every crate (empty CARGO_HOME on the host).",
+  "Each cell: docker / host of the same step in the same round, **median** ✓/✗ against the goal (min–max over the pairs, n pairs: one a round, the one-line edit three); then the median seconds of each side. Both sides cold download every crate (empty CARGO_HOME on the host).",
   "",
   ($r.projects[] | . as $p |
     "## \($p.name | project_title)",

@@ -8,14 +8,18 @@
 #
 # Environment (all optional):
 #   BENCH_PROJECTS   default "single ws": tests/fixtures/axum-single, bench/fixtures/axum-ws
-#   BENCH_VARIANTS   default "default classic chef" (all built with BuildKit)
+#   BENCH_VARIANTS   default "default classic chef floor" (all built with BuildKit)
 #                    default  imggen's default Dockerfile (`imggen generate`): planner, cook and
 #                             build on cache mounts, the cooked target/ kept in the cook layer for a
 #                             registry cache, only changed sources touched (`hybrid` is its old name)
 #                    classic  imggen with `cache_mounts = false`: layers only (the default before)
 #                    chef     cargo-chef's README recipe, bench/baselines/cargo-chef-readme.Dockerfile
+#                    floor    the least a BuildKit build of the binary does (one cargo build in
+#                             cache mounts, the binary copied onto the runtime), bench/baselines/floor.Dockerfile:
+#                             the engine's own cost per build, not a Dockerfile to ship
 #   BENCH_REGISTRY_VARIANTS  variants of the fresh-engine registry-cache step, default "default classic"
 #   BENCH_REPEAT     rounds, default 3 (each round: every project, variant and step)
+#   BENCH_EDITS      one-line edits per round, default 3 (each a host/docker pair of its own)
 #   BENCH_REGISTRY   registry for the cache step, default 127.0.0.1:5000 (no auth)
 #   BENCH_NEW_DEP    the dependency line the dependency step adds, default 'hex = "0.4"'
 #   BENCH_OUT        output prefix, default bench/results (.ndjson records, .json, .md)
@@ -35,9 +39,10 @@ source "$ROOT/bench/lib.sh"
 DOCKER=${DOCKER:-/usr/bin/docker}
 DOCKER_UP=${DOCKER_UP:-$ROOT/../shared/scripts/docker-up.sh}
 PROJECTS=${BENCH_PROJECTS:-single ws}
-VARIANTS=${BENCH_VARIANTS:-default classic chef}
+VARIANTS=${BENCH_VARIANTS:-default classic chef floor}
 REG_VARIANTS=${BENCH_REGISTRY_VARIANTS:-default classic}
 REPEAT=${BENCH_REPEAT:-3}
+EDITS=${BENCH_EDITS:-3}
 REGISTRY=${BENCH_REGISTRY:-127.0.0.1:5000}
 NEW_DEP=${BENCH_NEW_DEP:-hex = \"0.4\"}
 OUT=${BENCH_OUT:-$ROOT/bench/results}
@@ -75,25 +80,29 @@ cargo_seconds() {
     awk '{ s = 0; if ($0 ~ /m /) { split($0, p, "m "); s = p[1] * 60; $0 = p[2] } sub(/s$/, ""); t += s + $0 } END { printf "%.2f", t + 0 }'
 }
 downloaded() { count_lines 'Downloaded [A-Za-z0-9_-]+ v[0-9]' "$1"; }
-# invalid VARIANT PROJECT STEP REP WHY: the step's docker measurement failed its guard; the summary drops it.
+# invalid VARIANT PROJECT STEP REP WHY: the step's docker measurement (edit $EDIT when set) failed
+# its guard; the summary drops it.
 invalid() {
-  record --arg v "$1" --arg p "$2" --arg s "$3" --argjson r "$4" --arg why "$5" \
-    '{kind: "invalid", variant: $v, project: $p, step: $s, rep: $r, why: $why}'
+  record --arg v "$1" --arg p "$2" --arg s "$3" --argjson r "$4" --arg why "$5" --argjson edit "${EDIT:-null}" \
+    '{kind: "invalid", variant: $v, project: $p, step: $s, rep: $r, edit: $edit, why: $why}'
 }
 
-# measure VARIANT PROJECT STEP REP LOG CMD...: times CMD (output to LOG) and records it.
+# measure VARIANT PROJECT STEP REP LOG CMD...: times CMD (output to LOG) and records it (with
+# $EDIT, the one-line edit's number in its round, when set). The writes of the steps before are
+# flushed first, untimed: a step does not pay for the write-back of its predecessor's gigabytes.
 measure() {
   local variant=$1 project=$2 step=$3 rep=$4 logf=$5 t0 t1 c0 c1 secs
   shift 5
+  sync
   c0=$(cpu_stat); t0=$(now)
   if ! "$@" >"$logf" 2>&1; then tail -40 "$logf" >&2; die "$variant $project $step #$rep failed (log $logf)"; fi
   t1=$(now); c1=$(cpu_stat)
   secs=$(sub "$t1" "$t0")
-  record --arg v "$variant" --arg p "$project" --arg s "$step" --argjson r "$rep" --arg pair "${PAIR:-}" \
+  record --arg v "$variant" --arg p "$project" --arg s "$step" --argjson r "$rep" --arg pair "${PAIR:-}" --argjson edit "${EDIT:-null}" \
     --argjson sec "$secs" --argjson cargo "$(cargo_seconds "$logf")" --argjson busy "$(busy_between "$c0" "$c1")" \
     --argjson load "$(cut -d' ' -f1 /proc/loadavg)" --argjson compiled "$(compiled "$logf")" \
     --argjson downloaded "$(downloaded "$logf")" \
-    '{kind: "time", variant: $v, project: $p, step: $s, rep: $r, pair: $pair, seconds: $sec, cargo_seconds: $cargo,
+    '{kind: "time", variant: $v, project: $p, step: $s, rep: $r, edit: $edit, pair: $pair, seconds: $sec, cargo_seconds: $cargo,
       machine_busy: $busy, load1: $load, compiled: $compiled, downloaded: $downloaded}'
   log "$(printf '%-8s %-6s %-9s #%s %8.2fs (compiled %s, downloaded %s, machine %s busy)' "$variant" "$project" "$step" \
     "$rep" "$secs" "$(compiled "$logf")" "$(downloaded "$logf")" "$(busy_between "$c0" "$c1")")"
@@ -158,14 +167,15 @@ one_line() {
 
 # --- variants -------------------------------------------------------------------------------------
 BUILDER_IMAGE=""
+baseline_of() { case $1 in chef) echo cargo-chef-readme.Dockerfile ;; floor) echo floor.Dockerfile ;; esac; }
 # make_variant DIR PROJECT VARIANT PKG: the variant's Dockerfile and .dockerignore in DIR.
 make_variant() {
   local d=$1 p=$2 v=$3 pkg=$4
   case $v in
     default | hybrid) "$IMGGEN" generate "$d" >/dev/null ;;
     classic) printf 'version = 1\ncache_mounts = false\n' >"$d/imggen.toml"; "$IMGGEN" generate "$d" >/dev/null ;;
-    chef)
-      sed -e "s/@PKG@/$pkg/g" -e "s|@BUILDER@|$BUILDER_IMAGE|g" "$ROOT/bench/baselines/cargo-chef-readme.Dockerfile" >"$d/Dockerfile"
+    chef | floor)
+      sed -e "s/@PKG@/$pkg/g" -e "s|@BUILDER@|$BUILDER_IMAGE|g" "$ROOT/bench/baselines/$(baseline_of "$v")" >"$d/Dockerfile"
       printf 'target\n.git\n' >"$d/.dockerignore" ;;
     *) die "unknown variant $v" ;;
   esac
@@ -312,15 +322,17 @@ for rep in $(seq 1 "$REPEAT"); do
         die "$id cold is not cold: docker downloaded $dd and compiled $dc crates, the host $hd and $hc"
       fi
 
-      # one-line edit in one file (ws: a leaf library that only the api crate uses)
-      one_line "$H" "$p" "host-$rep"; one_line "$D" "$p" "$v-$rep"
-      PAIR=$v measure host "$p" one-line "$rep" "$L/host-one-line.log" host_build "$H" "$CH"
-      measure "$v" "$p" one-line "$rep" "$L/one-line.log" docker_build "$D" "$tag"
-      dc=$(compiled "$L/one-line.log")
-      if [ "$dc" -lt 1 ] || [ "$dc" -gt "$(locals_of "$p")" ]; then
-        log "warning: $id one-line compiled $dc crates (between 1 and $(locals_of "$p") expected: a stale or lost cache); not counted"
-        invalid "$v" "$p" one-line "$rep" "compiled $dc crates"
-      fi
+      # one-line edits in one file (ws: a leaf library that only the api crate uses), each a pair
+      for k in $(seq 1 "$EDITS"); do
+        one_line "$H" "$p" "host-$rep-$k"; one_line "$D" "$p" "$v-$rep-$k"
+        EDIT=$k PAIR=$v measure host "$p" one-line "$rep" "$L/host-one-line-$k.log" host_build "$H" "$CH"
+        EDIT=$k measure "$v" "$p" one-line "$rep" "$L/one-line-$k.log" docker_build "$D" "$tag"
+        dc=$(compiled "$L/one-line-$k.log")
+        if [ "$dc" -lt 1 ] || [ "$dc" -gt "$(locals_of "$p")" ]; then
+          log "warning: $id one-line #$k compiled $dc crates (between 1 and $(locals_of "$p") expected: a stale or lost cache); not counted"
+          EDIT=$k invalid "$v" "$p" one-line "$rep" "compiled $dc crates"
+        fi
+      done
 
       # a dependency added (Cargo.toml and Cargo.lock, the same two files on both sides)
       add_dep "$H" "$p"; add_dep "$D" "$p"

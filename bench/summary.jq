@@ -7,18 +7,20 @@ def spread: if length == 0 then null else {median: (median | r2), min: (min | r2
 | ($all | map(select(.kind == "meta")) | first) as $meta
 | [$all[] | select(.kind == "invalid")] as $bad
 | [$all[] | select(.kind == "time") | . as $x
-   | select([$bad[] | select(.variant == $x.variant and .project == $x.project and .step == $x.step and .rep == $x.rep)] | length == 0)] as $t
+   | select([$bad[] | select(.variant == $x.variant and .project == $x.project and .step == $x.step and .rep == $x.rep
+       and .edit == $x.edit)] | length == 0)] as $t
 | def docker($v; $p; $s): [$t[] | select(.variant == $v and .project == $p and .step == $s)];
-  def host($v; $p; $s; $r): [$t[] | select(.variant == "host" and .pair == $v and .project == $p and .step == $s and .rep == $r)] | first;
-  def pairs($v; $p; $s): [docker($v; $p; $s)[] | . as $d | host($v; $p; $s; $d.rep) as $h | select($h != null)
-      | {rep, docker: .seconds, host: $h.seconds, ratio: (.seconds / $h.seconds | r2), compiled, downloaded,
+  def host($v; $p; $s; $r; $e): [$t[] | select(.variant == "host" and .pair == $v and .project == $p and .step == $s
+      and .rep == $r and .edit == $e)] | first;
+  def pairs($v; $p; $s): [docker($v; $p; $s)[] | . as $d | host($v; $p; $s; $d.rep; $d.edit) as $h | select($h != null)
+      | {rep, edit, docker: .seconds, host: $h.seconds, ratio: (.seconds / $h.seconds | r2), compiled, downloaded,
          host_compiled: $h.compiled, host_downloaded: $h.downloaded, docker_non_cargo: (.seconds - .cargo_seconds | r2)}];
   def step($v; $p; $s): pairs($v; $p; $s) as $x
     | if ($x | length) == 0 then null else
       {ratio: ([$x[].ratio] | spread), docker_seconds: ([$x[].docker] | spread), host_seconds: ([$x[].host] | spread),
        docker_non_cargo_seconds: ([$x[].docker_non_cargo] | spread), pairs: $x} end;
   def registry($v; $p): [docker($v; $p; "registry")[] | . as $d
-      | host($v; $p; "registry"; $d.rep) as $h
+      | host($v; $p; "registry"; $d.rep; null) as $h
       | ([docker($v; $p; "cache-pull")[] | select(.rep == $d.rep)] | first) as $pull
       | ([$all[] | select(.kind == "registry" and .variant == $v and .project == $p and .rep == $d.rep)] | first) as $rec
       | select($h != null and $pull != null)
