@@ -145,6 +145,9 @@ struct DockerfileValues {
     cook_mount: String,
     /// The sha256 list of the sources the last build in the target mount compiled.
     sources_record: String,
+    /// cargo's fingerprints in the profile directory: the oldest compile the mount records is
+    /// the time below which an unchanged source needs no dating back.
+    fingerprints: String,
     /// Assignments before cargo in those steps.
     cargo_env: String,
     /// The instruction bringing the sources into the builder: the context, or the `sources`
@@ -376,12 +379,27 @@ fn profile_dir(plan: &ImagePlan) -> String {
     }
 }
 
+/// The cook's cargo arguments: the build's without `--locked` (cargo-chef's copy of Cargo.lock
+/// may need cargo's adjustments).
+fn cook_args(common_args: &str) -> String {
+    common_args
+        .split(' ')
+        .filter(|a| *a != "--locked")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The record of built sources in a profile directory (kept per target, so the builds of each
 /// architecture in a shared mount compare with their own).
 fn record_path(profile_dir: &str) -> String {
+    in_profile_dir(profile_dir, ".imggen-sources")
+}
+
+/// `name` in a profile directory, inside the quotes of a cross-compiling one.
+fn in_profile_dir(profile_dir: &str, name: &str) -> String {
     match profile_dir.strip_suffix('"') {
-        Some(dir) => format!("{dir}/.imggen-sources\""),
-        None => format!("{profile_dir}/.imggen-sources"),
+        Some(dir) => format!("{dir}/{name}\""),
+        None => format!("{profile_dir}/{name}"),
     }
 }
 
@@ -440,13 +458,7 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
         previous: plan.cache_mounts && !mounts_only,
         planner_copy,
         planner_stand_ins,
-        cook_args: plan
-            .cargo
-            .common_args
-            .split(' ')
-            .filter(|a| *a != "--locked")
-            .collect::<Vec<_>>()
-            .join(" "),
+        cook_args: cook_args(&plan.cargo.common_args),
         copy_sources: if plan.frontend.as_ref().is_some_and(|f| f.git.is_some()) {
             "COPY --from=sources /app/ ./".into()
         } else {
@@ -456,6 +468,7 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
         target_mount,
         cook_mount,
         sources_record: record_path(&profile_dir(plan)),
+        fingerprints: in_profile_dir(&profile_dir(plan), ".fingerprint"),
         builder_setup,
         early_copy,
         dep_mounts,

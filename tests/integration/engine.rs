@@ -404,7 +404,11 @@ pub fn compiled_in_step(run: &Run, step: &str) -> Vec<String> {
 
 /// Dates every file of a checkout now, as a fresh clone on a CI runner does.
 pub fn fresh_checkout(dir: &std::path::Path) {
-    let now = std::time::SystemTime::now();
+    date_files(dir, std::time::SystemTime::now());
+}
+
+/// Dates every file of the project (outside `target/`) `time`.
+pub fn date_files(dir: &std::path::Path, time: std::time::SystemTime) {
     for entry in walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_entry(|e| e.file_name() != "target")
@@ -415,7 +419,7 @@ pub fn fresh_checkout(dir: &std::path::Path) {
                 .write(true)
                 .open(entry.path())
                 .unwrap();
-            file.set_modified(now).unwrap();
+            file.set_modified(time).unwrap();
         }
     }
 }
@@ -543,6 +547,75 @@ fn a_dependency_added_to_one_workspace_crate_rebuilds_only_that_crate() {
     assert_eq!(got.map(|g| g.1), Some("hello".to_string()));
     drop(c);
     let _ = docker().args(["rmi", &tag]).output();
+}
+
+#[test]
+fn an_edit_leaves_the_times_of_an_older_unchanged_checkout_alone() {
+    if !crate::harness::engine() {
+        return;
+    }
+    let id = unique("wsold");
+    let tag = format!("imggen-test/engine-wsold:{id}");
+    let t = generated_with_own_mount("workspace", &id);
+    // A developer's checkout: every file older than the first build in the mount.
+    let old = std::time::UNIX_EPOCH + Duration::from_secs(1_577_836_800);
+    date_files(t.path(), old);
+    let (t, run) = build(t, &["--tag", &tag]);
+    run.code(0);
+
+    let source = t.read("crates/api/src/main.rs") + "\n// a change to the service only\n";
+    let t = t.write("crates/api/src/main.rs", &source);
+    let (t, run) = build(t, &["--tag", &tag]);
+    run.code(0);
+    assert_eq!(
+        compiled_in_step(&run, "find . -path ./target"),
+        ["api"],
+        "{}",
+        run.stderr
+    );
+    // The build step's layer (the builder stage, built by hand on the same mounts): the
+    // unchanged library keeps its own time, so no step copied it into its layer.
+    let builder = format!("{tag}-builder");
+    let out = docker()
+        .args([
+            "build",
+            "--network",
+            "host",
+            "--target",
+            "builder",
+            "-t",
+            &builder,
+            ".",
+        ])
+        .env("DOCKER_BUILDKIT", "1")
+        .current_dir(t.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = docker()
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "--entrypoint",
+            "stat",
+            &builder,
+        ])
+        .args(["-c", "%Y", "crates/shared/src/lib.rs"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1577836800",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = docker().args(["rmi", &tag, &builder]).output();
 }
 
 #[test]
