@@ -596,25 +596,19 @@ fn an_edit_leaves_the_times_of_an_older_unchanged_checkout_alone() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = docker()
-        .args([
-            "run",
-            "--rm",
-            "--network",
-            "host",
-            "--entrypoint",
-            "stat",
-            &builder,
-        ])
-        .args(["-c", "%Y", "crates/shared/src/lib.rs"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "1577836800",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let time = docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--entrypoint",
+        "stat",
+        &builder,
+        "-c",
+        "%Y",
+        "crates/shared/src/lib.rs",
+    ]);
+    assert_eq!(time.trim(), "1577836800");
     let _ = docker().args(["rmi", &tag, &builder]).output();
 }
 
