@@ -116,6 +116,7 @@ fn a_pushed_cache_image_makes_a_clean_rebuild_reuse_the_compiled_dependencies() 
     if !crate::harness::engine() {
         return;
     }
+    let _cache = crate::harness::cache_pruned();
     let id = unique("cache");
     let repo = format!("imggen-test/ci-{id}");
     let image = |tag: &str| format!("127.0.0.1:5000/{repo}:{tag}");
@@ -274,6 +275,7 @@ fn a_previous_build_beside_the_cache_image_makes_a_fresh_runner_compile_only_the
     if !crate::harness::engine() {
         return;
     }
+    let _cache = crate::harness::cache_pruned();
     let id = unique("prev");
     let repo = format!("imggen-test/ci-{id}");
     let image = |tag: &str| format!("127.0.0.1:5000/{repo}:{tag}");

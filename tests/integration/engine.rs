@@ -435,6 +435,7 @@ fn the_default_dockerfile_keeps_compiled_dependencies_across_an_edit_and_a_new_d
     if !crate::harness::engine() {
         return;
     }
+    let _cache = crate::harness::cache_kept();
     let id = unique("warm");
     let tag = format!("imggen-test/engine-warm:{id}");
     let t = generated_with_own_mount("axum-single", &id);
@@ -499,6 +500,7 @@ fn a_dependency_added_to_one_workspace_crate_rebuilds_only_that_crate() {
     if !crate::harness::engine() {
         return;
     }
+    let _cache = crate::harness::cache_kept();
     let id = unique("wsdep");
     let tag = format!("imggen-test/engine-wsdep:{id}");
     let t = generated_with_own_mount("workspace", &id);
@@ -554,6 +556,7 @@ fn an_edit_leaves_the_times_of_an_older_unchanged_checkout_alone() {
     if !crate::harness::engine() {
         return;
     }
+    let _cache = crate::harness::cache_kept();
     let id = unique("wsold");
     let tag = format!("imggen-test/engine-wsold:{id}");
     let t = generated_with_own_mount("workspace", &id);
@@ -610,6 +613,72 @@ fn an_edit_leaves_the_times_of_an_older_unchanged_checkout_alone() {
     ]);
     assert_eq!(time.trim(), "1577836800");
     let _ = docker().args(["rmi", &tag, &builder]).output();
+}
+
+/// A target mount whose compiles are dated an hour ahead (a previous build from a machine whose
+/// clock runs ahead of this one): an edit still compiles, and the image serves the edited code.
+#[test]
+fn an_edit_compiles_over_a_previous_build_dated_ahead_of_this_clock() {
+    if !crate::harness::engine() {
+        return;
+    }
+    let _cache = crate::harness::cache_kept();
+    let id = unique("ahead");
+    let tag = format!("imggen-test/engine-ahead:{id}");
+    let t = generated_with_own_mount("axum-single", &id);
+    let (t, run) = build(t, &["--tag", &tag]);
+    run.code(0);
+
+    // Every fingerprint in the build's target mount moved an hour ahead, by a build on the same
+    // mount.
+    let dockerfile = t.read("Dockerfile");
+    let mount = dockerfile
+        .split("id=")
+        .map(|s| s.split(',').next().unwrap())
+        .find(|s| s.starts_with(&format!("imggen-target-{id}-")))
+        .expect("the build's target mount");
+    let ahead = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let shift = tempfile::tempdir().unwrap();
+    std::fs::write(
+        shift.path().join("Dockerfile"),
+        format!(
+            "FROM debian:bookworm-slim\nRUN --mount=type=cache,id={mount},target=/t,sharing=locked \
+             find /t -path '*/.fingerprint/*' -name 'dep-*' -exec touch -d @{ahead} {{}} +\n"
+        ),
+    )
+    .unwrap();
+    let out = docker()
+        .args(["build", "--network", "host", "-q", "."])
+        .env("DOCKER_BUILDKIT", "1")
+        .current_dir(shift.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let source = t.read("src/main.rs").replacen("\"ok\"", "\"ok-ahead\"", 1);
+    let t = t.write("src/main.rs", &source);
+    let (_t, run) = build(t, &["--tag", &tag]);
+    run.code(0);
+    assert_eq!(
+        compiled_in_step(&run, "find . -path ./target"),
+        ["hello-axum"],
+        "{}",
+        run.stderr
+    );
+    let port = free_port();
+    let c = crate::docker::run_container(&tag, port);
+    let got = crate::docker::http_get(port, "/health", Duration::from_secs(30));
+    assert_eq!(got.map(|g| g.1), Some("ok-ahead".to_string()));
+    drop(c);
+    let _ = docker().args(["rmi", &tag]).output();
 }
 
 #[test]

