@@ -539,6 +539,11 @@ pub const HEALTH_PATHS: &[&str] = &[
     "/_ping",
     "/alive",
     "/up",
+    "/health/live",
+    "/health/liveness",
+    "/healthz/live",
+    "/api/health",
+    "/api/healthz",
 ];
 
 /// Every locked package and every local manifest.

@@ -2122,6 +2122,41 @@ fn only_listener(of: &str, bins: &[(&Package, &BinTarget)], chosen: &BinTarget) 
     )
 }
 
+/// The only one of several listening binaries that is not test support, with why.
+fn only_served<'a>(
+    listening: &[(&'a Package, &'a BinTarget)],
+    by: &str,
+) -> Option<(&'a Package, &'a BinTarget, String)> {
+    let (support, served): (Vec<_>, Vec<_>) =
+        listening.iter().partition(|(p, b)| is_test_support(p, b));
+    let ([(p, b)], [_, ..]) = (served.as_slice(), support.as_slice()) else {
+        return None;
+    };
+    let names: Vec<String> = support
+        .iter()
+        .map(|(p, b)| format!("{} ({})", b.name, p.dir))
+        .collect();
+    let why = format!(
+        "the only binary of {by} that listens and is not test support ({} {} under a test directory or named for tests)",
+        names.join(", "),
+        if names.len() == 1 { "is" } else { "are" }
+    );
+    Some((p, b, why))
+}
+
+/// A binary that serves tests, not users: its package under a `tests`, `test`, `conformance`,
+/// `benches`, `fuzz` or `e2e` directory, or the package or binary named for tests
+/// (`test-server`, `mock-api`, `e2e`).
+fn is_test_support(p: &Package, b: &BinTarget) -> bool {
+    const DIRS: &[&str] = &["tests", "test", "conformance", "benches", "fuzz", "e2e"];
+    let in_dir = p.dir.split('/').any(|d| DIRS.contains(&d));
+    let named = [p.name.as_str(), b.name.as_str()].iter().any(|n| {
+        n.split(['-', '_'])
+            .any(|w| matches!(w, "test" | "tests" | "mock" | "e2e" | "conformance"))
+    });
+    in_dir || named
+}
+
 /// Among several binaries at the root: the one `cargo run` would run there, else the only one
 /// that is not xtask, else the only one of the selected packages that listens.
 fn several_bins<'a>(
@@ -2189,6 +2224,9 @@ fn several_bins<'a>(
     let listening = listeners(&candidates);
     if let [(p, b)] = listening.as_slice() {
         return Ok((p, b, only_listener(&by, &candidates, b)));
+    }
+    if let Some(chosen) = only_served(&listening, &by) {
+        return Ok(chosen);
     }
     let found = if listening.is_empty() {
         format!("{} binaries found: {}", all.len(), listing())

@@ -169,6 +169,8 @@ struct StructDef {
     fields: Vec<Field>,
     /// `#[command(subcommand_required = true)]`.
     subcommand_required: bool,
+    /// Derives `Parser` or `StructOpt` (not only `Args`): a command line of its own.
+    parser: bool,
 }
 
 /// An enum deriving `Parser`, `Subcommand` or `StructOpt`.
@@ -302,6 +304,12 @@ fn resolve(defs: &Defs) -> CliFacts {
         .map(|(_, c)| c)
         .collect();
     if roots.is_empty() && builders.is_empty() {
+        // A framework that parses the command line itself (abscissa's `boot`): the one `Parser`
+        // struct no other declaration uses is the root.
+        if let [top] = top_parsers(defs)[..] {
+            walk_struct(defs, top, &[], &mut out, &mut Vec::new());
+            return out;
+        }
         for e in defs.enums.iter().filter(|e| e.subcommand) {
             walk_enum(defs, e, &[], &mut out, &mut Vec::new());
         }
@@ -319,6 +327,29 @@ fn resolve(defs: &Defs) -> CliFacts {
         walk_cmd(defs, c, &[], &mut out);
     }
     out
+}
+
+/// The structs deriving `Parser` that are no field's or variant's type.
+fn top_parsers(defs: &Defs) -> Vec<&StructDef> {
+    let fields = defs.structs.iter().flat_map(|s| &s.fields).chain(
+        defs.enums
+            .iter()
+            .flat_map(|e| &e.variants)
+            .flat_map(|v| &v.fields),
+    );
+    let used: Vec<&str> = fields
+        .map(|f| f.inner.as_str())
+        .chain(
+            defs.enums
+                .iter()
+                .flat_map(|e| &e.variants)
+                .filter_map(|v| v.child.as_deref()),
+        )
+        .collect();
+    defs.structs
+        .iter()
+        .filter(|s| s.parser && !used.contains(&s.name.as_str()))
+        .collect()
 }
 
 /// Nesting deeper than this is not followed.
@@ -918,6 +949,7 @@ impl<'ast> Visit<'ast> for CliVisitor<'_> {
             name: s.ident.to_string(),
             fields,
             subcommand_required: command_flag(&s.attrs, "subcommand_required"),
+            parser: derives(&s.attrs, &["Parser", "StructOpt"]),
         });
     }
 
@@ -1165,7 +1197,7 @@ mod tests {
     #[test]
     fn subcommands_with_names_cases_and_test_code() {
         let src = r#"
-#[derive(Parser)]
+#[derive(Args)]
 struct Cli { #[command(subcommand)] cmd: Cmd }
 #[derive(Debug, clap::Subcommand)]
 enum Cmd {
@@ -1195,6 +1227,44 @@ mod tests {
                 "reset_all src/main.rs:16",
             ]
         );
+    }
+
+    /// A framework that parses the command line itself (abscissa): no `parse()` call, and the
+    /// one `Parser` struct nothing else uses is the root, its subcommand required.
+    #[test]
+    fn the_only_top_parser_struct_is_the_root_without_a_parse_call() {
+        let src = r#"
+#[derive(clap::Parser, Command, Debug)]
+pub struct EntryPoint {
+    #[command(subcommand)]
+    cmd: Cmd,
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+#[derive(clap::Parser, Command, Debug, Runnable)]
+pub enum Cmd {
+    Auth(AuthCmd),
+    Serve(ServeCmd),
+}
+#[derive(clap::Parser, Command, Debug)]
+pub struct ServeCmd { #[clap(flatten)] settings: Settings }
+#[derive(clap::Parser, Command, Debug)]
+pub struct AuthCmd {}
+#[derive(Parser)]
+pub struct Settings { #[arg(long, env = "LISTEN")] listen: Option<String> }
+#[derive(Subcommand)]
+enum Unused { Server }
+"#;
+        let facts = facts(src);
+        assert_eq!(
+            facts
+                .subcommands
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>(),
+            ["auth", "serve"]
+        );
+        assert_eq!(facts.required_subcommand.len(), 1);
     }
 
     #[test]

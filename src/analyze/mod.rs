@@ -316,9 +316,48 @@ fn top_dirs(root: &Path) -> Vec<String> {
     crate::paths::subdirs(root)
 }
 
-/// The root `Dockerfile` as evidence when a person wrote it; imggen's own output (it carries the
-/// marker) and unreadable or non-UTF-8 files say nothing.
+/// Where projects keep the Dockerfile they ship with, the root's first.
+const DOCKERFILES: &[&str] = &[
+    "Dockerfile",
+    "docker/Dockerfile",
+    "containers/Dockerfile",
+    ".docker/Dockerfile",
+    "deploy/Dockerfile",
+];
+
+/// The project's own Dockerfile as evidence when a person wrote it: the root's, else the first
+/// in a directory projects keep one in (`docker/`, `containers/`, ...). imggen's own output (it
+/// carries the marker) and unreadable or non-UTF-8 files say nothing.
 fn read_existing_dockerfile(root: &Path) -> Option<crate::model::ExistingDockerfile> {
-    let text = std::fs::read_to_string(root.join("Dockerfile")).ok()?;
-    (!crate::template::is_generated(&text)).then(|| dockerfile::parse("Dockerfile", &text))
+    DOCKERFILES.iter().find_map(|name| {
+        let text = std::fs::read_to_string(root.join(name)).ok()?;
+        (!crate::template::is_generated(&text)).then(|| dockerfile::parse(name, &text))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_existing_dockerfile;
+
+    #[test]
+    fn a_dockerfile_kept_under_docker_is_evidence_when_the_root_has_none() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("docker")).unwrap();
+        std::fs::write(
+            dir.path().join("docker/Dockerfile"),
+            "FROM debian:bookworm-slim\nEXPOSE 8536\nCMD [\"app\"]\n",
+        )
+        .unwrap();
+        let found = read_existing_dockerfile(dir.path()).unwrap();
+        assert_eq!(found.file, "docker/Dockerfile");
+        assert_eq!(found.port_evidence().map(|p| p.port), Some(8536));
+
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "FROM debian:bookworm-slim\nEXPOSE 3000\n",
+        )
+        .unwrap();
+        let root = read_existing_dockerfile(dir.path()).unwrap();
+        assert_eq!(root.file, "Dockerfile");
+    }
 }

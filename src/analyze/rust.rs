@@ -255,6 +255,30 @@ pub fn split_addr(s: &str) -> Option<(String, Option<u16>)> {
     crate::model::split_host(s)
 }
 
+/// A URL to a loopback host (`http://localhost:8080`): a service the app calls, or its own public
+/// address for links, never where it listens (a listen address is bare, or a URL to all
+/// interfaces).
+fn is_loopback_url(s: &str) -> bool {
+    s.split_once("://").is_some_and(|(_, rest)| {
+        ["localhost:", "127.0.0.1:", "[::1]:"]
+            .iter()
+            .any(|h| rest.starts_with(h))
+    })
+}
+
+/// The value of smart-default's `#[default(8536)]` or `#[default = 8536]` (`SmartDefault`).
+fn smart_default(a: &syn::Attribute) -> Option<Val> {
+    if !a.path().is_ident("default") {
+        return None;
+    }
+    let value = match &a.meta {
+        syn::Meta::List(_) => a.parse_args::<Expr>().ok()?,
+        syn::Meta::NameValue(nv) => nv.value.clone(),
+        syn::Meta::Path(_) => return None,
+    };
+    eval(&value)
+}
+
 /// A `default = ...` of `#[builder]` or `#[serde]`: a value, or the name of a function
 /// returning it (resolved like a const, as `name()`).
 fn field_default(value: &Expr) -> Option<Val> {
@@ -584,7 +608,7 @@ impl Scan {
         let Some(ident) = &f.ident else { return };
         let field = ident.to_string();
         let mut env: Option<Val> = None;
-        let mut default: Option<Val> = None;
+        let mut default: Option<Val> = f.attrs.iter().find_map(smart_default);
         let mut long: Option<String> = None;
         let mut is_arg = false;
         for a in &f.attrs {
@@ -686,7 +710,7 @@ impl Scan {
         if std::mem::take(&mut self.literal_done) {
             return;
         }
-        if let Some((host, port)) = split_addr(s) {
+        if let Some((host, port)) = split_addr(s).filter(|_| !is_loopback_url(s)) {
             let port = port.map(|p| Val::Int(p.into()));
             self.port(port, Some(host), line, PortKind::Literal);
         }

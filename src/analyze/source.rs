@@ -21,7 +21,7 @@ use std::sync::LazyLock;
 /// none of these says nothing the scan reads, so it is not parsed (its `mod` declarations and
 /// frameworks are read from the text). `serve` counts as a word start only (not `reserve`).
 static PREFILTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"env::var|var_os|dotenv|var\(|env\s*=|env\(|#\[(arg|clap|structopt)\b|builder\(default|default\s*=\s*"[a-z_:]*port|bind|TcpListener|UdpSocket|(?-u:\b)serve|HttpServer|launch|set_default|with_prefix|prefixed|signal|ctrl_c|ctrlc|SIGTERM|SIGINT|shuttle_runtime|0\.0\.0\.0|127\.0\.0\.1|localhost|\[::|"/(health|healthz|health_check|healthcheck|_health|livez|readyz|ping|_ping|alive|up)"|#\[(get|head|route|oai)\b|include_str|include_bytes|include_dir|migrate!|embed_migrations|RustEmbed|#\[folder|"(\./)?(config|configuration|static|assets|templates|public|resources|migrations)\b|_PORT|_ADDR|HTTP/1\.|derive\([^)]*Configuration|Environment::"#).unwrap()
+    Regex::new(r#"env::var|var_os|dotenv|var\(|env\s*=|env\(|#\[(arg|clap|structopt)\b|builder\(default|#\[default\b|default\s*=\s*"[a-z_:]*port|bind|TcpListener|UdpSocket|(?-u:\b)serve|HttpServer|launch|set_default|with_prefix|prefixed|signal|ctrl_c|ctrlc|SIGTERM|SIGINT|shuttle_runtime|0\.0\.0\.0|127\.0\.0\.1|localhost|\[::|"/(api/)?(health|healthz|health_check|healthcheck|_health|livez|readyz|ping|_ping|alive|up)(/live|/liveness)?"|#\[(get|head|route|oai)\b|include_str|include_bytes|include_dir|migrate!|embed_migrations|RustEmbed|#\[folder|"(\./)?(config|configuration|static|assets|templates|public|resources|migrations)\b|_PORT|_ADDR|HTTP/1\.|derive\([^)]*Configuration|Environment::"#).unwrap()
 });
 /// A path through a known framework crate (`tonic::Status`, `#[rocket::main]`), or an
 /// `extern crate`: what the parser records of a file whose other prefilter words are all in
@@ -981,6 +981,30 @@ mod tests {
         );
         assert_eq!(ports(&f), [(3000, PortKind::Literal, "src/main.rs:2")]);
         assert!(f.env.is_empty());
+    }
+
+    #[test]
+    fn a_liveness_route_under_health_is_a_health_route() {
+        let f = scan("fn routes(app: Router) -> Router { app.route(\"/health/live\", get(live)).route(\"/health/ready\", get(ready)) }");
+        assert_eq!(f.health_paths, ["/health/live"]);
+    }
+
+    #[test]
+    fn a_loopback_url_is_a_service_called_not_the_listen_address() {
+        let f = scan("fn main() { let pictrs = Url::parse(\"http://localhost:8080\");\nlet api = \"https://127.0.0.1:9443\";\nserve(\"http://0.0.0.0:3000\"); }");
+        assert_eq!(ports(&f), [(3000, PortKind::Literal, "src/main.rs:3")]);
+    }
+
+    #[test]
+    fn a_smart_default_on_the_port_field_is_the_default_port() {
+        let f = scan("#[derive(SmartDefault)]\nstruct Settings {\n  #[default(8536)]\n  pub port: u16,\n  #[default = 9000]\n  pub api_port: u16,\n}\n#[derive(SmartDefault)]\nstruct PrometheusConfig {\n  #[default(10002)]\n  pub port: u16,\n}\n");
+        assert_eq!(
+            ports(&f),
+            [
+                (8536, PortKind::CodeDefault, "src/main.rs:4"),
+                (9000, PortKind::CodeDefault, "src/main.rs:6")
+            ]
+        );
     }
 
     #[test]

@@ -74,6 +74,13 @@ const CLAP_IMAGES: &[(&str, &str, &str, Probe)] = &[
         Probe::Health,
     ),
     ("scan-clap-nested", "scan-clap-nested", "", Probe::Health),
+    // A framework-style `boot::<T: Parser>()`: args `serve`, port 8536 from smart-default.
+    (
+        "scan-framework-cli",
+        "scan-framework-cli",
+        "",
+        Probe::Health,
+    ),
     // Its required `--region` comes from the environment.
     (
         "scan-clap-builder",

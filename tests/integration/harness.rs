@@ -47,6 +47,7 @@ pub const PLANNABLE: &[&str] = &[
     "scan-serve-dir",
     "scan-config-env-file",
     "scan-confik",
+    "scan-framework-cli",
 ];
 
 /// Copies a directory tree (without `target/`).
