@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 /// Rust code that serves a directory from disk.
 static SERVE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"ServeDir|ServeFile|\bFiles::new|FileServer|serve_dir|StaticFiles|static_files")
+    Regex::new(r"ServeDir|ServeFile|\bFiles::new|FileServer|serve_dir|StaticFiles|static_files|StaticDir|\bfs::(dir|file)\(")
         .expect("serve pattern")
 });
 /// Rust code that embeds a directory at compile time.
@@ -64,6 +64,7 @@ pub fn detect(root: &Path, packages: &[Package]) -> Result<Option<Frontend>> {
             continue;
         };
         let (manager, lockfile) = manager(root, &dir)?;
+        refuse_missing_local_packages(root, &dir)?;
         let runs_git = runs_git(root, &dir);
         return Ok(Some(Frontend {
             runs_git,
@@ -231,6 +232,34 @@ fn manager(root: &Path, dir: &str) -> Result<(String, String)> {
     )
 }
 
+/// A dependency on a local directory (`"file:./wasm/pkg"`) that the checkout lacks is the output
+/// of another build (wasm-pack, a code generator) that imggen does not run: the frontend's
+/// install would fail, so the plan stops and names it.
+fn refuse_missing_local_packages(root: &Path, dir: &str) -> Result<()> {
+    let manifest = root.join(dir).join("package.json");
+    let Some(text) = super::read_text(&manifest)? else {
+        return Ok(());
+    };
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    for section in ["dependencies", "devDependencies", "optionalDependencies"] {
+        let Some(deps) = json.get(section).and_then(|d| d.as_object()) else {
+            continue;
+        };
+        for (name, spec) in deps {
+            let Some(path) = spec.as_str().and_then(|s| s.strip_prefix("file:")) else {
+                continue;
+            };
+            if !root.join(dir).join(path).exists() {
+                bail!(
+                    "{}: the frontend depends on {name} from `file:{path}`, which is not in the checkout (another tool, such as wasm-pack, builds it) and imggen does not run that build; commit it, or build the frontend before the image and serve it from a directory the image copies",
+                    manifest.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One Rust file: the package it belongs to, its path and text.
 struct RustFile {
     package_dir: String,
@@ -357,6 +386,35 @@ mod tests {
             dir: dir.into(),
             ..Package::default()
         }
+    }
+
+    /// warp's `fs::dir` serves the root frontend's default output; a dependency on a local
+    /// package the checkout lacks (wasm-pack's `pkg/`) stops the plan, naming it.
+    #[test]
+    fn a_warp_served_frontend_and_its_missing_local_package() {
+        let t = tempfile::tempdir().unwrap();
+        write(
+            t.path(),
+            "package.json",
+            r#"{"scripts":{"build":"vite build"},"dependencies":{"app-wasm":"file:./app-wasm/pkg","react":"^18"}}"#,
+        );
+        write(t.path(), "package-lock.json", "{}");
+        write(
+            t.path(),
+            "server/src/lib.rs",
+            "fn frontend() -> BoxedFilter<(impl Reply,)> {\n    warp::fs::dir(\"dist\").boxed()\n}\n",
+        );
+        let err = detect(t.path(), &[pkg("server")]).unwrap_err().to_string();
+        assert!(
+            err.contains("package.json: the frontend depends on app-wasm from `file:./app-wasm/pkg`, which is not in the checkout"),
+            "{err}"
+        );
+
+        write(t.path(), "app-wasm/pkg/package.json", "{}");
+        let f = detect(t.path(), &[pkg("server")]).unwrap().unwrap();
+        assert_eq!((f.dir.as_str(), f.output.as_str()), ("", "dist"));
+        assert_eq!(f.at, "server/src/lib.rs:2");
+        assert!(!f.embedded);
     }
 
     #[test]
