@@ -821,6 +821,14 @@ pub fn is_other_service_word(part: &str) -> bool {
         "P2P",
         "CLUSTER",
         "STATSD",
+        // A Unix socket path, or an address others reach the app at (links, redirects).
+        "UNIX",
+        "REDIRECT",
+        "PUBLIC",
+        "EXTERNAL",
+        "CANONICAL",
+        "ADVERTISE",
+        "ADVERTISED",
     ];
     OTHER.contains(&part)
 }

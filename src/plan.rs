@@ -1609,7 +1609,10 @@ fn env_listen_value(
             ));
         }
     }
-    if crate::model::is_addr_env(&e.name) {
+    // `DB_HOST`, `SERVER_HTTPS_REDIRECT_HOST`: another service's address, or the one others
+    // reach the app at, never where it listens.
+    let others = e.name.split('_').any(crate::model::is_other_service_word);
+    if crate::model::is_addr_env(&e.name) && !others {
         return match default.and_then(crate::model::split_host) {
             Some((h, Some(_))) if loopback(&h) => Some((
                 format!("0.0.0.0:{port}"),
@@ -2448,6 +2451,30 @@ mod tests {
 
     fn plan(model: &ProjectModel, config: &Config) -> Result<ImagePlan> {
         image(model, config).map(|(plan, _)| plan)
+    }
+
+    #[test]
+    fn only_the_apps_own_loopback_address_is_moved_to_all_interfaces() {
+        let read = |name: &str, default: &str| EnvRead {
+            name: name.into(),
+            default: Some(default.into()),
+            required: false,
+            secret: false,
+            at: "src/cli.rs:1".into(),
+        };
+        let moved = |e: &EnvRead| env_listen_value(e, 8080, true, None).map(|(v, _)| v);
+        assert_eq!(
+            moved(&read("SERVER_HOST", "127.0.0.1")).as_deref(),
+            Some("0.0.0.0")
+        );
+        for other in [
+            "SERVER_HTTPS_REDIRECT_HOST",
+            "DB_HOST",
+            "PUBLIC_ADDR",
+            "SERVER_UNIX_SOCKET",
+        ] {
+            assert_eq!(moved(&read(other, "localhost")), None, "{other}");
+        }
     }
 
     #[test]

@@ -554,6 +554,7 @@ impl CliVisitor<'_> {
         attrs: &[syn::Attribute],
         span: proc_macro2::Span,
     ) -> Field {
+        let attrs = &super::cfg::active(attrs);
         let (outer, inner) = type_names(ty);
         let tokens = ty.to_token_stream().to_string();
         let mut f = Field {

@@ -4,6 +4,7 @@
 //! resolution), so it works without a Rust toolchain, without network, and stays well under
 //! 100 ms for a 100-member workspace (see `benches/analyze.rs`).
 
+mod cfg;
 pub mod commands;
 pub mod dockerfile;
 mod framework;

@@ -608,10 +608,11 @@ impl Scan {
         let Some(ident) = &f.ident else { return };
         let field = ident.to_string();
         let mut env: Option<Val> = None;
-        let mut default: Option<Val> = f.attrs.iter().find_map(smart_default);
+        let attrs = super::cfg::active(&f.attrs);
+        let mut default: Option<Val> = attrs.iter().find_map(smart_default);
         let mut long: Option<String> = None;
         let mut is_arg = false;
-        for a in &f.attrs {
+        for a in &attrs {
             let p = a.path();
             let clap = p.is_ident("arg") || p.is_ident("clap") || p.is_ident("structopt");
             if !(clap || p.is_ident("builder") || p.is_ident("serde")) {
@@ -674,16 +675,14 @@ impl Scan {
         if let (None, Some(flag), Some(Val::Str(d))) = (&env, &long, &default) {
             self.listen_flag(&field, flag, d, (&ty, line));
         }
-        if env.is_none() {
-            if let Some(Val::Str(s)) = &default {
-                if let Some((host, port)) = split_addr(s) {
-                    self.port(
-                        port.map(|p| Val::Int(p.into())),
-                        Some(host),
-                        line,
-                        PortKind::CodeDefault,
-                    );
-                }
+        if let (None, Some(Val::Str(s))) = (&env, &default) {
+            if let Some((host, port)) = split_addr(s) {
+                self.port(
+                    port.map(|p| Val::Int(p.into())),
+                    Some(host),
+                    line,
+                    PortKind::CodeDefault,
+                );
             }
         }
     }

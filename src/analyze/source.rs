@@ -816,10 +816,17 @@ pub fn scan_cargo_config(root: &Path) -> crate::model::CargoConfigFacts {
     CargoConfigFacts {
         file: Some(format!(".cargo/{name}")),
         rustc_wrapper: str_at("build", "rustc-wrapper").or_else(|| str_at("env", "RUSTC_WRAPPER")),
+        // A registry of its own has an `index`; `[registries.crates-io] protocol = "sparse"`
+        // only tunes crates.io, which needs no token to download.
         registries: table
             .get("registries")
             .and_then(|r| r.as_table())
-            .map(|r| r.keys().cloned().collect())
+            .map(|r| {
+                r.iter()
+                    .filter(|(name, t)| *name != "crates-io" && t.get("index").is_some())
+                    .map(|(name, _)| name.clone())
+                    .collect()
+            })
             .unwrap_or_default(),
         vendor_dir,
         git_fetch_with_cli: table
@@ -1211,6 +1218,19 @@ mod tests {
         assert_eq!(f.ports.len(), n);
         assert_eq!(f.ports[1].at, "src/main.rs:2");
         assert_eq!(f.ports[n - 1].at, format!("src/main.rs:{n}"));
+    }
+
+    #[test]
+    fn only_a_registry_with_an_index_of_its_own_needs_a_token() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[(
+                ".cargo/config.toml",
+                "[registries.crates-io]\nprotocol = \"sparse\"\n[registries.corp]\nindex = \"sparse+https://crates.corp.example/index/\"\n[registries.named-only]\ntoken-from-elsewhere = true\n",
+            )],
+        );
+        assert_eq!(scan_cargo_config(dir.path()).registries, ["corp"]);
     }
 
     #[test]
