@@ -75,6 +75,15 @@ pub fn scan_cli(root: &Path, pkg: &Package) -> BTreeMap<String, CliFacts> {
     out
 }
 
+/// The clap command line a library in `dir` (root-relative) declares.
+pub fn scan_library_cli(root: &Path, dir: &str) -> CliFacts {
+    let mut defs = Defs::default();
+    for f in library_files(root, dir) {
+        defs.extend(&scan_file(root, &f));
+    }
+    resolve(&defs)
+}
+
 /// Root-relative paths of the `.rs` files under the package's `src/` that are not binaries.
 fn library_files(root: &Path, dir: &str) -> Vec<String> {
     let src = root.join(dir).join("src");

@@ -104,6 +104,7 @@ pub fn analyze(root: &Path) -> Result<ProjectModel> {
             None => lockgraph::read(root, &toml::Table::new(), &members).map(|g| (None, Some(g))),
         });
         scan_sources(root, &mut packages);
+        cli_from_path_deps(root, &mut packages);
         graph
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
@@ -184,6 +185,40 @@ fn scan_sources(root: &Path, packages: &mut [crate::model::Package]) {
             });
         }
     });
+}
+
+/// A thin binary whose command line lives in a workspace library it calls
+/// (`main() { server::init() }`): that library's clap declarations, when the binary and its
+/// own package declare none.
+fn cli_from_path_deps(root: &Path, packages: &mut [crate::model::Package]) {
+    let libraries: Vec<(String, String)> = packages
+        .iter()
+        .filter(|p| p.has_lib)
+        .map(|p| (p.name.clone(), p.dir.clone()))
+        .collect();
+    for pkg in packages.iter_mut() {
+        for (name, bin) in &pkg.source.bins {
+            if pkg.cli.contains_key(name) {
+                continue;
+            }
+            let text: String = bin
+                .files
+                .iter()
+                .filter_map(|f| std::fs::read_to_string(root.join(f)).ok())
+                .collect();
+            let called = pkg.path_deps.iter().filter_map(|dep| {
+                let (_, dir) = libraries.iter().find(|(n, _)| n == dep)?;
+                text.contains(&format!("{}::", dep.replace('-', "_")))
+                    .then_some(dir)
+            });
+            if let Some(facts) = called
+                .map(|dir| commands::scan_library_cli(root, dir))
+                .find(|f| *f != crate::model::CliFacts::default())
+            {
+                pkg.cli.insert(name.clone(), facts);
+            }
+        }
+    }
 }
 
 fn read_lockfile(root: &Path) -> Result<Option<ReadLock>> {

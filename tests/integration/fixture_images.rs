@@ -81,6 +81,8 @@ const CLAP_IMAGES: &[(&str, &str, &str, Probe)] = &[
         "",
         Probe::Health,
     ),
+    // The command line in the library the binary calls: args `serve`.
+    ("scan-thin-bin", "scan-thin-bin", "", Probe::Health),
     // Its required `--region` comes from the environment.
     (
         "scan-clap-builder",

@@ -48,6 +48,7 @@ pub const PLANNABLE: &[&str] = &[
     "scan-config-env-file",
     "scan-confik",
     "scan-framework-cli",
+    "scan-thin-bin",
 ];
 
 /// Copies a directory tree (without `target/`).
