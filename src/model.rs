@@ -544,7 +544,24 @@ pub const HEALTH_PATHS: &[&str] = &[
     "/healthz/live",
     "/api/health",
     "/api/healthz",
+    "/__lbheartbeat__",
+    "/__heartbeat__",
 ];
+
+/// A health route: one of [`HEALTH_PATHS`], or a health route under a tool's own reserved
+/// prefix (`/__dufs__/health`, `/__miniserve_internal/healthcheck`).
+pub fn is_health_path(s: &str) -> bool {
+    HEALTH_PATHS.contains(&s)
+        || s.strip_prefix("/__").is_some_and(|rest| {
+            rest.split_once('/').is_some_and(|(prefix, last)| {
+                !prefix.is_empty()
+                    && prefix
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                    && matches!(last, "health" | "healthz" | "healthcheck")
+            })
+        })
+}
 
 /// Every locked package and every local manifest.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -1653,8 +1653,10 @@ fn health_route(facts: &SourceFacts, config: &Config, server: bool) -> Planned<O
     let health_path = config.health_path.clone().or_else(|| {
         crate::model::HEALTH_PATHS
             .iter()
-            .find(|h| server && facts.health_paths.iter().any(|f| f == *h))
+            .find(|h| facts.health_paths.iter().any(|f| f == *h))
             .map(|h| h.to_string())
+            .or_else(|| facts.health_paths.first().cloned())
+            .filter(|_| server)
     });
     let mut notes = Notes::default();
     notes.decide(
@@ -2148,10 +2150,18 @@ fn only_served<'a>(
 }
 
 /// A binary that serves tests, not users: its package under a `tests`, `test`, `conformance`,
-/// `benches`, `fuzz` or `e2e` directory, or the package or binary named for tests
+/// `benches`, `bench`, `fuzz` or `e2e` directory, or the package or binary named for tests
 /// (`test-server`, `mock-api`, `e2e`).
 fn is_test_support(p: &Package, b: &BinTarget) -> bool {
-    const DIRS: &[&str] = &["tests", "test", "conformance", "benches", "fuzz", "e2e"];
+    const DIRS: &[&str] = &[
+        "tests",
+        "test",
+        "conformance",
+        "benches",
+        "bench",
+        "fuzz",
+        "e2e",
+    ];
     let in_dir = p.dir.split('/').any(|d| DIRS.contains(&d));
     let named = [p.name.as_str(), b.name.as_str()].iter().any(|n| {
         n.split(['-', '_'])

@@ -86,9 +86,18 @@ pub fn detect(root: &Path, packages: &[Package]) -> Result<Option<Frontend>> {
 /// frontend with their own tool: refused, naming it. A package's `[package.metadata.leptos]` is
 /// the Leptos framework's own refusal (`analyze::framework`), with its line.
 fn refuse_rust_native(root: &Path, packages: &[Package]) -> Result<()> {
+    let mut rust: Option<Vec<RustFile>> = None;
     for dir in std::iter::once("").chain(packages.iter().map(|p| p.dir.as_str())) {
         let base = root.join(dir);
-        if base.join("Trunk.toml").is_file() {
+        // A member's Trunk app that no Rust code serves or embeds (a benchmark dashboard)
+        // is not part of this image.
+        let mut used = || {
+            dir.is_empty() || {
+                let rust = rust.get_or_insert_with(|| rust_files(root, packages));
+                reference(rust, &normalize(&join(dir, &trunk_dist(&base)))).is_some()
+            }
+        };
+        if base.join("Trunk.toml").is_file() && used() {
             bail!(
                 "{}: a Trunk frontend is built with `trunk build`, which imggen does not run; build it before the image and serve its dist/ from a directory the server reads, or write the Dockerfile by hand",
                 base.join("Trunk.toml").display()
@@ -103,6 +112,20 @@ fn refuse_rust_native(root: &Path, packages: &[Package]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Where `trunk build` writes in `base`: `[build] dist` of its Trunk.toml, else `dist`.
+fn trunk_dist(base: &Path) -> String {
+    std::fs::read_to_string(base.join("Trunk.toml"))
+        .ok()
+        .and_then(|t| toml::from_str::<toml::Table>(&t).ok())
+        .and_then(|t| {
+            t.get("build")?
+                .get("dist")?
+                .as_str()
+                .map(|d| d.trim_start_matches("./").trim_end_matches('/').to_string())
+        })
+        .unwrap_or_else(|| "dist".into())
 }
 
 /// The output directory of the frontend in `dir` (relative to it) and where it is said, when
@@ -535,5 +558,30 @@ mod tests {
         write(t.path(), "Trunk.toml", "");
         let err = detect(t.path(), &[pkg("")]).unwrap_err().to_string();
         assert!(err.contains("trunk build"), "{err}");
+    }
+
+    /// A member's Trunk app counts only when the server serves or embeds its `dist`.
+    #[test]
+    fn a_members_trunk_app_is_refused_only_when_the_server_serves_it() {
+        let t = tempfile::tempdir().unwrap();
+        write(
+            t.path(),
+            "dashboard/Trunk.toml",
+            "[build]\ndist = \"./out/\"\n",
+        );
+        write(t.path(), "dashboard/src/main.rs", "fn main() {}\n");
+        write(t.path(), "server/src/main.rs", "fn main() {}\n");
+        let members = [pkg("server"), pkg("dashboard")];
+        assert_eq!(detect(t.path(), &members).unwrap(), None);
+        write(
+            t.path(),
+            "server/src/main.rs",
+            "fn main() { let s = ServeDir::new(\"dashboard/out\"); }\n",
+        );
+        let err = detect(t.path(), &members).unwrap_err().to_string();
+        assert!(
+            err.contains("dashboard/Trunk.toml: a Trunk frontend"),
+            "{err}"
+        );
     }
 }

@@ -713,7 +713,7 @@ impl Scan {
             let port = port.map(|p| Val::Int(p.into()));
             self.port(port, Some(host), line, PortKind::Literal);
         }
-        if crate::model::HEALTH_PATHS.contains(&s) {
+        if crate::model::is_health_path(s) {
             Self::push_unique(&mut self.out.health_paths, s);
         }
         let first = s.trim_start_matches("./").split('/').next().unwrap_or("");
@@ -757,7 +757,7 @@ impl Scan {
             }
             "get" | "head" | "route" | "oai" | "handler" | "endpoint" => {
                 for lit in string_lits(a.meta.to_token_stream()) {
-                    if crate::model::HEALTH_PATHS.contains(&lit.as_str()) {
+                    if crate::model::is_health_path(&lit) {
                         Self::push_unique(&mut self.out.health_paths, &lit);
                     }
                 }

@@ -21,7 +21,7 @@ use std::sync::LazyLock;
 /// none of these says nothing the scan reads, so it is not parsed (its `mod` declarations and
 /// frameworks are read from the text). `serve` counts as a word start only (not `reserve`).
 static PREFILTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"env::var|var_os|dotenv|var\(|env\s*=|env\(|#\[(arg|clap|structopt)\b|builder\(default|#\[default\b|default\s*=\s*"[a-z_:]*port|bind|TcpListener|UdpSocket|(?-u:\b)serve|HttpServer|launch|set_default|with_prefix|prefixed|signal|ctrl_c|ctrlc|SIGTERM|SIGINT|shuttle_runtime|0\.0\.0\.0|127\.0\.0\.1|localhost|\[::|"/(api/)?(health|healthz|health_check|healthcheck|_health|livez|readyz|ping|_ping|alive|up)(/live|/liveness)?"|#\[(get|head|route|oai)\b|include_str|include_bytes|include_dir|migrate!|embed_migrations|RustEmbed|#\[folder|"(\./)?(config|configuration|static|assets|templates|public|resources|migrations)\b|_PORT|_ADDR|HTTP/1\.|derive\([^)]*Configuration|Environment::"#).unwrap()
+    Regex::new(r#"env::var|var_os|dotenv|var\(|env\s*=|env\(|#\[(arg|clap|structopt)\b|builder\(default|#\[default\b|default\s*=\s*"[a-z_:]*port|bind|TcpListener|UdpSocket|(?-u:\b)serve|HttpServer|launch|set_default|with_prefix|prefixed|signal|ctrl_c|ctrlc|SIGTERM|SIGINT|shuttle_runtime|0\.0\.0\.0|127\.0\.0\.1|localhost|\[::|"/(api/)?(health|healthz|health_check|healthcheck|_health|livez|readyz|ping|_ping|alive|up)(/live|/liveness)?"|"/__|#\[(get|head|route|oai)\b|include_str|include_bytes|include_dir|migrate!|embed_migrations|RustEmbed|#\[folder|"(\./)?(config|configuration|static|assets|templates|public|resources|migrations)\b|_PORT|_ADDR|HTTP/1\.|derive\([^)]*Configuration|Environment::"#).unwrap()
 });
 /// A path through a known framework crate (`tonic::Status`, `#[rocket::main]`), or an
 /// `extern crate`: what the parser records of a file whose other prefilter words are all in
@@ -988,6 +988,12 @@ mod tests {
         );
         assert_eq!(ports(&f), [(3000, PortKind::Literal, "src/main.rs:2")]);
         assert!(f.env.is_empty());
+    }
+
+    #[test]
+    fn a_health_route_under_a_reserved_prefix_is_a_health_route() {
+        let f = scan("fn routes() { let a = \"/__dufs__/health\"; let b = \"/__lbheartbeat__\"; let c = \"/__x__/status\"; }");
+        assert_eq!(f.health_paths, ["/__dufs__/health", "/__lbheartbeat__"]);
     }
 
     #[test]
