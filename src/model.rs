@@ -677,6 +677,21 @@ impl RunCommand {
 }
 
 impl ExistingDockerfile {
+    /// The file name of the program the container runs (`/iggy-server` gives `iggy-server`),
+    /// past an init (`tini --`, `dumb-init`), with the instruction's line.
+    pub fn program(&self) -> Option<Located<String>> {
+        let runs = self.runs()?;
+        let mut words = runs.value.split_whitespace().map(|w| w.trim_matches('"'));
+        let mut first = words.next()?;
+        while matches!(first.rsplit('/').next(), Some("tini" | "dumb-init" | "--")) {
+            first = words.next()?;
+        }
+        Some(Located {
+            value: first.rsplit('/').next()?.to_string(),
+            line: runs.line,
+        })
+    }
+
     /// The command the container runs: ENTRYPOINT then CMD (CMD is ignored after a shell-form
     /// ENTRYPOINT, as Docker does), with the line of the instruction that ends it.
     pub fn runs(&self) -> Option<Located<String>> {

@@ -2127,6 +2127,30 @@ fn only_listener(of: &str, bins: &[(&Package, &BinTarget)], chosen: &BinTarget) 
     )
 }
 
+/// The one of `bins` that the project's own Dockerfile runs, with why.
+fn dockerfile_bin<'a>(
+    model: &ProjectModel,
+    bins: &[(&'a Package, &'a BinTarget)],
+) -> Option<(&'a Package, &'a BinTarget, String)> {
+    let d = model.files.existing_dockerfile.as_ref()?;
+    let program = d.program()?;
+    let named: Vec<_> = bins
+        .iter()
+        .filter(|(_, b)| b.name == program.value)
+        .collect();
+    let [(p, b)] = named.as_slice() else {
+        return None;
+    };
+    Some((
+        p,
+        b,
+        format!(
+            "the binary the existing Dockerfile runs ({}:{})",
+            d.file, program.line
+        ),
+    ))
+}
+
 /// The only one of several listening binaries that is not test support, with why.
 fn only_served<'a>(
     listening: &[(&'a Package, &'a BinTarget)],
@@ -2176,8 +2200,6 @@ fn several_bins<'a>(
     model: &'a ProjectModel,
     all: &[(&'a Package, &'a BinTarget)],
 ) -> Result<(&'a Package, &'a BinTarget, String)> {
-    let listing = || bin_listing(all);
-    let root = model.packages.iter().find(|p| p.dir.is_empty());
     let (selected, by): (Vec<&Package>, String) = if !model.default_members.is_empty() {
         let defaults = model
             .packages
@@ -2185,7 +2207,7 @@ fn several_bins<'a>(
             .filter(|p| model.default_members.contains(&p.dir))
             .collect();
         (defaults, "the `default-members`".into())
-    } else if let Some(root) = root {
+    } else if let Some(root) = model.packages.iter().find(|p| p.dir.is_empty()) {
         (vec![root], format!("the root package {}", root.name))
     } else {
         (
@@ -2234,6 +2256,9 @@ fn several_bins<'a>(
         .filter(|(p, b)| p.name != "xtask" && b.name != "xtask")
         .copied()
         .collect();
+    if let Some(chosen) = dockerfile_bin(model, &candidates) {
+        return Ok(chosen);
+    }
     let listening = listeners(&candidates);
     if let [(p, b)] = listening.as_slice() {
         return Ok((p, b, only_listener(&by, &candidates, b)));
@@ -2242,7 +2267,7 @@ fn several_bins<'a>(
         return Ok(chosen);
     }
     let found = if listening.is_empty() {
-        format!("{} binaries found: {}", all.len(), listing())
+        format!("{} binaries found: {}", all.len(), bin_listing(all))
     } else {
         format!(
             "{} binaries found, and {} of them listen: {}",
@@ -2666,6 +2691,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.bin, "b");
+    }
+
+    /// The project's own Dockerfile names the binary it ships, past an init.
+    #[test]
+    fn the_binary_the_existing_dockerfile_runs_is_chosen_among_several() {
+        let mut model = model_with(&["cli", "server-bin"], SourceFacts::default());
+        model.files.existing_dockerfile = Some(crate::analyze::dockerfile::parse(
+            "docker/Dockerfile",
+            "FROM debian:bookworm-slim\nENTRYPOINT [\"/usr/bin/tini\", \"--\"]\nCMD [\"/usr/local/bin/server-bin\", \"--verbose\"]\n",
+        ));
+        let p = plan(&model, &Config::default()).unwrap();
+        assert_eq!(p.bin, "server-bin");
+        assert!(
+            p.decisions.iter().any(|d| d.topic == Topic::Binary
+                && d.why == "the binary the existing Dockerfile runs (docker/Dockerfile:3)"),
+            "{:?}",
+            p.decisions
+        );
     }
 
     #[test]
