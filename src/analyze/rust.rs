@@ -1183,6 +1183,15 @@ impl<'ast> Visit<'ast> for Scan {
         if name == "migrate" && m.tokens.is_empty() {
             Self::push_unique(&mut self.out.compile_time_dirs, "migrations");
         }
+        // `include!("opt.rs")` compiles that file here: read it as a module of this file.
+        if name == "include" {
+            if let Ok(file) = m.parse_body::<syn::LitStr>() {
+                let file = file.value();
+                self.out
+                    .mods
+                    .push((format!("include!({file})"), Some(file)));
+            }
+        }
         if embeds {
             self.compile_time += 1;
         }

@@ -45,6 +45,9 @@ static FRAMEWORK_TEXT: LazyLock<Regex> = LazyLock::new(|| {
 static MOD_DECL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:pub(?:\s*\([^)]*\))?\s+)?mod\s+(?:r#)?([A-Za-z_][A-Za-z0-9_]*)\s*;").unwrap()
 });
+/// `include!("opt.rs");` at the start of a line: that file is compiled here.
+static INCLUDE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"^include!\s*\(\s*"([^"]+)"\s*\)"#).unwrap());
 static PATH_ATTR: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"#\[\s*path\s*=\s*"([^"]+)"\s*\]"#).unwrap());
 static LEADING_ATTRS: LazyLock<Regex> =
@@ -83,6 +86,10 @@ fn text_findings(text: &str) -> FileFindings {
             }
             pending_path = None;
             pending_test = false;
+        } else if let Some(c) = (!pending_test).then(|| INCLUDE.captures(rest)).flatten() {
+            found
+                .mods
+                .push((format!("include!({})", &c[1]), Some(c[1].to_string())));
         } else if !rest.is_empty() {
             pending_path = None;
             pending_test = false;
@@ -1182,6 +1189,31 @@ mod tests {
         assert!(once.uses_lib && !once.facts.server && once.facts.ports.is_empty());
         assert!(once.facts.health_paths.is_empty());
         assert!(s.lib.signals.sigterm && s.lib.ports.is_empty());
+    }
+
+    /// `include!("opt.rs")` compiles that file into the binary: its command line and its
+    /// listen address count, whether or not the including file is worth parsing.
+    #[test]
+    fn an_included_file_is_read_as_part_of_the_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("src/main.rs", "include!(\"./opt.rs\");\nfn main() {}\n"),
+                ("src/opt.rs", "fn serve() { bind(\"0.0.0.0:7400\"); }\n"),
+                ("src/bin/other.rs", "include!(\"../net.rs\");\nfn main() { let l = TcpListener::bind(\"0.0.0.0:7500\"); }\n"),
+                ("src/net.rs", "const T: u8 = 1;\n"),
+            ],
+        );
+        let pkg = Package {
+            name: "inc".into(),
+            bins: vec![bin("inc", "src/main.rs"), bin("other", "src/bin/other.rs")],
+            ..Package::default()
+        };
+        let s = scan_package(dir.path(), &pkg);
+        assert_eq!(s.bins["inc"].files, ["src/main.rs", "src/opt.rs"]);
+        assert_eq!(s.bins["inc"].facts.ports[0].port, 7400);
+        assert_eq!(s.bins["other"].files, ["src/bin/other.rs", "src/net.rs"]);
     }
 
     #[test]
