@@ -489,7 +489,7 @@ pub fn image(model: &ProjectModel, config: &Config) -> Result<(ImagePlan, Vec<St
     let frontend = notes.take(frontend(model, &context, &base));
     let (port, server) = notes.take(port(model, &facts, config));
     let protocol = notes.take(protocol(&facts, &own_frameworks(pkg, bin), server));
-    let listen_env = notes.take(listen_env(model, &facts, config, port));
+    let listen_env = notes.take(listen_env(model, &facts, config, (port, &bin.name)));
     let health_path = notes.take(health_route(&facts, config, server && protocol.is_http()));
     let signal = notes.take(stop(&facts, config)?);
     let (build_packages, runtime_packages) = notes.take(packages(
@@ -1438,11 +1438,12 @@ fn listen_env(
     model: &ProjectModel,
     facts: &SourceFacts,
     config: &Config,
-    port: u16,
+    (port, bin): (u16, &str),
 ) -> Planned<BTreeMap<String, String>> {
     let mut notes = Notes::default();
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     let framework_moved = framework_listen_env(facts, port, &mut notes, &mut out);
+    notes.take(dockerfile_listen_env(model, bin, config, &mut out));
     let has_port_source = facts.ports.iter().any(|p| p.port > 0)
         || model.files.config_port.is_some()
         || config_listen(model, facts).is_some()
@@ -1494,6 +1495,41 @@ fn listen_env(
         ));
     }
     notes.with(out)
+}
+
+/// The all-interfaces addresses the project's own Dockerfile sets for this binary
+/// (`ENV IGGY_TCP_ADDRESS=0.0.0.0:8090`): the image keeps them.
+fn dockerfile_listen_env(
+    model: &ProjectModel,
+    bin: &str,
+    config: &Config,
+    out: &mut BTreeMap<String, String>,
+) -> Planned<()> {
+    let mut notes = Notes::default();
+    let Some(d) = model.files.existing_dockerfile.as_ref() else {
+        return notes.with(());
+    };
+    if d.program().is_none_or(|p| p.value != bin) {
+        return notes.with(());
+    }
+    for e in &d.env {
+        let (name, value) = &e.value;
+        let configured = config.env.as_ref().is_some_and(|c| c.contains_key(name));
+        let own = crate::model::is_addr_env(name)
+            && !name.split('_').any(crate::model::is_other_service_word);
+        let all_interfaces = crate::model::split_host(value)
+            .is_some_and(|(h, _)| matches!(h.as_str(), "0.0.0.0" | "::"));
+        if configured || out.contains_key(name) || !own || !all_interfaces {
+            continue;
+        }
+        notes.decide(
+            Topic::ListenEnv,
+            format!("{name}={value}"),
+            format!("the existing Dockerfile sets it ({}:{})", d.file, e.line),
+        );
+        out.insert(name.clone(), value.clone());
+    }
+    notes.with(())
 }
 
 /// The configuration file's listen address, when the app reads configuration through the
@@ -2699,13 +2735,18 @@ mod tests {
         let mut model = model_with(&["cli", "server-bin"], SourceFacts::default());
         model.files.existing_dockerfile = Some(crate::analyze::dockerfile::parse(
             "docker/Dockerfile",
-            "FROM debian:bookworm-slim\nENTRYPOINT [\"/usr/bin/tini\", \"--\"]\nCMD [\"/usr/local/bin/server-bin\", \"--verbose\"]\n",
+            "FROM debian:bookworm-slim\nENV APP_ADDR=0.0.0.0:9100 DB_HOST=0.0.0.0 DATA_DIR=/data\nENTRYPOINT [\"/usr/bin/tini\", \"--\"]\nCMD [\"/usr/local/bin/server-bin\", \"--verbose\"]\n",
         ));
         let p = plan(&model, &Config::default()).unwrap();
         assert_eq!(p.bin, "server-bin");
+        // Its all-interfaces address stays; another service's host and a path do not.
+        assert_eq!(
+            p.listen_env,
+            BTreeMap::from([("APP_ADDR".to_string(), "0.0.0.0:9100".to_string())])
+        );
         assert!(
             p.decisions.iter().any(|d| d.topic == Topic::Binary
-                && d.why == "the binary the existing Dockerfile runs (docker/Dockerfile:3)"),
+                && d.why == "the binary the existing Dockerfile runs (docker/Dockerfile:4)"),
             "{:?}",
             p.decisions
         );
