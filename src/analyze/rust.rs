@@ -201,8 +201,23 @@ pub fn eval(e: &Expr) -> Option<Val> {
         },
         Expr::Path(p) => {
             let last = p.path.segments.last()?.ident.to_string();
+            if let Some(ip) = ip_const(&p.path) {
+                return Some(Val::Str(ip.into()));
+            }
             (last.chars().next()?.is_ascii_uppercase() && env_name(&last))
                 .then_some(Val::Const(last))
+        }
+        // `[0, 0, 0, 0]` as in `IpAddr::from([0, 0, 0, 0])`.
+        Expr::Array(a) if a.elems.len() == 4 => {
+            let octets: Option<Vec<String>> = a
+                .elems
+                .iter()
+                .map(|e| match eval(e)? {
+                    Val::Int(i) if (0..=255).contains(&i) => Some(i.to_string()),
+                    _ => None,
+                })
+                .collect();
+            Some(Val::Str(octets?.join(".")))
         }
         Expr::Paren(p) => eval(&p.expr),
         Expr::Group(g) => eval(&g.expr),
@@ -226,8 +241,19 @@ pub fn eval(e: &Expr) -> Option<Val> {
             let name = path_string(&f.path);
             match c.args.len() {
                 0 => Some(Val::Const(format!("{}()", f.path.segments.last()?.ident))),
-                1 if name.ends_with("from") || name.ends_with("new") || name == "Some" => {
+                1 if name.ends_with("from")
+                    || name.ends_with("new")
+                    || name.ends_with("V4")
+                    || name.ends_with("V6")
+                    || name == "Some" =>
+                {
                     eval(&c.args[0])
+                }
+                // `Ipv4Addr::new(0, 0, 0, 0)`.
+                4 if name.ends_with("Ipv4Addr::new") => {
+                    let octets = c.args.iter();
+                    let array: Expr = syn::parse_quote!([#(#octets),*]);
+                    eval(&array)
                 }
                 _ => None,
             }
@@ -277,6 +303,22 @@ fn smart_default(a: &syn::Attribute) -> Option<Val> {
         syn::Meta::Path(_) => return None,
     };
     eval(&value)
+}
+
+/// `Ipv4Addr::UNSPECIFIED`, `Ipv6Addr::LOCALHOST` and the like, as addresses.
+fn ip_const(path: &syn::Path) -> Option<&'static str> {
+    let n = path.segments.len();
+    let (ty, name) = (
+        &path.segments.get(n.checked_sub(2)?)?.ident,
+        &path.segments[n - 1].ident,
+    );
+    Some(match (ty.to_string().as_str(), name.to_string().as_str()) {
+        ("Ipv4Addr", "UNSPECIFIED") => "0.0.0.0",
+        ("Ipv4Addr", "LOCALHOST") => "127.0.0.1",
+        ("Ipv6Addr", "UNSPECIFIED") => "::",
+        ("Ipv6Addr", "LOCALHOST") => "::1",
+        _ => return None,
+    })
 }
 
 /// A `default = ...` of `#[builder]` or `#[serde]`: a value, or the name of a function

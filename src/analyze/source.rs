@@ -1015,6 +1015,26 @@ mod tests {
         assert_eq!(ports(&f), [(3000, PortKind::Literal, "src/main.rs:3")]);
     }
 
+    /// An address default written as an expression is that address, not "no default".
+    #[test]
+    fn ip_address_defaults_written_as_expressions() {
+        let f = scan("#[derive(Parser)]\nstruct Args {\n  #[clap(long, env = \"A_BIND\", default_value_t = IpAddr::from([0, 0, 0, 0]))]\n  bind: IpAddr,\n  #[arg(long, env = \"B_HOST\", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]\n  host: IpAddr,\n  #[arg(long, env = \"C_HOST\", default_value_t = Ipv4Addr::new(127, 0, 0, 1))]\n  c: Ipv4Addr,\n  #[arg(long, env = \"D_HOST\", default_value_t = Ipv6Addr::UNSPECIFIED)]\n  d: Ipv6Addr,\n}\n");
+        let defaults: Vec<(&str, Option<&str>)> = f
+            .env
+            .iter()
+            .map(|e| (e.name.as_str(), e.default.as_deref()))
+            .collect();
+        assert_eq!(
+            defaults,
+            [
+                ("A_BIND", Some("0.0.0.0")),
+                ("B_HOST", Some("127.0.0.1")),
+                ("C_HOST", Some("127.0.0.1")),
+                ("D_HOST", Some("::"))
+            ]
+        );
+    }
+
     #[test]
     fn a_smart_default_on_the_port_field_is_the_default_port() {
         let f = scan("#[derive(SmartDefault)]\nstruct Settings {\n  #[default(8536)]\n  pub port: u16,\n  #[default = 9000]\n  pub api_port: u16,\n}\n#[derive(SmartDefault)]\nstruct PrometheusConfig {\n  #[default(10002)]\n  pub port: u16,\n}\n");

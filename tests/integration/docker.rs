@@ -67,6 +67,11 @@ pub fn http_get(port: u16, path: &str, timeout: Duration) -> Option<(u16, String
 /// A running container, removed on drop.
 pub struct Container(pub String);
 
+/// What "stops on the signal" means in a test: far under the engine's 10 s grace period, with
+/// room for a machine busy compiling; how fast it stops (tens of milliseconds) is measured
+/// by `just bench`, not asserted here.
+pub const STOP_WITHIN: Duration = Duration::from_secs(2);
+
 /// How long `docker stop` takes on a running container that serves `path` on `port`: the best
 /// of up to three stops, the container started again in between. Load on the machine cannot
 /// fail a process that handles the stop signal, while one that ignores it takes the engine's
@@ -121,8 +126,8 @@ fn process_uid(container: &str) -> u32 {
 }
 
 /// Runs `image` on the host network with PORT set; asserts `path` answers 200, the image's
-/// USER is numeric and non-root, the process runs with that uid, and `docker stop` takes
-/// under 0.5 s (the README's goal). Returns the container's process list (`docker top`) taken while it ran.
+/// USER is numeric and non-root, the process runs with that uid, and it stops on `docker stop`
+/// (within [`STOP_WITHIN`]). Returns the container's process list (`docker top`) taken while it ran.
 pub fn assert_serves_and_stops(image: &str, path: &str) -> String {
     let port = free_port();
     let c = run_container(image, port);
@@ -151,11 +156,8 @@ pub fn assert_serves_and_stops(image: &str, path: &str) -> String {
         "{image}: the process runs as another uid"
     );
     let top = docker_ok(&["top", &c.0]);
-    let took = stop_time(&c.0, port, path, Duration::from_millis(500));
-    assert!(
-        took < Duration::from_millis(500),
-        "docker stop of {image} took {took:?}"
-    );
+    let took = stop_time(&c.0, port, path, STOP_WITHIN);
+    assert!(took < STOP_WITHIN, "docker stop of {image} took {took:?}");
     top
 }
 

@@ -1,5 +1,5 @@
 //! Every fixture's generated Dockerfile built on the real engine and its container probed: a
-//! server answers its health route on the declared port and stops within 0.5 s; a one-shot
+//! server answers its health route on the declared port and stops on the signal; a one-shot
 //! binary runs to completion; a monorepo example answers from its path dependency; a
 //! single-page frontend serves its built files. (axum-single, workspace, musl-static and broken are built by the
 //! tests in `docker` and `engine`.) Two builds run at a time; they share the chef base layers.
@@ -121,9 +121,6 @@ const PORT_FLAG_IMAGES: &[(&str, &str, &str, Probe)] = &[(
 /// A frontend whose build runs git: the context keeps .git for that build step only.
 const GIT_FRONTEND_IMAGES: &[(&str, &str, &str, Probe)] =
     &[("spa-git", "spa-git", "", Probe::GitCommit)];
-
-/// The stop time the README promises for a server (SIGTERM handled, or tini forwarding it).
-const STOP_WITHIN: Duration = Duration::from_millis(500);
 
 /// Writes the extra config into a fixture copy, generates its files and returns its plan and
 /// the project directory (the fixture's root, or the directory after its name).
@@ -295,7 +292,7 @@ fn probe_more(port: u16, probe: Probe) -> Result<(), String> {
 }
 
 /// The container answers its health route (or any HTTP on `/`) on the declared port and
-/// `docker stop` returns within `STOP_WITHIN`.
+/// `docker stop` returns within `crate::docker::STOP_WITHIN`.
 fn probe_server(tag: &str, plan: &ImagePlan, probe: Probe) -> Result<(), String> {
     let mut args = vec!["run", "-d", "--network", "host"];
     let port = if plan.port_env {
@@ -325,8 +322,8 @@ fn probe_server(tag: &str, plan: &ImagePlan, probe: Probe) -> Result<(), String>
         ));
     }
     probe_more(port, probe)?;
-    let took = stop_time(&c.0, port, path, STOP_WITHIN);
-    if took >= STOP_WITHIN {
+    let took = stop_time(&c.0, port, path, crate::docker::STOP_WITHIN);
+    if took >= crate::docker::STOP_WITHIN {
         return Err(format!(
             "docker stop took {took:?} (stop signal {}, tini {})",
             plan.signal.stop_signal, plan.signal.init
