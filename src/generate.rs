@@ -107,9 +107,11 @@ struct DockerfileValues {
     /// The frontend's output goes into the builder (embedded) or the runtime (served).
     frontend_embedded: bool,
     frontend_served: bool,
-    /// The image works in `/app`, owned by the app's user: it ships run-time directories, a
-    /// served frontend or a served directory there.
+    /// The image works in `/app`, owned by the app's user ([`crate::plan::works_in_app_dir`]).
     app_workdir: bool,
+    /// The builder's /rootfs holds /app (owned by the app's user): it has files there, or the
+    /// runtime stage has no step that could create it.
+    app_in_rootfs: bool,
     /// The top-level directories of the builder's /rootfs, each copied by a COPY of its own;
     /// empty: one COPY of the whole tree onto / ([`rootfs_dirs`]).
     rootfs_dirs: Vec<String>,
@@ -320,12 +322,16 @@ fn entrypoint(plan: &ImagePlan) -> Vec<String> {
     entry
 }
 
-/// The image works in `/app`, owned by the app's user: it ships run-time directories, a served
-/// frontend or a served directory there.
-fn app_workdir(plan: &ImagePlan) -> bool {
-    plan.frontend.as_ref().is_some_and(|f| !f.embedded)
+/// The builder assembles /app in /rootfs: the image ships files there (run-time directories, a
+/// served frontend or directory), or works there on a base whose runtime stage creates no user
+/// (the tree arrives in one copy). An empty /app the user-creating step makes is not copied: an
+/// empty copy would only add an empty layer.
+fn app_in_rootfs(plan: &ImagePlan) -> bool {
+    let files = plan.frontend.as_ref().is_some_and(|f| !f.embedded)
         || !plan.runtime_dirs.is_empty()
-        || plan.served_dir.is_some()
+        || plan.served_dir.is_some();
+    crate::plan::works_in_app_dir(plan)
+        && (files || plan.user.method != crate::profiles::UserMethod::Useradd)
 }
 
 /// The top-level directories the builder's /rootfs holds, for one COPY each into the runtime
@@ -347,7 +353,7 @@ fn rootfs_dirs(plan: &ImagePlan) -> Vec<String> {
         paths.push("/usr/bin/tini".into());
     }
     paths.extend(plan.runtime_dirs.iter().map(|d| d.to.clone()));
-    if app_workdir(plan) {
+    if app_in_rootfs(plan) {
         paths.push("/app".into());
     }
     for owned in plan.user.home.iter().chain(&plan.served_dir) {
@@ -485,9 +491,11 @@ fn dockerfile(plan: &ImagePlan) -> Result<String> {
             .collect(),
         frontend_embedded: plan.frontend.as_ref().is_some_and(|f| f.embedded),
         frontend_served,
-        app_workdir: app_workdir(plan),
+        app_workdir: crate::plan::works_in_app_dir(plan),
+        app_in_rootfs: app_in_rootfs(plan),
         rootfs_dirs: rootfs_dirs.clone(),
-        app_dir_first: rootfs_dirs.iter().any(|d| d == "app"),
+        app_dir_first: crate::plan::works_in_app_dir(plan)
+            && plan.user.method == crate::profiles::UserMethod::Useradd,
         workdir,
         entrypoint: exec_form(&entrypoint(plan)),
         cmd: (!plan.args.is_empty()).then(|| exec_form(&plan.args)),

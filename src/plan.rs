@@ -37,6 +37,19 @@ pub const APP_DIR: &str = "/app";
 /// The app user's home directory.
 pub const APP_HOME: &str = "/home/app";
 
+/// The image works in [`APP_DIR`], owned by the app's user, so an app that creates files
+/// relative to its working directory (a data directory, an upload folder, a SQLite file) can:
+/// always where the runtime creates users or gets the tree in one copy anyway; on a base with a
+/// user of its own (distroless), only when it ships run-time directories, a served frontend or
+/// a served directory there, since /app would cost the whole-tree copy BuildKit is slow at.
+/// The Dockerfile and the daemonless image both follow it.
+pub fn works_in_app_dir(plan: &ImagePlan) -> bool {
+    plan.user.method != crate::profiles::UserMethod::Builtin
+        || plan.frontend.as_ref().is_some_and(|f| !f.embedded)
+        || !plan.runtime_dirs.is_empty()
+        || plan.served_dir.is_some()
+}
+
 /// Everything the generated files need, decided once.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ImagePlan {

@@ -213,7 +213,7 @@ pub fn rootfs(inputs: &Inputs) -> Result<(Files, Files)> {
     if let Some(home) = &plan.user.home {
         app.owned_dir(home, 0o700, owner)?;
     }
-    if !plan.runtime_dirs.is_empty() || plan.served_dir.is_some() {
+    if crate::plan::works_in_app_dir(plan) {
         app.owned_dir(crate::plan::APP_DIR, 0o755, owner)?;
     }
     if let Some(d) = &plan.served_dir {
@@ -308,9 +308,9 @@ fn config(inputs: &Inputs, layers: &[Layer]) -> Result<ImageConfiguration> {
     if !plan.args.is_empty() {
         run = run.cmd(plan.args.clone());
     }
-    // The Docker path's WORKDIR: /app with run-time files or a served directory, else the base's, else "/" (what
-    // Docker records for an image that sets none).
-    let working_dir = if plan.runtime_dirs.is_empty() && plan.served_dir.is_none() {
+    // The Docker path's WORKDIR: /app when the image works there, else the base's, else "/"
+    // (what Docker records for an image that sets none).
+    let working_dir = if !crate::plan::works_in_app_dir(plan) {
         base_config
             .as_ref()
             .and_then(|c| c.working_dir().clone())
