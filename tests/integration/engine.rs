@@ -402,6 +402,13 @@ pub fn compiled_in_step(run: &Run, step: &str) -> Vec<String> {
         .collect()
 }
 
+/// The body `image`, run on a free loopback port, answers on `path` (within 30 s).
+fn body_of(image: &str, path: &str) -> Option<String> {
+    let port = free_port();
+    let _c = crate::docker::run_container(image, port);
+    crate::docker::http_get(port, path, Duration::from_secs(30)).map(|g| g.1)
+}
+
 /// Dates every file of a checkout now, as a fresh clone on a CI runner does.
 pub fn fresh_checkout(dir: &std::path::Path) {
     date_files(dir, std::time::SystemTime::now());
@@ -463,11 +470,7 @@ fn the_default_dockerfile_keeps_compiled_dependencies_across_an_edit_and_a_new_d
     // nor the cook.
     assert!(step_cached(&run, "cargo chef prepare"), "{}", run.stderr);
     assert!(step_cached(&run, "cargo chef cook"), "{}", run.stderr);
-    let port = free_port();
-    let c = crate::docker::run_container(&tag, port);
-    let got = crate::docker::http_get(port, "/health", Duration::from_secs(30));
-    assert_eq!(got.map(|g| g.1), Some("ok-edited".to_string()));
-    drop(c);
+    assert_eq!(body_of(&tag, "/health").as_deref(), Some("ok-edited"));
 
     // A dependency added: the recipe changed, so the cook runs again, in the warm target mount:
     // it compiles the new crate (and cargo-chef's stub of the service), no other dependency.
@@ -543,11 +546,7 @@ fn a_dependency_added_to_one_workspace_crate_rebuilds_only_that_crate() {
         "{}",
         run.stderr
     );
-    let port = free_port();
-    let c = crate::docker::run_container(&tag, port);
-    let got = crate::docker::http_get(port, "/api/hello", Duration::from_secs(30));
-    assert_eq!(got.map(|g| g.1), Some("hello".to_string()));
-    drop(c);
+    assert_eq!(body_of(&tag, "/api/hello").as_deref(), Some("hello"));
     let _ = docker().args(["rmi", &tag]).output();
 }
 
@@ -673,11 +672,7 @@ fn an_edit_compiles_over_a_previous_build_dated_ahead_of_this_clock() {
         "{}",
         run.stderr
     );
-    let port = free_port();
-    let c = crate::docker::run_container(&tag, port);
-    let got = crate::docker::http_get(port, "/health", Duration::from_secs(30));
-    assert_eq!(got.map(|g| g.1), Some("ok-ahead".to_string()));
-    drop(c);
+    assert_eq!(body_of(&tag, "/health").as_deref(), Some("ok-ahead"));
     let _ = docker().args(["rmi", &tag]).output();
 }
 
